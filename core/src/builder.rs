@@ -1,0 +1,203 @@
+//! Building a DAG.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::dag::{Dag, DagCore};
+use crate::error::BuildError;
+use crate::flavor::{Flavor, Local, Sendable, Value};
+use crate::inputs::{Inputs, sealed::IntoTask};
+use crate::node::{DagId, Node, Slot};
+use crate::slots::MAX_INPUT_EDGES;
+use crate::task::{ConstBox, ErasedTask};
+use crate::waker::MAX_TASKS;
+
+/// Builds a [`Dag`]: add the nodes, then [`build`](Self::build) it once and run it many times.
+///
+/// `P` is the type of the run's parameter ([`Dag::run`] takes a `&P`); `K` is the flavour,
+/// [`Sendable`] by default (`Send` node futures, so a run can be spawned on a multi-threaded
+/// executor) or [`Local`] (see [`LocalDagBuilder`]).
+///
+/// Every method takes `&self`, so calls nest: an input can be added right where it is used.
+/// Nodes can only name handles that already exist, so the graph is acyclic by construction.
+///
+/// # Examples
+///
+/// ```
+/// use dagfut::DagBuilder;
+///
+/// async fn add(a: &u32, b: &u32) -> u32 {
+///     a + b
+/// }
+///
+/// let b = DagBuilder::<u32>::new();
+/// let x = b.add_node(add, (b.param(), b.add_constant(1)));
+/// let y = b.add_node(add, (x, x));
+/// let dag = b.build();
+///
+/// let out = futures_executor::block_on(dag.run(&20));
+/// assert_eq!((out[x], out[y]), (21, 42));
+/// ```
+pub struct DagBuilder<P, K: Flavor = Sendable> {
+    id: DagId,
+    parts: RefCell<Parts>,
+    _types: PhantomData<(fn(&P), K)>,
+}
+
+/// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
+/// executors.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use dagfut::LocalDagBuilder;
+///
+/// async fn count(shared: &Rc<str>) -> usize {
+///     shared.len()
+/// }
+///
+/// let b = LocalDagBuilder::<()>::new();
+/// let n = b.add_node(count, (b.add_constant(Rc::<str>::from("local")),));
+/// let dag = b.build();
+/// assert_eq!(futures_executor::block_on(dag.run(&()))[n], 5);
+/// ```
+pub type LocalDagBuilder<P> = DagBuilder<P, Local>;
+
+#[derive(Default)]
+struct Parts {
+    tasks: Vec<Box<dyn ErasedTask>>,
+    constants: Vec<ConstBox>,
+}
+
+impl<P, K: Flavor> DagBuilder<P, K> {
+    /// An empty builder with a fresh [`DagId`].
+    pub fn new() -> Self {
+        DagBuilder {
+            id: DagId::fresh(),
+            parts: RefCell::new(Parts::default()),
+            _types: PhantomData,
+        }
+    }
+
+    /// The identity of the DAG being built; its handles carry it.
+    pub fn id(&self) -> DagId {
+        self.id
+    }
+
+    /// The run's parameter as a node: each run lends its `&P` to the nodes that take it.
+    /// Every call returns the same handle.
+    pub fn param(&self) -> Node<P> {
+        Node::new(self.id, Slot::Param)
+    }
+
+    /// A node whose value is `value` in every run (the seed library's "immediate node").
+    /// Nodes receive it by reference, so it is never cloned; it is also how a node function
+    /// gets state it would otherwise capture.
+    ///
+    /// # Panics
+    /// If the DAG already holds `u32::MAX - 2` constants.
+    #[track_caller]
+    pub fn add_constant<T: Value<K>>(&self, value: T) -> Node<T> {
+        let mut parts = self.parts.borrow_mut();
+        let index = parts.constants.len();
+        assert!(
+            index < MAX_TASKS,
+            "dagfut: {}",
+            BuildError::TooManyNodes { max: MAX_TASKS }
+        );
+        parts.constants.push(ConstBox::new(value));
+        Node::new(self.id, Slot::Constant(index as u32))
+    }
+
+    /// Adds a node that runs `f` on its `inputs` once in every run, the moment the last of
+    /// them is ready, and returns its handle.
+    ///
+    /// `inputs` is a tuple of 0 to 12 handles, a single handle, or a list of handles of one
+    /// type (see [`Inputs`]); `f` receives shared references to their values, in that order.
+    /// Any earlier node can be an input, the same one several times too.
+    ///
+    /// # Panics
+    /// If an input belongs to another DAG, or a limit of [`BuildError`] is reached; the message
+    /// names the problem. [`try_add_node`](Self::try_add_node) returns the error instead.
+    #[track_caller]
+    pub fn add_node<F, I: Inputs<F, K>>(&self, f: F, inputs: I) -> Node<I::Output> {
+        match self.try_add_node(f, inputs) {
+            Ok(node) => node,
+            Err(error) => panic!("dagfut: cannot add the node: {error}"),
+        }
+    }
+
+    /// Adds a node as [`add_node`](Self::add_node) does, or says why it cannot.
+    ///
+    /// # Errors
+    /// [`BuildError::ForeignInput`] if an input handle belongs to another DAG;
+    /// [`BuildError::TooManyInputs`] or [`BuildError::TooManyNodes`] past the limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::{BuildError, DagBuilder};
+    ///
+    /// async fn id(n: &u32) -> u32 {
+    ///     *n
+    /// }
+    ///
+    /// let first = DagBuilder::<u32>::new();
+    /// let second = DagBuilder::<u32>::new();
+    /// let error = second.try_add_node(id, (first.param(),)).unwrap_err();
+    /// assert!(matches!(error, BuildError::ForeignInput { position: 0, .. }));
+    /// ```
+    pub fn try_add_node<F, I: Inputs<F, K>>(
+        &self,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<I::Output>, BuildError> {
+        let task = IntoTask::into_task(inputs, f, self.id)?;
+        let edges = task.sources().len();
+        if edges > MAX_INPUT_EDGES as usize {
+            return Err(BuildError::TooManyInputs {
+                inputs: edges,
+                max: MAX_INPUT_EDGES as usize,
+            });
+        }
+        let mut parts = self.parts.borrow_mut();
+        let index = parts.tasks.len();
+        if index >= MAX_TASKS {
+            return Err(BuildError::TooManyNodes { max: MAX_TASKS });
+        }
+        parts.tasks.push(task);
+        Ok(Node::new(self.id, Slot::Task(index as u32)))
+    }
+
+    /// How many tasks (nodes that run a function) have been added.
+    pub fn task_count(&self) -> usize {
+        self.parts.borrow().tasks.len()
+    }
+
+    /// Freezes the graph into a [`Dag`]. Nothing can be added afterwards.
+    pub fn build(self) -> Dag<P, K> {
+        let parts = self.parts.into_inner();
+        Dag::from_core(DagCore::new(self.id, parts.tasks, parts.constants))
+    }
+}
+
+impl<P, K: Flavor> Default for DagBuilder<P, K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P, K: Flavor> fmt::Debug for DagBuilder<P, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = self.parts.borrow();
+        f.debug_struct("DagBuilder")
+            .field("id", &self.id)
+            .field("tasks", &parts.tasks.len())
+            .field("constants", &parts.constants.len())
+            .finish()
+    }
+}

@@ -1,0 +1,178 @@
+//! A built DAG: immutable flat arrays shared by every run.
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::flavor::{Flavor, Sendable};
+use crate::node::{DagId, Slot};
+use crate::run::DagFuture;
+use crate::task::{ConstBox, ErasedTask};
+
+/// The frozen graph, without its type parameters.
+pub(crate) struct DagCore {
+    pub(crate) id: DagId,
+    /// The tasks in insertion order, which is a topological order.
+    pub(crate) tasks: Box<[Box<dyn ErasedTask>]>,
+    /// Each task's slot offset in the run's arena.
+    pub(crate) offsets: Box<[usize]>,
+    /// The layout of the run's arena.
+    pub(crate) arena: Layout,
+    pub(crate) constants: Box<[ConstBox]>,
+    /// The dependents of task `i` are `dependents[dependents_start[i]..dependents_start[i + 1]]`,
+    /// once per edge (a task that takes `i` twice is there twice).
+    pub(crate) dependents_start: Box<[u32]>,
+    pub(crate) dependents: Box<[u32]>,
+    /// How many task-input edges each task waits for (parameter and constants are ready).
+    pub(crate) in_degree: Box<[u32]>,
+    /// The tasks with no task inputs, which start at once.
+    pub(crate) roots: Box<[u32]>,
+}
+
+impl DagCore {
+    pub(crate) fn new(
+        id: DagId,
+        tasks: Vec<Box<dyn ErasedTask>>,
+        constants: Vec<ConstBox>,
+    ) -> Self {
+        let count = tasks.len();
+        let mut in_degree = vec![0u32; count];
+        let mut out_degree = vec![0u32; count + 1];
+        for (task, erased) in tasks.iter().enumerate() {
+            for source in erased.sources() {
+                if let Slot::Task(input) = *source {
+                    debug_assert!((input as usize) < task, "inputs precede their nodes");
+                    in_degree[task] += 1;
+                    out_degree[input as usize] += 1;
+                }
+            }
+        }
+        // Prefix sums: where each task's dependents start.
+        let mut dependents_start = out_degree;
+        let mut running = 0u32;
+        for entry in dependents_start.iter_mut() {
+            let degree = *entry;
+            *entry = running;
+            running = running
+                .checked_add(degree)
+                .expect("dagfut: more than u32::MAX edges");
+        }
+        let mut dependents = vec![0u32; running as usize];
+        let mut fill: Vec<u32> = dependents_start[..count].to_vec();
+        for (task, erased) in tasks.iter().enumerate() {
+            for source in erased.sources() {
+                if let Slot::Task(input) = *source {
+                    let at = &mut fill[input as usize];
+                    dependents[*at as usize] = task as u32;
+                    *at += 1;
+                }
+            }
+        }
+        let roots = (0..count as u32)
+            .filter(|&task| in_degree[task as usize] == 0)
+            .collect();
+        let mut arena = Layout::new::<()>();
+        let offsets = tasks
+            .iter()
+            .map(|erased| {
+                let (extended, offset) = arena
+                    .extend(erased.layout())
+                    .expect("dagfut: the run's arena would exceed isize::MAX bytes");
+                arena = extended;
+                offset
+            })
+            .collect();
+        DagCore {
+            id,
+            tasks: tasks.into_boxed_slice(),
+            offsets,
+            arena: arena.pad_to_align(),
+            constants: constants.into_boxed_slice(),
+            dependents_start: dependents_start.into_boxed_slice(),
+            dependents: dependents.into_boxed_slice(),
+            in_degree: in_degree.into_boxed_slice(),
+            roots,
+        }
+    }
+}
+
+/// A DAG of async functions, built once by a [`DagBuilder`](crate::DagBuilder) and run any
+/// number of times, also concurrently: [`run`](Self::run) takes `&self`.
+///
+/// A `Dag<P, Sendable>` is `Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use dagfut::DagBuilder;
+///
+/// async fn square(n: &u64) -> u64 {
+///     n * n
+/// }
+///
+/// let b = DagBuilder::<u64>::new();
+/// let sq = b.add_node(square, (b.param(),));
+/// let dag = b.build();
+///
+/// futures_executor::block_on(async {
+///     let (three, four) = futures_util::future::join(dag.run(&3), dag.run(&4)).await;
+///     assert_eq!((three[sq], four[sq]), (9, 16));
+/// });
+/// ```
+pub struct Dag<P, K: Flavor = Sendable> {
+    pub(crate) core: DagCore,
+    _types: PhantomData<(fn(&P), K)>,
+}
+
+/// A DAG whose node futures need not be `Send`.
+pub type LocalDag<P> = Dag<P, crate::flavor::Local>;
+
+impl<P, K: Flavor> Dag<P, K> {
+    pub(crate) fn from_core(core: DagCore) -> Self {
+        Dag {
+            core,
+            _types: PhantomData,
+        }
+    }
+
+    /// Runs the DAG with the parameter `param`: the returned future starts every node the
+    /// moment its inputs are ready and resolves to the [`Outputs`](crate::Outputs) of all of
+    /// them. It polls the nodes itself: nothing is spawned.
+    pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K> {
+        DagFuture::new(&self.core, param)
+    }
+
+    /// The identity of this DAG.
+    pub fn id(&self) -> DagId {
+        self.core.id
+    }
+
+    /// How many tasks (nodes that run a function) the DAG has.
+    pub fn task_count(&self) -> usize {
+        self.core.tasks.len()
+    }
+
+    /// How many constants the DAG holds.
+    pub fn constant_count(&self) -> usize {
+        self.core.constants.len()
+    }
+
+    /// How many task-to-task edges the DAG has.
+    pub fn edge_count(&self) -> usize {
+        self.core.dependents.len()
+    }
+}
+
+impl<P, K: Flavor> fmt::Debug for Dag<P, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dag")
+            .field("id", &self.core.id)
+            .field("tasks", &self.task_count())
+            .field("constants", &self.constant_count())
+            .field("edges", &self.edge_count())
+            .finish()
+    }
+}

@@ -1,0 +1,55 @@
+//! The two flavours of DAG — `Send` node futures or not — and what each makes `Send`/`Sync`.
+
+use core::fmt;
+
+use crate::dag::Dag;
+use crate::outputs::Outputs;
+use crate::run::DagFuture;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Which node futures a DAG takes: [`Sendable`] or [`Local`]. Sealed.
+pub trait Flavor: sealed::Sealed + fmt::Debug + Send + Sync + Unpin + 'static {}
+
+/// DAGs of `Send` node futures, `Send + Sync` functions and outputs: the [`Dag`] is
+/// `Send + Sync` and its runs are `Send`, so they can be spawned on a multi-threaded executor.
+#[derive(Debug)]
+pub enum Sendable {}
+
+/// DAGs whose node futures, functions or outputs need not be `Send` (`Rc`, `RefCell`,
+/// peripherals of an embedded board): for single-threaded and embedded executors.
+#[derive(Debug)]
+pub enum Local {}
+
+impl sealed::Sealed for Sendable {}
+impl sealed::Sealed for Local {}
+impl Flavor for Sendable {}
+impl Flavor for Local {}
+
+/// A value a DAG of flavour `K` can hold: any `'static` value in a [`Local`] DAG,
+/// `Send + Sync` ones in a [`Sendable`] DAG.
+pub trait Value<K: Flavor>: 'static {}
+impl<T: Send + Sync + 'static> Value<Sendable> for T {}
+impl<T: 'static> Value<Local> for T {}
+
+// SAFETY: a `Sendable` DAG only ever stores functions that are `Send + Sync` and constants that
+// are `Send + Sync` (the bounds of `add_node` and `add_constant` for `Sendable`); the rest of it
+// is plain data that is never mutated after `build`.
+unsafe impl<P> Send for Dag<P, Sendable> {}
+// SAFETY: as above; a shared `Dag` is only read.
+unsafe impl<P> Sync for Dag<P, Sendable> {}
+
+// SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
+// `Dag` (`Sync`, above), node futures that are `Send` and outputs that are `Send + Sync`
+// (the bounds of `add_node` for `Sendable`), and its waker block, which is thread-safe.
+unsafe impl<P: Sync> Send for DagFuture<'_, P, Sendable> {}
+// SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
+unsafe impl<P: Sync> Sync for DagFuture<'_, P, Sendable> {}
+
+// SAFETY: outputs of a `Sendable` DAG are `Send + Sync`, as are its constants, and `&P` is
+// `Send + Sync` when `P: Sync`.
+unsafe impl<P: Sync> Send for Outputs<'_, P, Sendable> {}
+// SAFETY: as above; shared outputs are only read.
+unsafe impl<P: Sync> Sync for Outputs<'_, P, Sendable> {}

@@ -1,0 +1,85 @@
+//! Run a DAG of async functions with the most parallelism the graph allows, inside one future.
+//!
+//! Define a graph of async functions once, run it many times: every node starts the moment
+//! its own inputs are ready, never waiting for a whole "layer" as one `join!` per layer does.
+//! A run is a single hand-written future ([`DagFuture`]) that polls the ready nodes itself,
+//! with a waker and a dependency counter per node: no spawning, no runtime of its own, so it
+//! runs on any executor — tokio, smol, async-executor, embassy on a microcontroller.
+//! The crate is `no_std` (it needs `alloc`).
+//!
+//! Nodes receive **shared references** to their inputs, typed and checked by the compiler;
+//! no `Clone` bound. Outputs are read back by handle: `outputs[node]` is the node's value.
+//!
+//! # Examples
+//!
+//! The graph of the Python library async-dag's README: `slow_b` starts as soon as `fast_a`
+//! is done, without waiting for `slow_a`.
+//!
+//! ```
+//! use dagfut::DagBuilder;
+//!
+//! async fn inc(_name: &&'static str, n: &u32) -> u32 {
+//!     n + 1
+//! }
+//!
+//! async fn add(_name: &&'static str, a: &u32, b: &u32) -> u32 {
+//!     a + b
+//! }
+//!
+//! let b = DagBuilder::<u32>::new();
+//! let fast_a = b.add_node(inc, (b.add_constant("fast_a"), b.param()));
+//! let slow_b = b.add_node(inc, (b.add_constant("slow_b"), fast_a));
+//! let slow_a = b.add_node(inc, (b.add_constant("slow_a"), b.param()));
+//! let fast_b = b.add_node(inc, (b.add_constant("fast_b"), b.param()));
+//! let fast_c = b.add_node(add, (b.add_constant("fast_c"), slow_a, fast_b));
+//! let end = b.add_node(add, (b.add_constant("end"), fast_c, slow_b));
+//! let dag = b.build();
+//!
+//! let out = futures_executor::block_on(dag.run(&0));
+//! assert_eq!((out[fast_a], out[end]), (1, 4));
+//! let again = futures_executor::block_on(dag.run(&10)); // the same DAG, another parameter
+//! assert_eq!(again[end], 34); // (10 + 1 + 1) + ((10 + 1) + (10 + 1))
+//! ```
+//!
+//! # Flavours
+//!
+//! A [`DagBuilder<P>`] takes `Send` node futures, so `tokio::spawn(dag.run(&p))` compiles; a
+//! [`LocalDagBuilder<P>`] takes any, for single-threaded and embedded executors.
+//!
+//! # Features
+//!
+//! - `std` (default): nothing the core needs; reserved for hosted conveniences.
+
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod builder;
+mod dag;
+mod error;
+mod flavor;
+// The sealed `IntoTask` trait behind `Inputs` names the crate-private `ErasedTask`: users
+// can neither name nor implement it, which is the point.
+#[allow(private_interfaces)]
+mod inputs;
+mod node;
+mod outputs;
+mod run;
+mod slots;
+mod sync;
+mod task;
+mod waker;
+
+pub use builder::{DagBuilder, LocalDagBuilder};
+pub use dag::{Dag, LocalDag};
+pub use error::{BuildError, OutputError};
+pub use flavor::{Flavor, Local, Sendable, Value};
+pub use inputs::Inputs;
+pub use node::{DagId, Node, NodeId};
+pub use outputs::Outputs;
+pub use run::{DEFAULT_POLL_BUDGET, DagFuture};
+pub use task::NodeFn;

@@ -1,0 +1,341 @@
+//! Type-erased tasks: how the scheduler starts, polls and drops a node's future without
+//! knowing its type.
+//!
+//! Each task owns a *slot* in the run's arena, laid out when the DAG is built: the node's
+//! future lives there while it runs, and its output takes the same place once it completes
+//! (the future is dropped first). A list node keeps its array of input references after that
+//! shared region. Inputs are lent to the future as `&T` pointing into other slots, into the
+//! DAG's constants or at the run's parameter: all of them outlive the run's futures, which is
+//! why the futures' lifetimes can be erased here.
+
+use alloc::boxed::Box;
+use core::alloc::Layout;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::ptr;
+use core::task::{Context, Poll};
+
+use crate::node::Slot;
+use crate::slots::{DONE, VACANT};
+
+/// An async function usable as a node: a function of shared references to its inputs that
+/// returns a future which may borrow them for `'a`.
+///
+/// It is implemented for every `Fn(&'a A, &'a B, ..) -> Fut` with `Fut: Future + 'a`, which
+/// covers `async fn` items and async closures that capture nothing (pass captured state as a
+/// constant input instead: [`DagBuilder::add_constant`](crate::DagBuilder::add_constant)).
+/// There is nothing to implement by hand.
+pub trait NodeFn<'a, Args> {
+    /// The value the node produces.
+    type Output;
+    /// The future the function returns.
+    type Future: Future<Output = Self::Output> + 'a;
+    /// Calls the function with the references in `args`.
+    fn call(&'a self, args: Args) -> Self::Future;
+}
+
+macro_rules! node_fn_impl {
+    ($($A:ident $a:ident),*) => {
+        impl<'a, F, Fut, $($A: 'a + ?Sized),*> NodeFn<'a, ($(&'a $A,)*)> for F
+        where
+            F: Fn($(&'a $A),*) -> Fut,
+            Fut: Future + 'a,
+        {
+            type Output = Fut::Output;
+            type Future = Fut;
+            #[allow(clippy::unused_unit)]
+            fn call(&'a self, ($($a,)*): ($(&'a $A,)*)) -> Fut {
+                self($($a),*)
+            }
+        }
+    };
+}
+
+node_fn_impl!();
+node_fn_impl!(A1 a1);
+node_fn_impl!(A1 a1, A2 a2);
+node_fn_impl!(A1 a1, A2 a2, A3 a3);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11);
+node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12);
+
+/// Where a starting task finds its inputs.
+pub(crate) struct Resolver<'r> {
+    pub(crate) arena: *mut u8,
+    pub(crate) offsets: &'r [usize],
+    pub(crate) constants: &'r [ConstBox],
+    pub(crate) param: *const (),
+}
+
+impl Resolver<'_> {
+    /// The address of the value of `slot`.
+    fn resolve(&self, slot: Slot) -> *const u8 {
+        match slot {
+            Slot::Param => self.param.cast(),
+            Slot::Constant(index) => self.constants[index as usize].as_ptr(),
+            // `wrapping_add` keeps this function safe; the offset is inside the arena by
+            // construction (`DagCore::new` lays the arena out from the same offsets).
+            Slot::Task(index) => self.arena.wrapping_add(self.offsets[index as usize]),
+        }
+    }
+}
+
+/// A constant stored in the DAG, its type erased.
+pub(crate) struct ConstBox(Box<dyn Erased>);
+
+trait Erased {}
+impl<T> Erased for T {}
+
+impl ConstBox {
+    pub(crate) fn new<T: 'static>(value: T) -> Self {
+        ConstBox(Box::new(value))
+    }
+
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        (&*self.0 as *const dyn Erased).cast()
+    }
+}
+
+/// A task with its types erased.
+///
+/// # Safety
+/// Implementations lay out their slot as [`layout`](Self::layout) says, write a valid future
+/// there in `start`, and keep the output at the start of the slot once the state is `DONE`.
+pub(crate) unsafe trait ErasedTask {
+    /// The nodes whose values the task reads, in order.
+    fn sources(&self) -> &[Slot];
+    /// The layout of the task's slot (future and output share its start).
+    fn layout(&self) -> Layout;
+    /// Calls the function and writes its future into the slot.
+    ///
+    /// # Safety
+    /// `slot` is the task's slot, aligned and sized as `layout` says, holding nothing; every
+    /// source resolves to a live value of its type that stays put (and is not written) for as
+    /// long as the future lives.
+    unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>);
+    /// Polls the future in the slot. On `Ready`, the future is dropped and the output written
+    /// in its place; `state` is `DONE` afterwards (`VACANT` if the future's drop panicked).
+    ///
+    /// # Safety
+    /// The slot holds this task's future (written by `start`, never moved since).
+    unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()>;
+    /// Drops the future in the slot.
+    ///
+    /// # Safety
+    /// The slot holds this task's future; it is not used again.
+    unsafe fn drop_future(&self, slot: *mut u8);
+    /// Drops the output in the slot.
+    ///
+    /// # Safety
+    /// The slot holds this task's output; it is not used again.
+    unsafe fn drop_output(&self, slot: *mut u8);
+}
+
+/// The layout of a slot where a `Fut` and then a `T` live, one after the other.
+fn union_layout<Fut, T>() -> Layout {
+    let (future, output) = (Layout::new::<Fut>(), Layout::new::<T>());
+    Layout::from_size_align(
+        future.size().max(output.size()),
+        future.align().max(output.align()),
+    )
+    .expect("dagfut: node future too large")
+}
+
+/// # Safety
+/// As [`ErasedTask::poll`], with `Fut` the slot's future type and `T` its output.
+unsafe fn poll_in_place<Fut: Future<Output = T>, T>(
+    slot: *mut u8,
+    state: &mut u32,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    // SAFETY: the slot holds a `Fut` that is never moved until it is dropped in place.
+    let future = unsafe { Pin::new_unchecked(&mut *slot.cast::<Fut>()) };
+    match future.poll(cx) {
+        Poll::Ready(output) => {
+            // Until the output is written the slot holds nothing droppable: if the future's
+            // drop panics, the run must not drop it again.
+            *state = VACANT;
+            // SAFETY: the future is in the slot and is dropped once, here.
+            unsafe { ptr::drop_in_place(slot.cast::<Fut>()) };
+            // SAFETY: the slot is free, aligned and large enough for `T` (`union_layout`).
+            unsafe { slot.cast::<T>().write(output) };
+            *state = DONE;
+            Poll::Ready(())
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// A node whose inputs are a tuple of handles.
+pub(crate) struct TupleTask<F, Args, T, const N: usize> {
+    pub(crate) f: F,
+    pub(crate) sources: [Slot; N],
+    pub(crate) _types: PhantomData<fn(Args) -> T>,
+}
+
+macro_rules! tuple_task_impl {
+    ($n:literal; $($A:ident $index:tt),*) => {
+        // SAFETY: the slot holds `F::Future` (written by `start`, polled and dropped in place
+        // as that type) and then `T` at its start, as `layout` (`union_layout`) provides.
+        unsafe impl<F, T, $($A),*> ErasedTask for TupleTask<F, ($($A,)*), T, $n>
+        where
+            F: for<'a> NodeFn<'a, ($(&'a $A,)*), Output = T> + 'static,
+            T: 'static,
+            $($A: 'static,)*
+        {
+            fn sources(&self) -> &[Slot] {
+                &self.sources
+            }
+
+            fn layout(&self) -> Layout {
+                union_layout::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, T>()
+            }
+
+            unsafe fn start(&self, slot: *mut u8, _inputs: &Resolver<'_>) {
+                let future = self.f.call(($(
+                    // SAFETY: the caller guarantees each source is a live `$A` (the handle's
+                    // type) that outlives the future.
+                    unsafe { &*_inputs.resolve(self.sources[$index]).cast::<$A>() },
+                )*));
+                // SAFETY: the slot is free and laid out for this future (`layout`).
+                unsafe { write_in_place(slot, future) };
+            }
+
+            unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()> {
+                // SAFETY: the slot holds the future `start` wrote; its type differs from the
+                // one named here only in lifetimes, which do not change layout or code.
+                unsafe {
+                    poll_in_place::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, T>(slot, state, cx)
+                }
+            }
+
+            unsafe fn drop_future(&self, slot: *mut u8) {
+                // SAFETY: the slot holds the future (see `poll`), dropped once.
+                unsafe {
+                    ptr::drop_in_place(slot.cast::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future>())
+                }
+            }
+
+            unsafe fn drop_output(&self, slot: *mut u8) {
+                // SAFETY: the slot holds the output, dropped once.
+                unsafe { ptr::drop_in_place(slot.cast::<T>()) }
+            }
+        }
+    };
+}
+
+tuple_task_impl!(0;);
+tuple_task_impl!(1; A1 0);
+tuple_task_impl!(2; A1 0, A2 1);
+tuple_task_impl!(3; A1 0, A2 1, A3 2);
+tuple_task_impl!(4; A1 0, A2 1, A3 2, A4 3);
+tuple_task_impl!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
+tuple_task_impl!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
+tuple_task_impl!(7; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6);
+tuple_task_impl!(8; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7);
+tuple_task_impl!(9; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8);
+tuple_task_impl!(10; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9);
+tuple_task_impl!(11; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10);
+tuple_task_impl!(12; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10, A12 11);
+
+/// # Safety
+/// `slot` is free, aligned and large enough for an `X`.
+unsafe fn write_in_place<X>(slot: *mut u8, value: X) {
+    // SAFETY: as the caller guarantees.
+    unsafe { slot.cast::<X>().write(value) }
+}
+
+/// A node whose inputs are a list of handles of one type: it receives `&[&T]`.
+pub(crate) struct ListTask<F, A, T> {
+    f: F,
+    sources: Box<[Slot]>,
+    /// Where the array of input references starts in the slot.
+    refs_offset: usize,
+    layout: Layout,
+    _types: PhantomData<fn(&A) -> T>,
+}
+
+impl<F, A, T> ListTask<F, A, T>
+where
+    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = T> + 'static,
+    A: 'static,
+    T: 'static,
+{
+    pub(crate) fn new(f: F, sources: Box<[Slot]>) -> Self {
+        let shared = union_layout::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, T>();
+        let refs = Layout::array::<&A>(sources.len()).expect("dagfut: too many list inputs");
+        let (layout, refs_offset) = shared.extend(refs).expect("dagfut: node slot too large");
+        ListTask {
+            f,
+            sources,
+            refs_offset,
+            layout,
+            _types: PhantomData,
+        }
+    }
+}
+
+// SAFETY: the slot holds the future and then the output at its start (`union_layout`), and the
+// input references in their own region after it, for as long as the future lives.
+unsafe impl<F, A, T> ErasedTask for ListTask<F, A, T>
+where
+    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = T> + 'static,
+    A: 'static,
+    T: 'static,
+{
+    fn sources(&self) -> &[Slot] {
+        &self.sources
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>) {
+        let refs = slot.wrapping_add(self.refs_offset).cast::<&A>();
+        for (position, source) in self.sources.iter().enumerate() {
+            // SAFETY: the reference region holds `sources.len()` aligned `&A`s (`new`), and
+            // each source is a live `A` that outlives the future (the caller's contract).
+            unsafe {
+                refs.add(position)
+                    .write(&*inputs.resolve(*source).cast::<A>())
+            };
+        }
+        // SAFETY: the references were all written just above; the region is not touched again
+        // until the slot is dropped, after the future.
+        let list = unsafe { core::slice::from_raw_parts(refs, self.sources.len()) };
+        let future = self.f.call((list,));
+        // SAFETY: the start of the slot is free and laid out for this future.
+        unsafe { write_in_place(slot, future) };
+    }
+
+    unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: as in the tuple tasks: the same future type but for lifetimes.
+        unsafe {
+            poll_in_place::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, T>(
+                slot, state, cx,
+            )
+        }
+    }
+
+    unsafe fn drop_future(&self, slot: *mut u8) {
+        // SAFETY: the slot holds the future, dropped once.
+        unsafe {
+            ptr::drop_in_place(
+                slot.cast::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future>(),
+            )
+        }
+    }
+
+    unsafe fn drop_output(&self, slot: *mut u8) {
+        // SAFETY: the slot holds the output, dropped once.
+        unsafe { ptr::drop_in_place(slot.cast::<T>()) }
+    }
+}

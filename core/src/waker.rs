@@ -1,0 +1,371 @@
+//! The run's waker block: one allocation holding a header and one small slot per task.
+//!
+//! A task's [`Waker`] points at its slot. Waking it marks the slot queued (a second wake
+//! while it is queued does nothing), pushes the task's index on a lock-free stack in the
+//! header, and wakes the run's parent waker if the stack was empty. The run drains the whole
+//! stack at once. A wake is O(1), never allocates and never frees memory.
+//!
+//! The block is reference counted: the run holds one reference and every `Waker` clone one
+//! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
+//! later wakes do nothing, and the last reference frees it.
+
+use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use alloc::collections::VecDeque;
+use core::mem::{ManuallyDrop, align_of, size_of};
+use core::ptr::NonNull;
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+use futures_util::task::AtomicWaker;
+
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, fence};
+
+/// `Slot::next` of a task that is not queued.
+const IDLE: u32 = u32::MAX;
+/// The end of the stack (and `Header::head` of an empty stack).
+const END: u32 = u32::MAX - 1;
+/// The number of tasks a block can hold: indexes stay below both sentinels.
+pub(crate) const MAX_TASKS: usize = (u32::MAX - 2) as usize;
+
+/// # Invariants
+/// - `refs` counts the `WakeQueue` and every live `Waker` clone; the block is freed when it
+///   drops to zero, with the layout given by `len`.
+/// - A slot is on the stack (or owned by the run after a drain) exactly while its `next` is
+///   not `IDLE`; only the thread that moved it away from `IDLE` writes its `next` until the run
+///   drains it, and then only the run writes it until it stores `IDLE` again.
+#[repr(C)]
+struct Header {
+    refs: AtomicUsize,
+    /// Top of the stack of woken tasks, `END` when empty.
+    head: AtomicU32,
+    /// 1 once the run has ended: wakes do nothing.
+    closed: AtomicU32,
+    len: u32,
+    parent: AtomicWaker,
+}
+
+#[repr(C)]
+struct Slot {
+    index: u32,
+    next: AtomicU32,
+}
+
+/// Offset of the first slot from the start of the block.
+const SLOTS_OFFSET: usize = size_of::<Header>().next_multiple_of(align_of::<Slot>());
+
+fn block_layout(len: usize) -> Layout {
+    let size = size_of::<Slot>()
+        .checked_mul(len)
+        .and_then(|slots| slots.checked_add(SLOTS_OFFSET))
+        .expect("dagfut: waker block size overflows usize");
+    Layout::from_size_align(size, align_of::<Header>()).expect("dagfut: waker block too large")
+}
+
+impl Header {
+    fn slot(&self, index: u32) -> &Slot {
+        debug_assert!(index < self.len);
+        let base = (self as *const Header).cast::<u8>();
+        // SAFETY: the block holds `len` slots after the header (see `WakeQueue::new`), `index`
+        // is below `len`, and the pointer keeps the provenance of the whole block.
+        unsafe {
+            &*base
+                .add(SLOTS_OFFSET + index as usize * size_of::<Slot>())
+                .cast::<Slot>()
+        }
+    }
+
+    fn wake(&self, index: u32) {
+        if self.closed.load(Ordering::Acquire) != 0 {
+            return;
+        }
+        let slot = self.slot(index);
+        // Claim the slot: only one waker pushes it until the run takes it off again.
+        if slot
+            .next
+            .compare_exchange(IDLE, END, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            slot.next.store(head, Ordering::Relaxed);
+            match self
+                .head
+                .compare_exchange_weak(head, index, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(current) => head = current,
+            }
+        }
+        // Only the wake that found the stack empty wakes the parent: every later push is
+        // drained by the poll that this wake causes.
+        if head == END {
+            self.parent.wake();
+        }
+    }
+}
+
+/// Increments the reference count of the block that `header` points to.
+fn acquire(header: &Header) {
+    let old = header.refs.fetch_add(1, Ordering::Relaxed);
+    if old > isize::MAX as usize {
+        // As `Arc` does: an overflowing count would free a live block, so stop the program.
+        abort("dagfut: waker reference count overflow");
+    }
+}
+
+/// Decrements the reference count and frees the block when it was the last one.
+///
+/// # Safety
+/// `header` points to a live block and the caller gives up one reference it owns.
+unsafe fn release(header: NonNull<Header>) {
+    // SAFETY: the caller owns a reference, so the block is live.
+    let len = unsafe { header.as_ref() }.len;
+    // SAFETY: as above.
+    if unsafe { header.as_ref() }
+        .refs
+        .fetch_sub(1, Ordering::Release)
+        != 1
+    {
+        return;
+    }
+    // Every other owner's last use happens before this point (the `Release` decrements,
+    // made visible by this fence), so no one can touch the block any more.
+    fence(Ordering::Acquire);
+    // SAFETY: the count reached zero: this is the only reference. The header (which holds the
+    // parent waker) is dropped, then the memory freed with the layout it was allocated with.
+    unsafe {
+        core::ptr::drop_in_place(header.as_ptr());
+        dealloc(header.as_ptr().cast(), block_layout(len as usize));
+    }
+}
+
+fn abort(message: &str) -> ! {
+    // A panic while panicking aborts the process, on `std` and `no_std` alike.
+    struct PanicOnDrop<'m>(&'m str);
+    impl Drop for PanicOnDrop<'_> {
+        fn drop(&mut self) {
+            panic!("{}", self.0);
+        }
+    }
+    let _bomb = PanicOnDrop(message);
+    panic!("{}", message);
+}
+
+/// Finds the header and the index of the slot a waker points to.
+///
+/// # Safety
+/// `data` is the data pointer of a waker made by [`WakeQueue::waker`] (or a clone of one),
+/// whose reference is still held.
+unsafe fn locate<'h>(data: *const ()) -> (&'h Header, u32) {
+    let slot = data.cast::<Slot>();
+    // SAFETY: per the contract, `slot` points to a slot of a live block.
+    let index = unsafe { (*slot).index };
+    // SAFETY: slot `index` sits at `SLOTS_OFFSET + index * size_of::<Slot>()` from the start
+    // of its block, and the pointer carries the provenance of the whole block.
+    let header = unsafe {
+        &*slot
+            .cast::<u8>()
+            .sub(SLOTS_OFFSET + index as usize * size_of::<Slot>())
+            .cast::<Header>()
+    };
+    (header, index)
+}
+
+static VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake_waker, wake_by_ref_waker, drop_waker);
+
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds a reference.
+    let (header, _) = unsafe { locate(data) };
+    acquire(header);
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake_waker(data: *const ()) {
+    // SAFETY: the waker being consumed holds a reference, released just after.
+    unsafe {
+        wake_by_ref_waker(data);
+        drop_waker(data);
+    }
+}
+
+unsafe fn wake_by_ref_waker(data: *const ()) {
+    // SAFETY: the waker holds a reference.
+    let (header, index) = unsafe { locate(data) };
+    header.wake(index);
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: the waker holds a reference, which it gives up here.
+    let (header, _) = unsafe { locate(data) };
+    // SAFETY: as above.
+    unsafe { release(NonNull::from(header)) };
+}
+
+/// The run's handle on its waker block (it owns one reference).
+pub(crate) struct WakeQueue {
+    header: NonNull<Header>,
+}
+
+// SAFETY: every field of the block that several threads touch is atomic (or the parent's
+// `AtomicWaker`); the non-atomic fields (`len`, slot indexes) are written before the block is
+// shared and never again.
+unsafe impl Send for WakeQueue {}
+// SAFETY: as above.
+unsafe impl Sync for WakeQueue {}
+
+impl WakeQueue {
+    /// A block for `len` tasks, none queued.
+    pub(crate) fn new(len: usize) -> Self {
+        assert!(
+            len <= MAX_TASKS,
+            "dagfut: a DAG holds at most {MAX_TASKS} tasks"
+        );
+        let layout = block_layout(len);
+        // SAFETY: the layout has a non-zero size (the header is not zero-sized).
+        let block = unsafe { alloc(layout) };
+        let Some(block) = NonNull::new(block) else {
+            handle_alloc_error(layout)
+        };
+        let header = block.cast::<Header>();
+        // SAFETY: `block` is a fresh allocation of `block_layout(len)`: the header fits at its
+        // start, aligned, and `len` slots follow it at `SLOTS_OFFSET`.
+        unsafe {
+            header.as_ptr().write(Header {
+                refs: AtomicUsize::new(1),
+                head: AtomicU32::new(END),
+                closed: AtomicU32::new(0),
+                len: len as u32,
+                parent: AtomicWaker::new(),
+            });
+            let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();
+            for index in 0..len {
+                slots.add(index).write(Slot {
+                    index: index as u32,
+                    next: AtomicU32::new(IDLE),
+                });
+            }
+        }
+        WakeQueue { header }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the queue owns a reference, so the block is live.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Registers the waker of the task polling the run.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.header().parent.register(waker);
+    }
+
+    /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
+    pub(crate) fn drain_into(&self, ready: &mut VecDeque<u32>) -> usize {
+        let header = self.header();
+        if header.head.load(Ordering::Relaxed) == END {
+            return 0;
+        }
+        let mut top = header.head.swap(END, Ordering::Acquire);
+        // The taken list is ours now (its slots are not IDLE, so no waker writes them):
+        // reverse it in place so the oldest wake is polled first.
+        let mut reversed = END;
+        while top != END {
+            let slot = header.slot(top);
+            let next = slot.next.load(Ordering::Relaxed);
+            slot.next.store(reversed, Ordering::Relaxed);
+            reversed = top;
+            top = next;
+        }
+        let mut count = 0;
+        while reversed != END {
+            ready.push_back(reversed);
+            count += 1;
+            reversed = header.slot(reversed).next.load(Ordering::Relaxed);
+        }
+        count
+    }
+
+    /// Marks `index` not queued, just before it is polled: a wake from now on queues it again.
+    pub(crate) fn mark_polled(&self, index: u32) {
+        // Relaxed is enough: a wake that must see this store happens after the task's poll,
+        // which comes after this store in program order.
+        self.header()
+            .slot(index)
+            .next
+            .store(IDLE, Ordering::Relaxed);
+    }
+
+    /// The waker of task `index`, borrowed from the run (it holds no reference of its own, so
+    /// it must not be dropped as a `Waker`; cloning it takes a reference).
+    pub(crate) fn waker(&self, index: u32) -> ManuallyDrop<Waker> {
+        let data = (self.header().slot(index) as *const Slot).cast::<()>();
+        // SAFETY: the vtable's functions uphold the `RawWaker` contract for slot pointers of a
+        // live block: clone takes a reference, drop gives one up, wake is thread-safe. The
+        // borrowed waker is never dropped (`ManuallyDrop`), matching the reference it does
+        // not own, and it cannot outlive `self` in a way that matters: any clone owns its own
+        // reference.
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+    }
+
+    /// Whether the block has been closed (for tests).
+    #[cfg(test)]
+    pub(crate) fn ref_count(&self) -> usize {
+        self.header().refs.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for WakeQueue {
+    fn drop(&mut self) {
+        let header = self.header();
+        header.closed.store(1, Ordering::Release);
+        // Let go of the parent's waker now: a late wake finds nothing to wake.
+        drop(header.parent.take());
+        // SAFETY: the queue gives up the reference it owns.
+        unsafe { release(self.header) };
+    }
+}
+
+impl core::fmt::Debug for WakeQueue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WakeQueue")
+            .field("tasks", &self.header().len)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn wakes_are_coalesced_and_drained_oldest_first() {
+        let queue = WakeQueue::new(4);
+        let w2 = queue.waker(2);
+        let w0 = queue.waker(0);
+        w2.wake_by_ref();
+        w0.wake_by_ref();
+        w2.wake_by_ref();
+        let mut ready = VecDeque::new();
+        assert_eq!(queue.drain_into(&mut ready), 2);
+        assert_eq!(ready.iter().copied().collect::<Vec<_>>(), [2, 0]);
+        // Still queued (owned by the run) until polled: a wake now is absorbed.
+        w2.wake_by_ref();
+        assert_eq!(queue.drain_into(&mut ready), 0);
+        queue.mark_polled(2);
+        w2.wake_by_ref();
+        assert_eq!(queue.drain_into(&mut ready), 1);
+    }
+
+    #[test]
+    fn clones_keep_the_block_alive_after_the_run() {
+        let queue = WakeQueue::new(2);
+        let clone = (*queue.waker(1)).clone();
+        assert_eq!(queue.ref_count(), 2);
+        drop(queue);
+        // The block is closed but still allocated: waking does nothing, dropping frees it.
+        clone.wake_by_ref();
+        clone.wake();
+    }
+}
