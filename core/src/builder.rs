@@ -8,7 +8,7 @@ use core::marker::PhantomData;
 
 use crate::dag::{Dag, DagCore};
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Local, Sendable, Value};
+use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value};
 use crate::inputs::{Inputs, sealed::IntoTask};
 use crate::node::{DagId, Node, Slot};
 use crate::slots::MAX_INPUT_EDGES;
@@ -44,7 +44,7 @@ use crate::waker::MAX_TASKS;
 pub struct DagBuilder<P, K: Flavor = Sendable> {
     id: DagId,
     parts: RefCell<Parts>,
-    _types: PhantomData<(fn(&P), K)>,
+    _types: TypeMarker<P, K>,
 }
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded

@@ -7,7 +7,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::flavor::{Flavor, Sendable};
+use crate::flavor::{Flavor, Sendable, TypeMarker};
 use crate::node::{DagId, Slot};
 use crate::run::DagFuture;
 use crate::task::{ConstBox, ErasedTask};
@@ -124,7 +124,7 @@ impl DagCore {
 /// ```
 pub struct Dag<P, K: Flavor = Sendable> {
     pub(crate) core: DagCore,
-    _types: PhantomData<(fn(&P), K)>,
+    _types: TypeMarker<P, K>,
 }
 
 /// A DAG whose node futures need not be `Send`.

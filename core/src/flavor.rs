@@ -1,7 +1,9 @@
 //! The two flavours of DAG — `Send` node futures or not — and what each makes `Send`/`Sync`.
 
 use core::fmt;
+use core::marker::PhantomData;
 
+use crate::builder::DagBuilder;
 use crate::dag::Dag;
 use crate::outputs::Outputs;
 use crate::run::DagFuture;
@@ -9,6 +11,10 @@ use crate::run::DagFuture;
 mod sealed {
     pub trait Sealed {}
 }
+
+/// The type parameters of a builder or DAG: `P` is only lent to nodes (`fn(&P)` keeps the
+/// DAG's auto traits independent of `P`), `K` is the flavour.
+pub(crate) type TypeMarker<P, K> = PhantomData<(fn(&P), K)>;
 
 /// Which node futures a DAG takes: [`Sendable`] or [`Local`]. Sealed.
 pub trait Flavor: sealed::Sealed + fmt::Debug + Send + Sync + Unpin + 'static {}
@@ -40,6 +46,10 @@ impl<T: 'static> Value<Local> for T {}
 unsafe impl<P> Send for Dag<P, Sendable> {}
 // SAFETY: as above; a shared `Dag` is only read.
 unsafe impl<P> Sync for Dag<P, Sendable> {}
+
+// SAFETY: a `Sendable` builder holds what its `Dag` will (see above); it is not `Sync`
+// (its `RefCell`), so it is only ever used from one thread at a time.
+unsafe impl<P> Send for DagBuilder<P, Sendable> {}
 
 // SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
 // `Dag` (`Sync`, above), node futures that are `Send` and outputs that are `Send + Sync`

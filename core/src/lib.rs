@@ -51,6 +51,12 @@
 //! - `std` (default): nothing the core needs; reserved for hosted conveniences.
 
 #![no_std]
+// no_std hygiene, for this crate's own code (test files and std crates use `std` freely).
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
@@ -83,3 +89,8 @@ pub use node::{DagId, Node, NodeId};
 pub use outputs::Outputs;
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture};
 pub use task::NodeFn;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -9,8 +9,9 @@
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
 //! later wakes do nothing, and the last reference frees it.
 
-use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use alloc::collections::VecDeque;
+use core::alloc::Layout;
 use core::mem::{ManuallyDrop, align_of, size_of};
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
@@ -60,21 +61,60 @@ fn block_layout(len: usize) -> Layout {
     Layout::from_size_align(size, align_of::<Header>()).expect("dagfut: waker block too large")
 }
 
-impl Header {
-    fn slot(&self, index: u32) -> &Slot {
-        debug_assert!(index < self.len);
-        let base = (self as *const Header).cast::<u8>();
-        // SAFETY: the block holds `len` slots after the header (see `WakeQueue::new`), `index`
-        // is below `len`, and the pointer keeps the provenance of the whole block.
-        unsafe {
-            &*base
-                .add(SLOTS_OFFSET + index as usize * size_of::<Slot>())
-                .cast::<Slot>()
-        }
+/// A pointer to a live block. All pointers into the block are derived from this one, which
+/// carries the provenance of the whole allocation (a `&Header` covers only the header).
+#[derive(Clone, Copy)]
+struct Block(NonNull<Header>);
+
+impl Block {
+    fn header(&self) -> &Header {
+        // SAFETY: a `Block` is only made for a live block (the caller holds a reference).
+        unsafe { self.0.as_ref() }
     }
 
-    fn wake(&self, index: u32) {
-        if self.closed.load(Ordering::Acquire) != 0 {
+    fn slot_ptr(self, index: u32) -> *const Slot {
+        self.0
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_add(SLOTS_OFFSET + index as usize * size_of::<Slot>())
+            .cast::<Slot>()
+            .cast_const()
+    }
+
+    fn slot(&self, index: u32) -> &Slot {
+        debug_assert!(index < self.header().len);
+        // SAFETY: the block holds `len` initialised slots after the header (`WakeQueue::new`)
+        // and `index` is below `len`.
+        unsafe { &*self.slot_ptr(index) }
+    }
+
+    /// Finds the block and the index of the slot a waker points to.
+    ///
+    /// # Safety
+    /// `data` is the data pointer of a waker made by [`WakeQueue::waker`] (or a clone of
+    /// one) whose reference is still held.
+    unsafe fn from_waker_data(data: *const ()) -> (Block, u32) {
+        let slot = data.cast::<Slot>();
+        // SAFETY: per the contract, `slot` points to a slot of a live block.
+        let index = unsafe { (*slot).index };
+        // SAFETY: slot `index` sits at `SLOTS_OFFSET + index * size_of::<Slot>()` from the
+        // start of its block, and `data` carries the provenance of the whole block
+        // (`Block::slot_ptr`), so stepping back stays inside the allocation.
+        let header = unsafe {
+            slot.cast::<u8>()
+                .sub(SLOTS_OFFSET + index as usize * size_of::<Slot>())
+                .cast::<Header>()
+        };
+        // SAFETY: derived from a non-null pointer into a live allocation.
+        (
+            Block(unsafe { NonNull::new_unchecked(header.cast_mut()) }),
+            index,
+        )
+    }
+
+    fn wake(self, index: u32) {
+        let header = self.header();
+        if header.closed.load(Ordering::Acquire) != 0 {
             return;
         }
         let slot = self.slot(index);
@@ -86,13 +126,15 @@ impl Header {
         {
             return;
         }
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut head = header.head.load(Ordering::Relaxed);
         loop {
             slot.next.store(head, Ordering::Relaxed);
-            match self
-                .head
-                .compare_exchange_weak(head, index, Ordering::Release, Ordering::Relaxed)
-            {
+            match header.head.compare_exchange_weak(
+                head,
+                index,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(current) => head = current,
             }
@@ -100,7 +142,7 @@ impl Header {
         // Only the wake that found the stack empty wakes the parent: every later push is
         // drained by the poll that this wake causes.
         if head == END {
-            self.parent.wake();
+            header.parent.wake();
         }
     }
 }
@@ -152,33 +194,13 @@ fn abort(message: &str) -> ! {
     panic!("{}", message);
 }
 
-/// Finds the header and the index of the slot a waker points to.
-///
-/// # Safety
-/// `data` is the data pointer of a waker made by [`WakeQueue::waker`] (or a clone of one),
-/// whose reference is still held.
-unsafe fn locate<'h>(data: *const ()) -> (&'h Header, u32) {
-    let slot = data.cast::<Slot>();
-    // SAFETY: per the contract, `slot` points to a slot of a live block.
-    let index = unsafe { (*slot).index };
-    // SAFETY: slot `index` sits at `SLOTS_OFFSET + index * size_of::<Slot>()` from the start
-    // of its block, and the pointer carries the provenance of the whole block.
-    let header = unsafe {
-        &*slot
-            .cast::<u8>()
-            .sub(SLOTS_OFFSET + index as usize * size_of::<Slot>())
-            .cast::<Header>()
-    };
-    (header, index)
-}
-
 static VTABLE: RawWakerVTable =
     RawWakerVTable::new(clone_waker, wake_waker, wake_by_ref_waker, drop_waker);
 
 unsafe fn clone_waker(data: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned holds a reference.
-    let (header, _) = unsafe { locate(data) };
-    acquire(header);
+    let (block, _) = unsafe { Block::from_waker_data(data) };
+    acquire(block.header());
     RawWaker::new(data, &VTABLE)
 }
 
@@ -192,20 +214,20 @@ unsafe fn wake_waker(data: *const ()) {
 
 unsafe fn wake_by_ref_waker(data: *const ()) {
     // SAFETY: the waker holds a reference.
-    let (header, index) = unsafe { locate(data) };
-    header.wake(index);
+    let (block, index) = unsafe { Block::from_waker_data(data) };
+    block.wake(index);
 }
 
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: the waker holds a reference, which it gives up here.
-    let (header, _) = unsafe { locate(data) };
+    let (block, _) = unsafe { Block::from_waker_data(data) };
     // SAFETY: as above.
-    unsafe { release(NonNull::from(header)) };
+    unsafe { release(block.0) };
 }
 
 /// The run's handle on its waker block (it owns one reference).
 pub(crate) struct WakeQueue {
-    header: NonNull<Header>,
+    block: Block,
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
@@ -247,12 +269,13 @@ impl WakeQueue {
                 });
             }
         }
-        WakeQueue { header }
+        WakeQueue {
+            block: Block(header),
+        }
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: the queue owns a reference, so the block is live.
-        unsafe { self.header.as_ref() }
+        self.block.header()
     }
 
     /// Registers the waker of the task polling the run.
@@ -271,7 +294,7 @@ impl WakeQueue {
         // reverse it in place so the oldest wake is polled first.
         let mut reversed = END;
         while top != END {
-            let slot = header.slot(top);
+            let slot = self.block.slot(top);
             let next = slot.next.load(Ordering::Relaxed);
             slot.next.store(reversed, Ordering::Relaxed);
             reversed = top;
@@ -281,7 +304,7 @@ impl WakeQueue {
         while reversed != END {
             ready.push_back(reversed);
             count += 1;
-            reversed = header.slot(reversed).next.load(Ordering::Relaxed);
+            reversed = self.block.slot(reversed).next.load(Ordering::Relaxed);
         }
         count
     }
@@ -290,16 +313,16 @@ impl WakeQueue {
     pub(crate) fn mark_polled(&self, index: u32) {
         // Relaxed is enough: a wake that must see this store happens after the task's poll,
         // which comes after this store in program order.
-        self.header()
-            .slot(index)
-            .next
-            .store(IDLE, Ordering::Relaxed);
+        self.block.slot(index).next.store(IDLE, Ordering::Relaxed);
     }
 
     /// The waker of task `index`, borrowed from the run (it holds no reference of its own, so
     /// it must not be dropped as a `Waker`; cloning it takes a reference).
     pub(crate) fn waker(&self, index: u32) -> ManuallyDrop<Waker> {
-        let data = (self.header().slot(index) as *const Slot).cast::<()>();
+        debug_assert!(index < self.header().len);
+        // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
+        // header from it (`Block::from_waker_data`).
+        let data = self.block.slot_ptr(index).cast::<()>();
         // SAFETY: the vtable's functions uphold the `RawWaker` contract for slot pointers of a
         // live block: clone takes a reference, drop gives one up, wake is thread-safe. The
         // borrowed waker is never dropped (`ManuallyDrop`), matching the reference it does
@@ -322,7 +345,7 @@ impl Drop for WakeQueue {
         // Let go of the parent's waker now: a late wake finds nothing to wake.
         drop(header.parent.take());
         // SAFETY: the queue gives up the reference it owns.
-        unsafe { release(self.header) };
+        unsafe { release(self.block.0) };
     }
 }
 

@@ -1,1 +1,49 @@
-//! Test support.
+//! A `#![no_std]` crate built on dagfut: proof that the core needs nothing but `core` and
+//! `alloc`. CI builds it for `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` (no
+//! compare-and-swap); the host tests of this crate run it on several executors.
+
+#![no_std]
+// no_std hygiene, for this crate's own code (test files and std crates use `std` freely).
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use dagfut::{Dag, DagBuilder, LocalDag, LocalDagBuilder, Node};
+
+async fn inc(n: &u32) -> u32 {
+    n + 1
+}
+
+async fn add(a: &u32, b: &u32) -> u32 {
+    a + b
+}
+
+async fn total(values: &[&u32]) -> u32 {
+    values.iter().copied().sum()
+}
+
+/// The seed's graph without timers: `fast_a → slow_b → end` and `(slow_a, fast_b) → fast_c →
+/// end`. Returns the DAG and the handles of `fast_a` and `end`.
+pub fn seed_graph() -> (Dag<u32>, Node<u32>, Node<u32>) {
+    let b = DagBuilder::<u32>::new();
+    let fast_a = b.add_node(inc, b.param());
+    let slow_b = b.add_node(inc, fast_a);
+    let slow_a = b.add_node(inc, b.param());
+    let fast_b = b.add_node(inc, b.param());
+    let fast_c = b.add_node(add, (slow_a, fast_b));
+    let end = b.add_node(add, (fast_c, slow_b));
+    (b.build(), fast_a, end)
+}
+
+/// A local-flavour fan-in of `width` nodes, as firmware would build one.
+pub fn local_fan_in(width: u32) -> (LocalDag<u32>, Node<u32>) {
+    let b = LocalDagBuilder::<u32>::new();
+    let leaves: Vec<Node<u32>> = (0..width).map(|_| b.add_node(inc, b.param())).collect();
+    let sum = b.add_node(total, leaves);
+    (b.build(), sum)
+}

@@ -1,0 +1,217 @@
+//! Poll and wake accounting: exact counts, coalescing, self-wakes, the budget, wakes from
+//! other threads and wakes after the run.
+
+mod support;
+
+use std::task::Poll;
+use std::thread;
+
+use dagfut::{Dag, DagBuilder, Node};
+use support::{Poller, Trigger, YieldNow};
+
+async fn wait(trigger: &Trigger) -> u32 {
+    trigger.wait().await;
+    1
+}
+
+/// A DAG of one node that waits on the returned trigger.
+fn one_waiting_node() -> (Trigger, Dag<()>, Node<u32>) {
+    let trigger = Trigger::default();
+    let b = DagBuilder::<()>::new();
+    let node = b.add_node(wait, b.add_constant(trigger.clone()));
+    (trigger, b.build(), node)
+}
+
+#[test]
+fn a_node_pending_once_is_polled_exactly_twice_and_wakes_the_parent_once() {
+    let (trigger, dag, node) = one_waiting_node();
+    let mut run = dag.run(&());
+    let poller = Poller::new();
+
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!((trigger.polls(), poller.wakes()), (1, 0));
+    trigger.fire();
+    assert_eq!(
+        poller.wakes(),
+        1,
+        "one wake of the node wakes the parent once"
+    );
+    let Poll::Ready(out) = poller.poll(&mut run) else {
+        panic!("the node was woken and is ready");
+    };
+    assert_eq!(out[node], 1);
+    assert_eq!(trigger.polls(), 2);
+}
+
+#[test]
+fn polls_per_node_are_one_plus_wakes_and_duplicate_wakes_are_free() {
+    let (trigger, dag, _) = one_waiting_node();
+    let mut run = dag.run(&());
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+
+    // Three wakes of the node's waker before the next poll: the parent is woken once and
+    // the node polled once more.
+    for _ in 0..3 {
+        trigger.wake_by_ref();
+    }
+    assert_eq!(poller.wakes(), 1);
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!(trigger.polls(), 2);
+
+    // A spurious wake (the gate still shut): one more poll, Pending again.
+    trigger.wake();
+    assert_eq!(poller.wakes(), 2);
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!(trigger.polls(), 3);
+
+    trigger.fire();
+    assert!(poller.poll(&mut run).is_ready());
+    assert_eq!(
+        trigger.polls(),
+        4,
+        "polls = 1 + 3 wakes (the three first ones coalesced)"
+    );
+}
+
+#[test]
+fn a_wake_polls_only_the_woken_node() {
+    let (a, b_trigger, c) = (Trigger::default(), Trigger::default(), Trigger::default());
+    let b = DagBuilder::<()>::new();
+    for t in [&a, &b_trigger, &c] {
+        b.add_node(wait, b.add_constant(t.clone()));
+    }
+    let dag = b.build();
+    let mut run = dag.run(&());
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+    b_trigger.fire();
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!((a.polls(), b_trigger.polls(), c.polls()), (1, 2, 1));
+    // A poll with nothing woken polls no node at all.
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!((a.polls(), b_trigger.polls(), c.polls()), (1, 2, 1));
+    a.fire();
+    c.fire();
+    assert!(poller.poll(&mut run).is_ready());
+    assert_eq!((a.polls(), b_trigger.polls(), c.polls()), (2, 2, 2));
+}
+
+#[test]
+fn a_node_that_wakes_itself_is_polled_again_on_the_next_poll_without_livelock() {
+    async fn yields(times: &u32) -> u32 {
+        for _ in 0..*times {
+            YieldNow::default().await;
+        }
+        *times
+    }
+    let b = DagBuilder::<u32>::new();
+    let node = b.add_node(yields, b.param());
+    let dag = b.build();
+    let mut run = dag.run(&3);
+    let poller = Poller::new();
+    // Each poll of the run polls the node once, then yields to the executor (which it woke).
+    for round in 1..=3 {
+        assert!(poller.poll(&mut run).is_pending());
+        assert_eq!(poller.wakes(), round);
+    }
+    let Poll::Ready(out) = poller.poll(&mut run) else {
+        panic!("done after 3 yields");
+    };
+    assert_eq!(out[node], 3);
+}
+
+#[test]
+fn one_poll_polls_at_most_the_budget_then_yields() {
+    async fn ready(n: &u32) -> u32 {
+        *n
+    }
+    let b = DagBuilder::<u32>::new();
+    for _ in 0..10 {
+        b.add_node(ready, b.param());
+    }
+    let dag = b.build();
+    let mut run = dag.run(&0).with_poll_budget(4);
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!(
+        poller.wakes(),
+        1,
+        "the run wakes itself when it stops at the budget"
+    );
+    assert!(format!("{run:?}").contains("completed: 4"));
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!(poller.wakes(), 2);
+    assert!(poller.poll(&mut run).is_ready());
+}
+
+#[test]
+fn wakes_from_other_threads_complete_the_run() {
+    let count = support::scaled(64, 4);
+    let triggers: Vec<Trigger> = (0..count).map(|_| Trigger::default()).collect();
+    let b = DagBuilder::<()>::new();
+    let nodes: Vec<_> = triggers
+        .iter()
+        .map(|t| b.add_node(wait, b.add_constant(t.clone())))
+        .collect();
+    async fn total(xs: &[&u32]) -> u32 {
+        xs.iter().copied().sum()
+    }
+    let sum = b.add_node(total, nodes);
+    let dag = b.build();
+
+    let firing = triggers.clone();
+    let handle = thread::spawn(move || {
+        for t in firing.iter().rev() {
+            // Wait until the node has stored its waker, then fire from this thread.
+            while t.waiting() == 0 {
+                thread::yield_now();
+            }
+            t.fire();
+        }
+    });
+    let out = futures_executor::block_on(dag.run(&()));
+    handle.join().unwrap();
+    assert_eq!(out[sum], count as u32);
+}
+
+#[test]
+fn a_wake_after_the_run_was_dropped_does_nothing() {
+    let (trigger, dag, _) = one_waiting_node();
+    let mut run = dag.run(&());
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+    drop(run);
+    // The trigger still holds the node's waker: waking it (and dropping it) is harmless, and
+    // the parent is not woken.
+    trigger.fire();
+    assert_eq!(poller.wakes(), 0);
+}
+
+#[test]
+fn a_waker_kept_after_completion_is_harmless() {
+    use std::sync::Mutex;
+    static KEPT: Mutex<Option<std::task::Waker>> = Mutex::new(None);
+    struct Keep;
+    impl std::future::Future for Keep {
+        type Output = ();
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+            *KEPT.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Ready(())
+        }
+    }
+    async fn keep() {
+        Keep.await
+    }
+    let b = DagBuilder::<()>::new();
+    b.add_node(keep, ());
+    let dag = b.build();
+    let out = futures_executor::block_on(dag.run(&()));
+    drop(out);
+    drop(dag);
+    let waker = KEPT.lock().unwrap().take().unwrap();
+    waker.wake_by_ref();
+    let clone = waker.clone();
+    drop(waker);
+    clone.wake();
+}
