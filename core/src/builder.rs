@@ -1,15 +1,17 @@
 //! Building a DAG.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use core::convert::Infallible;
 use core::fmt;
 use core::marker::PhantomData;
 
 use crate::dag::{Dag, DagCore};
 use crate::error::BuildError;
 use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value};
-use crate::inputs::{Inputs, sealed::IntoTask};
+use crate::inputs::{Inputs, TryInputs, sealed::IntoTask};
 use crate::node::{DagId, Node, Slot};
 use crate::slots::MAX_INPUT_EDGES;
 use crate::task::{ConstBox, ErasedTask};
@@ -19,7 +21,8 @@ use crate::waker::MAX_TASKS;
 ///
 /// `P` is the type of the run's parameter ([`Dag::run`] takes a `&P`); `K` is the flavour,
 /// [`Sendable`] by default (`Send` node futures, so a run can be spawned on a multi-threaded
-/// executor) or [`Local`] (see [`LocalDagBuilder`]).
+/// executor) or [`Local`] (see [`LocalDagBuilder`]); `E` is the error type of the DAG's
+/// fallible nodes ([`add_try_node`](Self::add_try_node)), none by default.
 ///
 /// Every method takes `&self`, so calls nest: an input can be added right where it is used.
 /// Nodes can only name handles that already exist, so the graph is acyclic by construction.
@@ -41,10 +44,11 @@ use crate::waker::MAX_TASKS;
 /// let out = futures_executor::block_on(dag.run(&20));
 /// assert_eq!((out[x], out[y]), (21, 42));
 /// ```
-pub struct DagBuilder<P, K: Flavor = Sendable> {
+pub struct DagBuilder<P, K: Flavor = Sendable, E = Infallible> {
     id: DagId,
     parts: RefCell<Parts>,
     _types: TypeMarker<P, K>,
+    _error: PhantomData<fn() -> E>,
 }
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
@@ -65,21 +69,51 @@ pub struct DagBuilder<P, K: Flavor = Sendable> {
 /// let dag = b.build();
 /// assert_eq!(futures_executor::block_on(dag.run(&()))[n], 5);
 /// ```
-pub type LocalDagBuilder<P> = DagBuilder<P, Local>;
+pub type LocalDagBuilder<P, E = Infallible> = DagBuilder<P, Local, E>;
 
 #[derive(Default)]
 struct Parts {
     tasks: Vec<Box<dyn ErasedTask>>,
+    names: Vec<Option<Cow<'static, str>>>,
     constants: Vec<ConstBox>,
 }
 
-impl<P, K: Flavor> DagBuilder<P, K> {
+impl<P, K: Flavor> DagBuilder<P, K, Infallible> {
+    /// The builder with `E` as the error type of its fallible nodes: nodes added so far keep
+    /// their handles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn parse(text: &&'static str) -> Result<u32, std::num::ParseIntError> {
+    ///     text.parse()
+    /// }
+    ///
+    /// let b = DagBuilder::<()>::new().with_error::<std::num::ParseIntError>();
+    /// let n = b.add_try_node(parse, b.add_constant("42"));
+    /// let dag = b.build();
+    /// assert_eq!(futures_executor::block_on(dag.try_run(&())).unwrap()[n], 42);
+    /// ```
+    pub fn with_error<E>(self) -> DagBuilder<P, K, E> {
+        DagBuilder {
+            id: self.id,
+            parts: self.parts,
+            _types: PhantomData,
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<P, K: Flavor, E> DagBuilder<P, K, E> {
     /// An empty builder with a fresh [`DagId`].
     pub fn new() -> Self {
         DagBuilder {
             id: DagId::fresh(),
             parts: RefCell::new(Parts::default()),
             _types: PhantomData,
+            _error: PhantomData,
         }
     }
 
@@ -156,7 +190,37 @@ impl<P, K: Flavor> DagBuilder<P, K> {
         f: F,
         inputs: I,
     ) -> Result<Node<I::Output>, BuildError> {
-        let task = IntoTask::into_task(inputs, f, self.id)?;
+        self.push_task(IntoTask::into_task(inputs, f, self.id)?, None)
+    }
+
+    /// Adds a fallible node: `f` returns `Result<T, E>`; its dependents receive `&T`. If it
+    /// returns `Err`, [`Dag::try_run`] stops the run and reports the error with the node, and
+    /// [`Dag::run_settled`] skips the node's descendants.
+    ///
+    /// # Panics
+    /// As [`add_node`](Self::add_node).
+    #[track_caller]
+    pub fn add_try_node<F, I: TryInputs<F, K, E>>(&self, f: F, inputs: I) -> Node<I::Output> {
+        match IntoTask::into_task(inputs, f, self.id).and_then(|task| self.push_task(task, None)) {
+            Ok(node) => node,
+            Err(error) => panic!("dagfut: cannot add the node: {error}"),
+        }
+    }
+
+    /// Names the next node: `b.named("fetch_moon").add_node(f, inputs)`. Errors, `Debug`
+    /// output and exports use the name; nodes without one are called by their index.
+    pub fn named(&self, name: impl Into<Cow<'static, str>>) -> Named<'_, P, K, E> {
+        Named {
+            builder: self,
+            name: name.into(),
+        }
+    }
+
+    fn push_task<T>(
+        &self,
+        task: Box<dyn ErasedTask>,
+        name: Option<Cow<'static, str>>,
+    ) -> Result<Node<T>, BuildError> {
         let edges = task.sources().len();
         if edges > MAX_INPUT_EDGES as usize {
             return Err(BuildError::TooManyInputs {
@@ -170,6 +234,7 @@ impl<P, K: Flavor> DagBuilder<P, K> {
             return Err(BuildError::TooManyNodes { max: MAX_TASKS });
         }
         parts.tasks.push(task);
+        parts.names.push(name);
         Ok(Node::new(self.id, Slot::Task(index as u32)))
     }
 
@@ -179,19 +244,59 @@ impl<P, K: Flavor> DagBuilder<P, K> {
     }
 
     /// Freezes the graph into a [`Dag`]. Nothing can be added afterwards.
-    pub fn build(self) -> Dag<P, K> {
+    pub fn build(self) -> Dag<P, K, E> {
         let parts = self.parts.into_inner();
-        Dag::from_core(DagCore::new(self.id, parts.tasks, parts.constants))
+        Dag::from_core(DagCore::new(
+            self.id,
+            parts.tasks,
+            parts.names,
+            parts.constants,
+        ))
     }
 }
 
-impl<P, K: Flavor> Default for DagBuilder<P, K> {
+/// A builder about to add a named node: see [`DagBuilder::named`].
+#[derive(Debug)]
+pub struct Named<'b, P, K: Flavor, E> {
+    builder: &'b DagBuilder<P, K, E>,
+    name: Cow<'static, str>,
+}
+
+impl<P, K: Flavor, E> Named<'_, P, K, E> {
+    /// [`DagBuilder::add_node`], with the name.
+    ///
+    /// # Panics
+    /// As [`DagBuilder::add_node`].
+    #[track_caller]
+    pub fn add_node<F, I: Inputs<F, K>>(self, f: F, inputs: I) -> Node<I::Output> {
+        let task = IntoTask::into_task(inputs, f, self.builder.id);
+        match task.and_then(|task| self.builder.push_task(task, Some(self.name))) {
+            Ok(node) => node,
+            Err(error) => panic!("dagfut: cannot add the node: {error}"),
+        }
+    }
+
+    /// [`DagBuilder::add_try_node`], with the name.
+    ///
+    /// # Panics
+    /// As [`DagBuilder::add_node`].
+    #[track_caller]
+    pub fn add_try_node<F, I: TryInputs<F, K, E>>(self, f: F, inputs: I) -> Node<I::Output> {
+        let task = IntoTask::into_task(inputs, f, self.builder.id);
+        match task.and_then(|task| self.builder.push_task(task, Some(self.name))) {
+            Ok(node) => node,
+            Err(error) => panic!("dagfut: cannot add the node: {error}"),
+        }
+    }
+}
+
+impl<P, K: Flavor, E> Default for DagBuilder<P, K, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<P, K: Flavor> fmt::Debug for DagBuilder<P, K> {
+impl<P, K: Flavor, E> fmt::Debug for DagBuilder<P, K, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts = self.parts.borrow();
         f.debug_struct("DagBuilder")

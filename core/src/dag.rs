@@ -1,15 +1,18 @@
 //! A built DAG: immutable flat arrays shared by every run.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::alloc::Layout;
+use core::convert::Infallible;
 use core::fmt;
 use core::marker::PhantomData;
 
 use crate::flavor::{Flavor, Sendable, TypeMarker};
+use crate::node::NodeId;
 use crate::node::{DagId, Slot};
-use crate::run::DagFuture;
+use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 use crate::task::{ConstBox, ErasedTask};
 
 /// The frozen graph, without its type parameters.
@@ -17,6 +20,8 @@ pub(crate) struct DagCore {
     pub(crate) id: DagId,
     /// The tasks in insertion order, which is a topological order.
     pub(crate) tasks: Box<[Box<dyn ErasedTask>]>,
+    /// Each task's name, if it was given one.
+    pub(crate) names: Box<[Option<Cow<'static, str>>]>,
     /// Each task's slot offset in the run's arena.
     pub(crate) offsets: Box<[usize]>,
     /// The layout of the run's arena.
@@ -36,6 +41,7 @@ impl DagCore {
     pub(crate) fn new(
         id: DagId,
         tasks: Vec<Box<dyn ErasedTask>>,
+        names: Vec<Option<Cow<'static, str>>>,
         constants: Vec<ConstBox>,
     ) -> Self {
         let count = tasks.len();
@@ -88,6 +94,7 @@ impl DagCore {
         DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
+            names: names.into_boxed_slice(),
             offsets,
             arena: arena.pad_to_align(),
             constants: constants.into_boxed_slice(),
@@ -122,27 +129,78 @@ impl DagCore {
 ///     assert_eq!((three[sq], four[sq]), (9, 16));
 /// });
 /// ```
-pub struct Dag<P, K: Flavor = Sendable> {
+pub struct Dag<P, K: Flavor = Sendable, E = Infallible> {
     pub(crate) core: DagCore,
     _types: TypeMarker<P, K>,
+    _error: PhantomData<fn() -> E>,
 }
 
 /// A DAG whose node futures need not be `Send`.
-pub type LocalDag<P> = Dag<P, crate::flavor::Local>;
+pub type LocalDag<P, E = Infallible> = Dag<P, crate::flavor::Local, E>;
 
-impl<P, K: Flavor> Dag<P, K> {
+impl<P, K: Flavor> Dag<P, K, Infallible> {
+    /// Runs the DAG with the parameter `param`: the returned future starts every node the
+    /// moment its inputs are ready and resolves to the [`Outputs`](crate::Outputs) of all of
+    /// them. It polls the nodes itself: nothing is spawned.
+    ///
+    /// A DAG with fallible nodes runs with [`try_run`](Self::try_run) or
+    /// [`run_settled`](Self::run_settled) instead.
+    pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K> {
+        DagFuture::new(&self.core, param)
+    }
+}
+
+impl<P, K: Flavor, E> Dag<P, K, E> {
     pub(crate) fn from_core(core: DagCore) -> Self {
         Dag {
             core,
             _types: PhantomData,
+            _error: PhantomData,
         }
     }
 
-    /// Runs the DAG with the parameter `param`: the returned future starts every node the
-    /// moment its inputs are ready and resolves to the [`Outputs`](crate::Outputs) of all of
-    /// them. It polls the nodes itself: nothing is spawned.
-    pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K> {
-        DagFuture::new(&self.core, param)
+    /// Runs the DAG, stopping at the first failure (fail-fast): no new node starts, every
+    /// running node future is dropped at once, and the future resolves to the
+    /// [`DagError`](crate::DagError) naming the node. Otherwise it resolves to the outputs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn check(n: &i32) -> Result<i32, String> {
+    ///     if *n < 0 { Err(format!("{n} is negative")) } else { Ok(*n) }
+    /// }
+    ///
+    /// let b = DagBuilder::<i32>::new().with_error::<String>();
+    /// let checked = b.named("check").add_try_node(check, b.param());
+    /// let dag = b.build();
+    ///
+    /// let run = |n: i32| futures_executor::block_on(dag.try_run(&n)).map(|out| out[checked]);
+    /// assert_eq!(run(1), Ok(1));
+    /// let error = run(-1).unwrap_err();
+    /// assert_eq!(error.name(), Some("check"));
+    /// assert_eq!(error.to_string(), "node `check` (task #0) failed: -1 is negative");
+    /// assert_eq!(run(3), Ok(3)); // the DAG is fine after a failure
+    /// ```
+    pub fn try_run<'a>(&'a self, param: &'a P) -> TryDagFuture<'a, P, K, E> {
+        TryDagFuture::new(&self.core, param)
+    }
+
+    /// Runs the DAG letting independent branches finish: a failure skips only the failed
+    /// node's descendants. The future resolves to the outputs of every node that completed and
+    /// every error, in completion order.
+    pub fn run_settled<'a>(&'a self, param: &'a P) -> SettledDagFuture<'a, P, K, E> {
+        SettledDagFuture::new(&self.core, param)
+    }
+
+    /// The name given to `node` ([`DagBuilder::named`](crate::DagBuilder::named)), if any.
+    pub fn node_name(&self, node: NodeId) -> Option<&str> {
+        if node.dag() != self.core.id {
+            return None;
+        }
+        let task = node.task_index()?;
+        self.core.names.get(task)?.as_deref()
     }
 
     /// The identity of this DAG.
@@ -166,7 +224,7 @@ impl<P, K: Flavor> Dag<P, K> {
     }
 }
 
-impl<P, K: Flavor> fmt::Debug for Dag<P, K> {
+impl<P, K: Flavor, E> fmt::Debug for Dag<P, K, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dag")
             .field("id", &self.core.id)

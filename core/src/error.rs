@@ -1,5 +1,7 @@
 //! Errors of building a DAG and of reading its outputs.
 
+use alloc::borrow::Cow;
+use alloc::string::String;
 use core::fmt;
 
 use crate::node::{DagId, NodeId};
@@ -111,3 +113,78 @@ impl fmt::Display for OutputError {
 }
 
 impl core::error::Error for OutputError {}
+
+/// Why a run failed: which node, and its error or panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DagError<E> {
+    /// A fallible node returned `Err`.
+    Failed {
+        /// The node.
+        node: NodeId,
+        /// Its name, if it was given one.
+        name: Option<Cow<'static, str>>,
+        /// Its error.
+        error: E,
+    },
+    /// A node panicked, and the run was asked to catch panics
+    /// ([`TryDagFuture::catch_panics`](crate::TryDagFuture::catch_panics)).
+    Panicked {
+        /// The node.
+        node: NodeId,
+        /// Its name, if it was given one.
+        name: Option<Cow<'static, str>>,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl<E> DagError<E> {
+    /// The node that failed.
+    pub fn node(&self) -> NodeId {
+        match self {
+            DagError::Failed { node, .. } | DagError::Panicked { node, .. } => *node,
+        }
+    }
+
+    /// The name of the node that failed, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            DagError::Failed { name, .. } | DagError::Panicked { name, .. } => name.as_deref(),
+        }
+    }
+
+    /// The node's error, if it returned one (not a panic).
+    pub fn into_error(self) -> Option<E> {
+        match self {
+            DagError::Failed { error, .. } => Some(error),
+            DagError::Panicked { .. } => None,
+        }
+    }
+
+    fn describe_node(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "node `{name}` ({})", self.node()),
+            None => write!(f, "{}", self.node()),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for DagError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe_node(f)?;
+        match self {
+            DagError::Failed { error, .. } => write!(f, " failed: {error}"),
+            DagError::Panicked { message, .. } => write!(f, " panicked: {message}"),
+        }
+    }
+}
+
+impl<E: core::error::Error + 'static> core::error::Error for DagError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            DagError::Failed { error, .. } => Some(error),
+            DagError::Panicked { .. } => None,
+        }
+    }
+}

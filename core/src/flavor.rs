@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use crate::builder::DagBuilder;
 use crate::dag::Dag;
 use crate::outputs::Outputs;
-use crate::run::DagFuture;
+use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 
 mod sealed {
     pub trait Sealed {}
@@ -40,16 +40,28 @@ pub trait Value<K: Flavor>: 'static {}
 impl<T: Send + Sync + 'static> Value<Sendable> for T {}
 impl<T: 'static> Value<Local> for T {}
 
+/// What a node may borrow as an input in a DAG of flavour `K`: anything in a [`Local`] DAG,
+/// `Sync` values in a [`Sendable`] DAG (a `Send` future holds `&A`).
+pub trait Lent<K: Flavor> {}
+impl<T: Sync + ?Sized> Lent<Sendable> for T {}
+impl<T: ?Sized> Lent<Local> for T {}
+
+/// What a node's future must be in a DAG of flavour `K`: anything in a [`Local`] DAG, `Send`
+/// in a [`Sendable`] DAG.
+pub trait NodeFuture<K: Flavor> {}
+impl<T: Send + ?Sized> NodeFuture<Sendable> for T {}
+impl<T: ?Sized> NodeFuture<Local> for T {}
+
 // SAFETY: a `Sendable` DAG only ever stores functions that are `Send + Sync` and constants that
 // are `Send + Sync` (the bounds of `add_node` and `add_constant` for `Sendable`); the rest of it
 // is plain data that is never mutated after `build`.
-unsafe impl<P> Send for Dag<P, Sendable> {}
+unsafe impl<P, E> Send for Dag<P, Sendable, E> {}
 // SAFETY: as above; a shared `Dag` is only read.
-unsafe impl<P> Sync for Dag<P, Sendable> {}
+unsafe impl<P, E> Sync for Dag<P, Sendable, E> {}
 
 // SAFETY: a `Sendable` builder holds what its `Dag` will (see above); it is not `Sync`
 // (its `RefCell`), so it is only ever used from one thread at a time.
-unsafe impl<P> Send for DagBuilder<P, Sendable> {}
+unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
 
 // SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
 // `Dag` (`Sync`, above), node futures that are `Send` and outputs that are `Send + Sync`
@@ -57,6 +69,16 @@ unsafe impl<P> Send for DagBuilder<P, Sendable> {}
 unsafe impl<P: Sync> Send for DagFuture<'_, P, Sendable> {}
 // SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
 unsafe impl<P: Sync> Sync for DagFuture<'_, P, Sendable> {}
+
+// SAFETY: as for `DagFuture`; the run also holds errors of type `E`, hence `E: Send`, which
+// `&TryDagFuture` does not give access to.
+unsafe impl<P: Sync, E: Send> Send for TryDagFuture<'_, P, Sendable, E> {}
+// SAFETY: `&TryDagFuture` gives access to nothing but counts for `Debug`.
+unsafe impl<P: Sync, E> Sync for TryDagFuture<'_, P, Sendable, E> {}
+// SAFETY: as for `TryDagFuture`.
+unsafe impl<P: Sync, E: Send> Send for SettledDagFuture<'_, P, Sendable, E> {}
+// SAFETY: as for `TryDagFuture`.
+unsafe impl<P: Sync, E> Sync for SettledDagFuture<'_, P, Sendable, E> {}
 
 // SAFETY: outputs of a `Sendable` DAG are `Send + Sync`, as are its constants, and `&P` is
 // `Send + Sync` when `P: Sync`.

@@ -80,15 +80,15 @@ mod sync;
 mod task;
 mod waker;
 
-pub use builder::{DagBuilder, LocalDagBuilder};
+pub use builder::{DagBuilder, LocalDagBuilder, Named};
 pub use dag::{Dag, LocalDag};
-pub use error::{BuildError, OutputError};
-pub use flavor::{Flavor, Local, Sendable, Value};
-pub use inputs::Inputs;
+pub use error::{BuildError, DagError, OutputError};
+pub use flavor::{Flavor, Lent, Local, NodeFuture, Sendable, Value};
+pub use inputs::{Inputs, TryInputs};
 pub use node::{DagId, Node, NodeId};
 pub use outputs::Outputs;
-pub use run::{DEFAULT_POLL_BUDGET, DagFuture};
-pub use task::NodeFn;
+pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
+pub use task::{NodeFn, Plain, Try};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,6 +1,8 @@
-//! The future of one run: the scheduler.
+//! The futures of a run: the scheduler, and its three faces (`run`, `try_run`, `run_settled`).
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -8,16 +10,225 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::dag::DagCore;
+use crate::error::DagError;
 use crate::flavor::{Flavor, Sendable};
+use crate::node::{NodeId, Slot};
 use crate::outputs::Outputs;
 use crate::slots::{DONE, RUNNING, Slots};
+use crate::task::Completion;
 use crate::waker::WakeQueue;
 
-/// How many node polls one poll of a [`DagFuture`] makes at most before it yields, unless
-/// [`DagFuture::with_poll_budget`] says otherwise.
+/// How many node polls one poll of a run makes at most before it yields, unless
+/// `with_poll_budget` says otherwise.
 pub const DEFAULT_POLL_BUDGET: usize = 128;
 
-/// Future for the [`Dag::run`](crate::Dag::run) method: one run of a DAG.
+/// What a run does when a node fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// Stop at the first failure: no node starts, every running future is dropped.
+    FailFast,
+    /// Skip only the failed nodes' descendants; everything else completes.
+    Settle,
+}
+
+/// The scheduler, shared by the three run futures. `E` is the DAG's error type.
+struct RunCore<'a, P, E> {
+    core: &'a DagCore,
+    param: &'a P,
+    budget: usize,
+    #[cfg(feature = "std")]
+    catch_panics: bool,
+    phase: Phase<'a, E>,
+}
+
+enum Phase<'a, E> {
+    NotStarted,
+    Running(Run<'a, E>),
+    Done,
+}
+
+/// A run in progress. Field order is drop order: node futures go before the waker block.
+struct Run<'a, E> {
+    slots: Slots<'a>,
+    wakes: WakeQueue,
+    /// Tasks to poll: just started, or woken. Each is here at most once (a woken task stays
+    /// marked queued until it is polled), so it never grows past the task count.
+    ready: VecDeque<u32>,
+    /// Tasks not completed, failed or skipped yet.
+    remaining: usize,
+    /// Where a failing node leaves its error (see `Slots::poll_task`).
+    error_sink: Option<E>,
+    /// The failures so far, in completion order (kept by the settling policy).
+    errors: Vec<DagError<E>>,
+}
+
+/// How a run ended.
+enum Ending<'a, E> {
+    Completed(Slots<'a>, Vec<DagError<E>>),
+    Failed(DagError<E>),
+}
+
+impl<'a, P, E> RunCore<'a, P, E> {
+    fn new(core: &'a DagCore, param: &'a P) -> Self {
+        RunCore {
+            core,
+            param,
+            budget: DEFAULT_POLL_BUDGET,
+            #[cfg(feature = "std")]
+            catch_panics: false,
+            phase: Phase::NotStarted,
+        }
+    }
+
+    fn set_budget(&mut self, budget: usize) {
+        assert!(budget > 0, "dagfut: the poll budget must be at least 1");
+        self.budget = budget;
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
+        if let Phase::NotStarted = self.phase {
+            let count = self.core.tasks.len();
+            let mut ready = VecDeque::with_capacity(count);
+            ready.extend(self.core.roots.iter().copied());
+            self.phase = Phase::Running(Run {
+                slots: Slots::new(self.core, self.param),
+                wakes: WakeQueue::new(count),
+                ready,
+                remaining: count,
+                error_sink: None,
+                errors: Vec::new(),
+            });
+        }
+        let Phase::Running(run) = &mut self.phase else {
+            panic!("dagfut: a run's future was polled after completion");
+        };
+        run.wakes.register(cx.waker());
+        run.wakes.drain_into(&mut run.ready);
+        let mut budget = self.budget;
+        while let Some(&task) = run.ready.front() {
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            run.ready.pop_front();
+            run.wakes.mark_polled(task);
+            let waker = run.wakes.waker(task);
+            let mut node_cx = Context::from_waker(&waker);
+            let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
+            let mut poll = move |slots: &mut Slots<'a>, ready: &mut VecDeque<u32>| {
+                // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that
+                // made this run (`Dag<P, K, E>` makes runs with its own `E`, and its builder only
+                // takes fallible nodes that fail with an `E`).
+                unsafe { slots.poll_task(task, &mut node_cx, ready, sink) }
+            };
+            #[cfg(feature = "std")]
+            let polled = if self.catch_panics {
+                match std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+                    poll(&mut run.slots, &mut run.ready)
+                })) {
+                    Ok(polled) => Ok(polled),
+                    Err(payload) => {
+                        // Drop what is left of the node; a panic in that drop is lost too.
+                        let slots = core::panic::AssertUnwindSafe(&mut run.slots);
+                        let _ = std::panic::catch_unwind(move || {
+                            let slots = slots;
+                            slots.0.abandon(task)
+                        });
+                        Err(panic_message(payload))
+                    }
+                }
+            } else {
+                Ok(poll(&mut run.slots, &mut run.ready))
+            };
+            #[cfg(not(feature = "std"))]
+            let polled: Result<_, alloc::string::String> = Ok(poll(&mut run.slots, &mut run.ready));
+            let (error, panic) = match polled {
+                Ok(Poll::Pending) => continue,
+                Ok(Poll::Ready(Completion::Done)) => {
+                    run.remaining -= 1;
+                    continue;
+                }
+                Ok(Poll::Ready(Completion::Failed)) => (run.error_sink.take(), None),
+                Err(message) => (None, Some(message)),
+            };
+            let error = failure(self.core, task, error, panic);
+            match policy {
+                Policy::FailFast => {
+                    // Dropping the run drops every running future and every output now.
+                    self.phase = Phase::Done;
+                    return Poll::Ready(Ending::Failed(error));
+                }
+                Policy::Settle => {
+                    let mut scratch = VecDeque::new();
+                    let skipped = run.slots.skip_dependents_of(task, &mut scratch);
+                    run.remaining -= 1 + skipped;
+                    run.errors.push(error);
+                }
+            }
+        }
+        if run.remaining > 0 {
+            return Poll::Pending;
+        }
+        let Phase::Running(run) = core::mem::replace(&mut self.phase, Phase::Done) else {
+            unreachable!()
+        };
+        drop(run.wakes);
+        Poll::Ready(Ending::Completed(run.slots, run.errors))
+    }
+
+    fn debug(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+        let mut s = f.debug_struct(name);
+        s.field("dag", &self.core.id)
+            .field("tasks", &self.core.tasks.len());
+        match &self.phase {
+            Phase::NotStarted => s.field("phase", &"not started"),
+            Phase::Running(run) => s
+                .field("phase", &"running")
+                .field("running", &run.slots.count(RUNNING))
+                .field("completed", &run.slots.count(DONE))
+                .field("ready", &run.ready.len()),
+            Phase::Done => s.field("phase", &"done"),
+        };
+        s.finish()
+    }
+}
+
+/// The error of `task`: its `E`, or the message of its panic.
+fn failure<E>(
+    core: &DagCore,
+    task: u32,
+    error: Option<E>,
+    panic: Option<alloc::string::String>,
+) -> DagError<E> {
+    let node = NodeId {
+        dag: core.id,
+        slot: Slot::Task(task),
+    };
+    let name = core.names[task as usize].clone();
+    match error {
+        Some(error) => DagError::Failed { node, name, error },
+        None => DagError::Panicked {
+            node,
+            name,
+            message: panic.unwrap_or_default(),
+        },
+    }
+}
+
+#[cfg(feature = "std")]
+fn panic_message(payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> alloc::string::String {
+    use alloc::string::ToString;
+    match payload.downcast::<alloc::string::String>() {
+        Ok(message) => *message,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(
+            || "a non-string panic payload".to_string(),
+            ToString::to_string,
+        ),
+    }
+}
+
+/// Future for the [`Dag::run`](crate::Dag::run) method: one run of an infallible DAG.
 ///
 /// It polls every ready node inside its own `poll`, each with a waker of its own: a wake
 /// re-polls only that node. It resolves to the [`Outputs`] of every node.
@@ -36,37 +247,14 @@ pub const DEFAULT_POLL_BUDGET: usize = 128;
 /// the future afterwards drops every other node future and output once.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct DagFuture<'a, P, K: Flavor = Sendable> {
-    core: &'a DagCore,
-    param: &'a P,
-    budget: usize,
-    phase: Phase<'a>,
+    run: RunCore<'a, P, Infallible>,
     _flavor: PhantomData<K>,
-}
-
-enum Phase<'a> {
-    NotStarted,
-    Running(Run<'a>),
-    Done,
-}
-
-/// A run in progress. Field order is drop order: node futures go before the waker block.
-struct Run<'a> {
-    slots: Slots<'a>,
-    wakes: WakeQueue,
-    /// Tasks to poll: just started, or woken. Each is here at most once (a woken task stays
-    /// marked queued until it is polled), so it never grows past the task count.
-    ready: VecDeque<u32>,
-    /// Tasks not completed yet.
-    remaining: usize,
 }
 
 impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
         DagFuture {
-            core,
-            param,
-            budget: DEFAULT_POLL_BUDGET,
-            phase: Phase::NotStarted,
+            run: RunCore::new(core, param),
             _flavor: PhantomData,
         }
     }
@@ -77,8 +265,7 @@ impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
     /// # Panics
     /// If `budget` is 0.
     pub fn with_poll_budget(mut self, budget: usize) -> Self {
-        assert!(budget > 0, "dagfut: the poll budget must be at least 1");
-        self.budget = budget;
+        self.run.set_budget(budget);
         self
     }
 }
@@ -87,67 +274,163 @@ impl<'a, P, K: Flavor> Future for DagFuture<'a, P, K> {
     type Output = Outputs<'a, P, K>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if let Phase::NotStarted = this.phase {
-            let count = this.core.tasks.len();
-            let mut ready = VecDeque::with_capacity(count);
-            ready.extend(this.core.roots.iter().copied());
-            this.phase = Phase::Running(Run {
-                slots: Slots::new(this.core, this.param),
-                wakes: WakeQueue::new(count),
-                ready,
-                remaining: count,
-            });
+        match self.get_mut().run.poll_run(cx, Policy::FailFast) {
+            Poll::Ready(Ending::Completed(slots, _)) => Poll::Ready(Outputs::new(slots)),
+            Poll::Ready(Ending::Failed(never)) => match never {
+                DagError::Failed { error, .. } => match error {},
+                DagError::Panicked { .. } => unreachable!("panics are only caught by try_run"),
+            },
+            Poll::Pending => Poll::Pending,
         }
-        let Phase::Running(run) = &mut this.phase else {
-            panic!("dagfut: `DagFuture` polled after completion");
-        };
-        run.wakes.register(cx.waker());
-        run.wakes.drain_into(&mut run.ready);
-        let mut budget = this.budget;
-        while let Some(&task) = run.ready.front() {
-            if budget == 0 {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            budget -= 1;
-            run.ready.pop_front();
-            run.wakes.mark_polled(task);
-            let waker = run.wakes.waker(task);
-            let mut node_cx = Context::from_waker(&waker);
-            if run
-                .slots
-                .poll_task(task, &mut node_cx, &mut run.ready)
-                .is_ready()
-            {
-                run.remaining -= 1;
-            }
-        }
-        if run.remaining > 0 {
-            return Poll::Pending;
-        }
-        let Phase::Running(run) = core::mem::replace(&mut this.phase, Phase::Done) else {
-            unreachable!()
-        };
-        drop(run.wakes);
-        Poll::Ready(Outputs::new(run.slots))
     }
 }
 
 impl<P, K: Flavor> fmt::Debug for DagFuture<'_, P, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("DagFuture");
-        s.field("dag", &self.core.id)
-            .field("tasks", &self.core.tasks.len());
-        match &self.phase {
-            Phase::NotStarted => s.field("phase", &"not started"),
-            Phase::Running(run) => s
-                .field("phase", &"running")
-                .field("running", &run.slots.count(RUNNING))
-                .field("completed", &run.slots.count(DONE))
-                .field("ready", &run.ready.len()),
-            Phase::Done => s.field("phase", &"done"),
-        };
-        s.finish()
+        self.run.debug(f, "DagFuture")
+    }
+}
+
+/// The options of the fallible runs' futures.
+macro_rules! run_options {
+    ($future:ident) => {
+        impl<P, K: Flavor, E> $future<'_, P, K, E> {
+            /// As [`DagFuture::with_poll_budget`].
+            ///
+            /// # Panics
+            /// If `budget` is 0.
+            pub fn with_poll_budget(mut self, budget: usize) -> Self {
+                self.run.set_budget(budget);
+                self
+            }
+
+            /// Turns a panicking node into [`DagError::Panicked`] instead of a panic out of
+            /// `poll`: the node's future is dropped and it counts as a failed node.
+            #[cfg(feature = "std")]
+            pub fn catch_panics(mut self) -> Self {
+                self.run.catch_panics = true;
+                self
+            }
+        }
+    };
+}
+
+/// Future for the [`Dag::try_run`](crate::Dag::try_run) method: one fail-fast run of a DAG
+/// with fallible nodes.
+///
+/// At the first node that fails, no other node starts, every running node future is dropped
+/// at once, and the run resolves to the [`DagError`] naming that node. Otherwise it resolves
+/// to the [`Outputs`] of every node.
+///
+/// # Cancel safety
+///
+/// As [`DagFuture`]: dropping it drops every running future and every output once.
+///
+/// # Panics
+///
+/// As [`DagFuture`], unless [`catch_panics`](Self::catch_panics) turns panics into errors.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct TryDagFuture<'a, P, K: Flavor, E> {
+    run: RunCore<'a, P, E>,
+    _flavor: PhantomData<K>,
+}
+
+impl<'a, P, K: Flavor, E> TryDagFuture<'a, P, K, E> {
+    pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
+        TryDagFuture {
+            run: RunCore::new(core, param),
+            _flavor: PhantomData,
+        }
+    }
+}
+
+run_options!(TryDagFuture);
+
+impl<'a, P, K: Flavor, E> Future for TryDagFuture<'a, P, K, E> {
+    type Output = Result<Outputs<'a, P, K>, DagError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.run
+            .poll_run(cx, Policy::FailFast)
+            .map(|ending| match ending {
+                Ending::Completed(slots, _) => Ok(Outputs::new(slots)),
+                Ending::Failed(error) => Err(error),
+            })
+    }
+}
+
+// Node futures live in the run's heap arena and errors are only moved, never pinned: the run
+// futures can move freely whatever `E` is.
+impl<P, K: Flavor, E> Unpin for TryDagFuture<'_, P, K, E> {}
+impl<P, K: Flavor, E> Unpin for SettledDagFuture<'_, P, K, E> {}
+
+impl<P, K: Flavor, E> fmt::Debug for TryDagFuture<'_, P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.run.debug(f, "TryDagFuture")
+    }
+}
+
+/// What a settled run produced: the outputs of every node that completed, and the failures,
+/// in the order they happened.
+#[derive(Debug)]
+pub struct Settled<'a, P, K: Flavor, E> {
+    /// The outputs of the nodes that completed; failed nodes and their descendants have
+    /// none ([`OutputError::NotCompleted`](crate::OutputError::NotCompleted)).
+    pub outputs: Outputs<'a, P, K>,
+    /// Every failure, in completion order.
+    pub errors: Vec<DagError<E>>,
+}
+
+impl<P, K: Flavor, E> Settled<'_, P, K, E> {
+    /// Whether every node completed.
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Future for the [`Dag::run_settled`](crate::Dag::run_settled) method: a run where a failure
+/// skips only the failed node's descendants, and every independent branch finishes.
+///
+/// # Cancel safety
+///
+/// As [`DagFuture`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct SettledDagFuture<'a, P, K: Flavor, E> {
+    run: RunCore<'a, P, E>,
+    _flavor: PhantomData<K>,
+}
+
+impl<'a, P, K: Flavor, E> SettledDagFuture<'a, P, K, E> {
+    pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
+        SettledDagFuture {
+            run: RunCore::new(core, param),
+            _flavor: PhantomData,
+        }
+    }
+}
+
+run_options!(SettledDagFuture);
+
+impl<'a, P, K: Flavor, E> Future for SettledDagFuture<'a, P, K, E> {
+    type Output = Settled<'a, P, K, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.run
+            .poll_run(cx, Policy::Settle)
+            .map(|ending| match ending {
+                Ending::Completed(slots, errors) => Settled {
+                    outputs: Outputs::new(slots),
+                    errors,
+                },
+                Ending::Failed(_) => unreachable!("a settling run does not stop at a failure"),
+            })
+    }
+}
+
+impl<P, K: Flavor, E> fmt::Debug for SettledDagFuture<'_, P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.run.debug(f, "SettledDagFuture")
     }
 }

@@ -10,6 +10,7 @@
 //! | `RUNNING`              | started                               | its future     |
 //! | `DONE`                 | completed                             | its output     |
 //! | `VACANT`               | taken out, or lost to a panicking drop| nothing        |
+//! | `FAILED`               | failed, panicked, or skipped after one| nothing        |
 //!
 //! Everything that depends on that table — starting a task only once its inputs are done,
 //! reading an output only when it is there, dropping each value exactly once — lives here.
@@ -23,7 +24,7 @@ use core::task::{Context, Poll};
 use crate::dag::DagCore;
 use crate::error::OutputError;
 use crate::node::{Node, Slot};
-use crate::task::Resolver;
+use crate::task::{Completion, Resolver};
 
 /// Started: the slot holds the future.
 pub(crate) const RUNNING: u32 = u32::MAX;
@@ -31,8 +32,10 @@ pub(crate) const RUNNING: u32 = u32::MAX;
 pub(crate) const DONE: u32 = u32::MAX - 1;
 /// The slot holds nothing and never will again.
 pub(crate) const VACANT: u32 = u32::MAX - 2;
+/// The task failed, or depends on one that did: it holds nothing and never will.
+pub(crate) const FAILED: u32 = u32::MAX - 3;
 /// The most input edges a task may have (the states above are not counts).
-pub(crate) const MAX_INPUT_EDGES: u32 = u32::MAX - 3;
+pub(crate) const MAX_INPUT_EDGES: u32 = u32::MAX - 4;
 
 /// The values of one run: task slots and their states, the parameter and the DAG's constants.
 pub(crate) struct Slots<'a> {
@@ -83,17 +86,23 @@ impl<'a> Slots<'a> {
             .wrapping_add(self.core.offsets[task as usize])
     }
 
-    /// Starts `task` if it is ready, then polls it. When it completes, its output is in its
-    /// slot and every dependent whose inputs are now all done is pushed on `ready`.
+    /// Starts `task` if it is ready, then polls it. When it completes, its value is in its
+    /// slot and every dependent whose inputs are now all done is pushed on `ready`; when it
+    /// fails, its error is in `error_sink` and its dependents never become ready.
     ///
     /// # Panics
     /// If `task` was neither ready nor running (a scheduler bug), or if the node panics.
-    pub(crate) fn poll_task(
+    ///
+    /// # Safety
+    /// `error_sink` points to an `Option<E>`, `E` the error type of the `Dag` this run belongs
+    /// to (all its fallible nodes fail with an `E`: `DagBuilder::add_try_node`).
+    pub(crate) unsafe fn poll_task(
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
         ready: &mut VecDeque<u32>,
-    ) -> Poll<()> {
+        error_sink: *mut (),
+    ) -> Poll<Completion> {
         let erased = &*self.core.tasks[task as usize];
         let slot = self.slot_ptr(task);
         match self.states[task as usize] {
@@ -115,9 +124,13 @@ impl<'a> Slots<'a> {
             RUNNING => {}
             state => unreachable!("dagfut: task {task} polled in state {state:#x}"),
         }
-        // SAFETY: the state is RUNNING, so the slot holds the future `start` wrote.
-        let poll = unsafe { erased.poll(slot, &mut self.states[task as usize], cx) };
-        if poll.is_ready() {
+        // SAFETY: the state is RUNNING, so the slot holds the future `start` wrote; the sink is
+        // as the caller guarantees.
+        let poll = unsafe { erased.poll(slot, &mut self.states[task as usize], error_sink, cx) };
+        if let Poll::Ready(Completion::Failed) = poll {
+            self.states[task as usize] = FAILED;
+        }
+        if let Poll::Ready(Completion::Done) = poll {
             let core = self.core;
             let start = core.dependents_start[task as usize] as usize;
             let end = core.dependents_start[task as usize + 1] as usize;
@@ -131,6 +144,43 @@ impl<'a> Slots<'a> {
             }
         }
         poll
+    }
+
+    /// Marks every task that depends, directly or not, on the failed `task` as never to run
+    /// (state `FAILED`), and returns how many there were. Iterative: no recursion on depth.
+    pub(crate) fn skip_dependents_of(&mut self, task: u32, scratch: &mut VecDeque<u32>) -> usize {
+        let core = self.core;
+        let mut skipped = 0;
+        scratch.clear();
+        scratch.push_back(task);
+        while let Some(failed) = scratch.pop_front() {
+            let start = core.dependents_start[failed as usize] as usize;
+            let end = core.dependents_start[failed as usize + 1] as usize;
+            for &dependent in &core.dependents[start..end] {
+                let state = &mut self.states[dependent as usize];
+                // A dependent of a failed task never started: its counter cannot reach zero.
+                if *state != FAILED {
+                    debug_assert!((1..=MAX_INPUT_EDGES).contains(state));
+                    *state = FAILED;
+                    skipped += 1;
+                    scratch.push_back(dependent);
+                }
+            }
+        }
+        skipped
+    }
+
+    /// Gives up on `task` after its poll (or start) panicked: drops its future if it has one.
+    /// Afterwards it holds nothing and its dependents never start.
+    #[cfg(feature = "std")]
+    pub(crate) fn abandon(&mut self, task: u32) {
+        let state = core::mem::replace(&mut self.states[task as usize], FAILED);
+        if state == RUNNING {
+            let slot = self.slot_ptr(task);
+            // SAFETY: RUNNING: the slot holds the future (a future whose poll panicked is still
+            // a valid value to drop); it is FAILED from now on.
+            unsafe { self.core.tasks[task as usize].drop_future(slot) };
+        }
     }
 
     fn value_ptr<T>(&self, node: &Node<T>) -> Result<*const u8, OutputError> {

@@ -66,6 +66,62 @@ node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10
 node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11);
 node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12);
 
+/// How a node's future's output becomes the node's value.
+///
+/// # Safety
+/// `settle` may treat `error_sink` as `*mut Option<E>` for its own `E` only: the builder
+/// guarantees the run's sink has that type (a DAG's fallible nodes all share its error type).
+pub(crate) unsafe trait Mode<R>: 'static {
+    /// The node's value.
+    type Value;
+    /// Splits a completed future's output into the value, or stores the error in the sink.
+    ///
+    /// # Safety
+    /// `error_sink` points to the run's `Option<E>` (see the trait's contract).
+    unsafe fn settle(output: R, error_sink: *mut ()) -> Option<Self::Value>;
+}
+
+/// Infallible nodes: the future's output is the value.
+#[derive(Debug)]
+pub enum Plain {}
+
+/// Fallible nodes: `Ok(value)` is the value, `Err(error)` fails the node.
+#[derive(Debug)]
+pub struct Try<E>(PhantomData<fn() -> E>);
+
+// SAFETY: never touches the sink.
+unsafe impl<T> Mode<T> for Plain {
+    type Value = T;
+    unsafe fn settle(output: T, _error_sink: *mut ()) -> Option<T> {
+        Some(output)
+    }
+}
+
+// SAFETY: writes only an `E` into the sink, which the trait's contract makes an `Option<E>`.
+unsafe impl<T, E: 'static> Mode<Result<T, E>> for Try<E> {
+    type Value = T;
+    unsafe fn settle(output: Result<T, E>, error_sink: *mut ()) -> Option<T> {
+        match output {
+            Ok(value) => Some(value),
+            Err(error) => {
+                // SAFETY: the sink is the run's `Option<E>` (the trait's contract), not
+                // borrowed elsewhere during a node's poll.
+                unsafe { *error_sink.cast::<Option<E>>() = Some(error) };
+                None
+            }
+        }
+    }
+}
+
+/// How a node's poll ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// The output is in the slot.
+    Done,
+    /// The node failed: its error is in the sink; the slot holds nothing.
+    Failed,
+}
+
 /// Where a starting task finds its inputs.
 pub(crate) struct Resolver<'r> {
     pub(crate) arena: *mut u8,
@@ -120,12 +176,20 @@ pub(crate) unsafe trait ErasedTask {
     /// source resolves to a live value of its type that stays put (and is not written) for as
     /// long as the future lives.
     unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>);
-    /// Polls the future in the slot. On `Ready`, the future is dropped and the output written
-    /// in its place; `state` is `DONE` afterwards (`VACANT` if the future's drop panicked).
+    /// Polls the future in the slot. On `Ready`, the future is dropped; a value is written in
+    /// its place (`Done`, state `DONE`) or an error into `error_sink` (`Failed`, state
+    /// `VACANT`). The state is `VACANT` too if the future's drop panicked.
     ///
     /// # Safety
-    /// The slot holds this task's future (written by `start`, never moved since).
-    unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()>;
+    /// The slot holds this task's future (written by `start`, never moved since), and
+    /// `error_sink` is the run's `Option<E>` for the DAG's error type `E`.
+    unsafe fn poll(
+        &self,
+        slot: *mut u8,
+        state: &mut u32,
+        error_sink: *mut (),
+        cx: &mut Context<'_>,
+    ) -> Poll<Completion>;
     /// Drops the future in the slot.
     ///
     /// # Safety
@@ -149,45 +213,52 @@ fn union_layout<Fut, T>() -> Layout {
 }
 
 /// # Safety
-/// As [`ErasedTask::poll`], with `Fut` the slot's future type and `T` its output.
-unsafe fn poll_in_place<Fut: Future<Output = T>, T>(
+/// As [`ErasedTask::poll`], with `Fut` the slot's future type and `M::Value` the node's value.
+unsafe fn poll_in_place<Fut: Future, M: Mode<Fut::Output>>(
     slot: *mut u8,
     state: &mut u32,
+    error_sink: *mut (),
     cx: &mut Context<'_>,
-) -> Poll<()> {
+) -> Poll<Completion> {
     // SAFETY: the slot holds a `Fut` that is never moved until it is dropped in place.
     let future = unsafe { Pin::new_unchecked(&mut *slot.cast::<Fut>()) };
-    match future.poll(cx) {
-        Poll::Ready(output) => {
-            // Until the output is written the slot holds nothing droppable: if the future's
-            // drop panics, the run must not drop it again.
-            *state = VACANT;
-            // SAFETY: the future is in the slot and is dropped once, here.
-            unsafe { ptr::drop_in_place(slot.cast::<Fut>()) };
-            // SAFETY: the slot is free, aligned and large enough for `T` (`union_layout`).
-            unsafe { slot.cast::<T>().write(output) };
+    let Poll::Ready(output) = future.poll(cx) else {
+        return Poll::Pending;
+    };
+    // Until a value is written the slot holds nothing droppable: if the future's drop
+    // panics, the run must not drop it again.
+    *state = VACANT;
+    // SAFETY: the future is in the slot and is dropped once, here.
+    unsafe { ptr::drop_in_place(slot.cast::<Fut>()) };
+    // SAFETY: the sink is the run's `Option<E>` (the caller's contract).
+    match unsafe { M::settle(output, error_sink) } {
+        Some(value) => {
+            // SAFETY: the slot is free, aligned and large enough for the value
+            // (`union_layout`).
+            unsafe { slot.cast::<M::Value>().write(value) };
             *state = DONE;
-            Poll::Ready(())
+            Poll::Ready(Completion::Done)
         }
-        Poll::Pending => Poll::Pending,
+        None => Poll::Ready(Completion::Failed),
     }
 }
 
-/// A node whose inputs are a tuple of handles.
-pub(crate) struct TupleTask<F, Args, T, const N: usize> {
+/// A node whose inputs are a tuple of handles; `M` says how its output becomes its value.
+pub(crate) struct TupleTask<F, Args, M, const N: usize> {
     pub(crate) f: F,
     pub(crate) sources: [Slot; N],
-    pub(crate) _types: PhantomData<fn(Args) -> T>,
+    pub(crate) _types: PhantomData<fn(Args) -> M>,
 }
 
 macro_rules! tuple_task_impl {
     ($n:literal; $($A:ident $index:tt),*) => {
         // SAFETY: the slot holds `F::Future` (written by `start`, polled and dropped in place
-        // as that type) and then `T` at its start, as `layout` (`union_layout`) provides.
-        unsafe impl<F, T, $($A),*> ErasedTask for TupleTask<F, ($($A,)*), T, $n>
+        // as that type) and then the value at its start, as `layout` (`union_layout`) provides.
+        unsafe impl<F, R, M, $($A),*> ErasedTask for TupleTask<F, ($($A,)*), M, $n>
         where
-            F: for<'a> NodeFn<'a, ($(&'a $A,)*), Output = T> + 'static,
-            T: 'static,
+            F: for<'a> NodeFn<'a, ($(&'a $A,)*), Output = R> + 'static,
+            M: Mode<R>,
+            M::Value: 'static,
             $($A: 'static,)*
         {
             fn sources(&self) -> &[Slot] {
@@ -195,7 +266,7 @@ macro_rules! tuple_task_impl {
             }
 
             fn layout(&self) -> Layout {
-                union_layout::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, T>()
+                union_layout::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, M::Value>()
             }
 
             unsafe fn start(&self, slot: *mut u8, _inputs: &Resolver<'_>) {
@@ -208,11 +279,19 @@ macro_rules! tuple_task_impl {
                 unsafe { write_in_place(slot, future) };
             }
 
-            unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()> {
+            unsafe fn poll(
+                &self,
+                slot: *mut u8,
+                state: &mut u32,
+                error_sink: *mut (),
+                cx: &mut Context<'_>,
+            ) -> Poll<Completion> {
                 // SAFETY: the slot holds the future `start` wrote; its type differs from the
                 // one named here only in lifetimes, which do not change layout or code.
                 unsafe {
-                    poll_in_place::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, T>(slot, state, cx)
+                    poll_in_place::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, M>(
+                        slot, state, error_sink, cx,
+                    )
                 }
             }
 
@@ -224,8 +303,8 @@ macro_rules! tuple_task_impl {
             }
 
             unsafe fn drop_output(&self, slot: *mut u8) {
-                // SAFETY: the slot holds the output, dropped once.
-                unsafe { ptr::drop_in_place(slot.cast::<T>()) }
+                // SAFETY: the slot holds the value, dropped once.
+                unsafe { ptr::drop_in_place(slot.cast::<M::Value>()) }
             }
         }
     };
@@ -252,24 +331,26 @@ unsafe fn write_in_place<X>(slot: *mut u8, value: X) {
     unsafe { slot.cast::<X>().write(value) }
 }
 
-/// A node whose inputs are a list of handles of one type: it receives `&[&T]`.
-pub(crate) struct ListTask<F, A, T> {
+/// A node whose inputs are a list of handles of one type: it receives `&[&A]`.
+pub(crate) struct ListTask<F, A, M> {
     f: F,
     sources: Box<[Slot]>,
     /// Where the array of input references starts in the slot.
     refs_offset: usize,
     layout: Layout,
-    _types: PhantomData<fn(&A) -> T>,
+    _types: PhantomData<fn(&A) -> M>,
 }
 
-impl<F, A, T> ListTask<F, A, T>
+impl<F, A, R, M> ListTask<F, A, M>
 where
-    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = T> + 'static,
+    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = R> + 'static,
     A: 'static,
-    T: 'static,
+    M: Mode<R>,
+    M::Value: 'static,
 {
     pub(crate) fn new(f: F, sources: Box<[Slot]>) -> Self {
-        let shared = union_layout::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, T>();
+        let shared =
+            union_layout::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, M::Value>();
         let refs = Layout::array::<&A>(sources.len()).expect("dagfut: too many list inputs");
         let (layout, refs_offset) = shared.extend(refs).expect("dagfut: node slot too large");
         ListTask {
@@ -284,11 +365,12 @@ where
 
 // SAFETY: the slot holds the future and then the output at its start (`union_layout`), and the
 // input references in their own region after it, for as long as the future lives.
-unsafe impl<F, A, T> ErasedTask for ListTask<F, A, T>
+unsafe impl<F, A, R, M> ErasedTask for ListTask<F, A, M>
 where
-    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = T> + 'static,
+    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = R> + 'static,
     A: 'static,
-    T: 'static,
+    M: Mode<R>,
+    M::Value: 'static,
 {
     fn sources(&self) -> &[Slot] {
         &self.sources
@@ -316,11 +398,17 @@ where
         unsafe { write_in_place(slot, future) };
     }
 
-    unsafe fn poll(&self, slot: *mut u8, state: &mut u32, cx: &mut Context<'_>) -> Poll<()> {
+    unsafe fn poll(
+        &self,
+        slot: *mut u8,
+        state: &mut u32,
+        error_sink: *mut (),
+        cx: &mut Context<'_>,
+    ) -> Poll<Completion> {
         // SAFETY: as in the tuple tasks: the same future type but for lifetimes.
         unsafe {
-            poll_in_place::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, T>(
-                slot, state, cx,
+            poll_in_place::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, M>(
+                slot, state, error_sink, cx,
             )
         }
     }
@@ -335,7 +423,7 @@ where
     }
 
     unsafe fn drop_output(&self, slot: *mut u8) {
-        // SAFETY: the slot holds the output, dropped once.
-        unsafe { ptr::drop_in_place(slot.cast::<T>()) }
+        // SAFETY: the slot holds the value, dropped once.
+        unsafe { ptr::drop_in_place(slot.cast::<M::Value>()) }
     }
 }

@@ -351,7 +351,7 @@ fn zero_sized_large_and_over_aligned_values() {
 }
 
 #[test]
-#[should_panic(expected = "`DagFuture` polled after completion")]
+#[should_panic(expected = "a run's future was polled after completion")]
 fn polling_after_completion_panics_with_a_clear_message() {
     let b = DagBuilder::<u64>::new();
     b.add_node(inc, b.param());
