@@ -4,7 +4,8 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::IdCounter;
+use portable_atomic::Ordering;
 
 /// The identity of one DAG: every builder gets a fresh one, and its handles and outputs
 /// carry it, so a handle can never be used with another DAG's data.
@@ -13,7 +14,7 @@ pub struct DagId(u64);
 
 impl DagId {
     pub(crate) fn fresh() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
+        static NEXT: IdCounter = IdCounter::new(1);
         DagId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }

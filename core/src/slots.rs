@@ -136,6 +136,10 @@ impl<'a> Slots<'a> {
             let end = core.dependents_start[task as usize + 1] as usize;
             for &dependent in &core.dependents[start..end] {
                 let remaining = &mut self.states[dependent as usize];
+                if *remaining == FAILED {
+                    // Skipped already, because another of its inputs failed.
+                    continue;
+                }
                 debug_assert!((1..=MAX_INPUT_EDGES).contains(remaining));
                 *remaining -= 1;
                 if *remaining == 0 {

@@ -16,9 +16,7 @@ use core::mem::{ManuallyDrop, align_of, size_of};
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
-use futures_util::task::AtomicWaker;
-
-use crate::sync::{AtomicU32, AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
 
 /// `Slot::next` of a task that is not queued.
 const IDLE: u32 = u32::MAX;
@@ -41,7 +39,7 @@ struct Header {
     /// 1 once the run has ended: wakes do nothing.
     closed: AtomicU32,
     len: u32,
-    parent: AtomicWaker,
+    parent: ParentWaker,
 }
 
 #[repr(C)]
@@ -259,7 +257,7 @@ impl WakeQueue {
                 head: AtomicU32::new(END),
                 closed: AtomicU32::new(0),
                 len: len as u32,
-                parent: AtomicWaker::new(),
+                parent: ParentWaker::default(),
             });
             let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();
             for index in 0..len {

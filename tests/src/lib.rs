@@ -12,6 +12,10 @@
 
 extern crate alloc;
 
+// The reference model's driver uses `Arc` wakers: targets with pointer-sized atomics only.
+#[cfg(target_has_atomic = "ptr")]
+pub mod model;
+
 use alloc::vec::Vec;
 use dagfut::{Dag, DagBuilder, LocalDag, LocalDagBuilder, Node};
 

@@ -1,0 +1,245 @@
+//! loom models of the waker block: every interleaving of wakes against the run's poll, the
+//! completion of the woken node, the drop of the run, and the last waker clone's drop.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg dagfut_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
+//! ```
+//!
+//! Each model also counts which of its interesting interleavings it reached, and asserts that
+//! loom explored each of them at least once.
+
+#![cfg(dagfut_loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll, Waker};
+
+use dagfut::DagBuilder;
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+
+/// A gate a node waits on; `open` fires it from any thread. The state: open, the parked
+/// node's waker, whether the node ever parked.
+#[derive(Clone, Default)]
+struct Gate(Arc<Mutex<(bool, Option<Waker>, bool)>>);
+
+impl Gate {
+    fn open(&self) {
+        let waker = {
+            let mut state = self.0.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// A clone of the stored waker, if the node parked.
+    fn waker(&self) -> Option<Waker> {
+        self.0.lock().unwrap().1.clone()
+    }
+}
+
+struct Wait<'g>(&'g Gate);
+
+impl Future for Wait<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = (self.0).0.lock().unwrap();
+        if state.0 {
+            return Poll::Ready(());
+        }
+        state.1 = Some(cx.waker().clone());
+        state.2 = true;
+        Poll::Pending
+    }
+}
+
+async fn wait(gate: &Gate) -> u32 {
+    Wait(gate).await;
+    1
+}
+
+/// Counts the interleavings a model reached (outside loom: it must not be a loom object).
+struct Reached([AtomicUsize; 2]);
+
+impl Reached {
+    const fn new() -> Self {
+        Reached([AtomicUsize::new(0), AtomicUsize::new(0)])
+    }
+    fn hit(&self, which: usize) {
+        self.0[which].fetch_add(1, SeqCst);
+    }
+    fn assert_both(&self, what: [&str; 2]) {
+        for (count, what) in self.0.iter().zip(what) {
+            assert!(count.load(SeqCst) > 0, "loom never reached: {what}");
+        }
+    }
+}
+
+#[test]
+fn a_wake_racing_the_poll_that_drains_the_queue() {
+    static REACHED: Reached = Reached::new();
+    loom::model(|| {
+        let gate = Gate::default();
+        let b = DagBuilder::<()>::new();
+        let node = b.add_node(wait, b.add_constant(gate.clone()));
+        let dag = b.build();
+        let opener = {
+            let gate = gate.clone();
+            thread::spawn(move || gate.open())
+        };
+        let out = loom::future::block_on(dag.run(&()));
+        assert_eq!(out[node], 1);
+        opener.join().unwrap();
+        // Whether the node had to park (the wake came through the queue) or not.
+        REACHED.hit(usize::from(gate.0.lock().unwrap().2));
+    });
+    REACHED.assert_both([
+        "the gate opened before the first poll",
+        "a wake through the queue",
+    ]);
+}
+
+/// Completion order of the nodes, for the two-thread model.
+#[derive(Clone, Default)]
+struct Order(Arc<Mutex<Vec<u32>>>);
+
+async fn wait_in_order(gate: &Gate, id: &u32, order: &Order) -> u32 {
+    Wait(gate).await;
+    order.0.lock().unwrap().push(*id);
+    1
+}
+
+#[test]
+fn wakes_from_two_threads_at_once() {
+    static REACHED: Reached = Reached::new();
+    loom::model(|| {
+        let (first, second, order) = (Gate::default(), Gate::default(), Order::default());
+        let b = DagBuilder::<()>::new();
+        let o = b.add_constant(order.clone());
+        let x = b.add_node(
+            wait_in_order,
+            (b.add_constant(first.clone()), b.add_constant(0), o),
+        );
+        let y = b.add_node(
+            wait_in_order,
+            (b.add_constant(second.clone()), b.add_constant(1), o),
+        );
+        let dag = b.build();
+        let mut run = dag.run(&());
+        // First poll by hand: both nodes park.
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waker = counting_waker(&polls);
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        let threads =
+            [first.clone(), second.clone()].map(|gate| thread::spawn(move || gate.open()));
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Two wakes before the next poll: the parent is woken exactly once.
+        assert_eq!(polls.load(SeqCst), 1);
+        let Poll::Ready(out) = Pin::new(&mut run).poll(&mut cx) else {
+            panic!("both nodes were woken: one poll completes the run");
+        };
+        assert_eq!(out[x] + out[y], 2);
+        // The nodes are polled in the order their wakes were pushed.
+        let first_polled = order.0.lock().unwrap()[0];
+        REACHED.hit(first_polled as usize);
+    });
+    REACHED.assert_both(["the first thread's wake pushed first", "the second's first"]);
+}
+
+#[test]
+fn a_wake_racing_the_completion_of_the_same_node() {
+    static REACHED: Reached = Reached::new();
+    loom::model(|| {
+        let gate = Gate::default();
+        let b = DagBuilder::<()>::new();
+        let node = b.add_node(wait, b.add_constant(gate.clone()));
+        let dag = b.build();
+        let mut run = dag.run(&());
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waker = counting_waker(&polls);
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        let stale = gate.waker().expect("the node parked");
+        gate.open();
+        // A second, late wake of the same node from another thread, racing its completion.
+        let late = thread::spawn(move || stale.wake());
+        let Poll::Ready(out) = Pin::new(&mut run).poll(&mut cx) else {
+            panic!("the node was woken");
+        };
+        assert_eq!(out[node], 1);
+        late.join().unwrap();
+        REACHED.hit(usize::from(polls.load(SeqCst) > 1));
+    });
+    REACHED.assert_both(["the late wake absorbed", "the late wake woke the parent"]);
+}
+
+#[test]
+fn a_wake_racing_the_drop_of_the_run() {
+    static REACHED: Reached = Reached::new();
+    loom::model(|| {
+        let gate = Gate::default();
+        let b = DagBuilder::<()>::new();
+        b.add_node(wait, b.add_constant(gate.clone()));
+        let dag = b.build();
+        let mut run = dag.run(&());
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waker = counting_waker(&polls);
+        assert!(
+            Pin::new(&mut run)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        let opener = {
+            let gate = gate.clone();
+            thread::spawn(move || gate.open())
+        };
+        drop(run);
+        opener.join().unwrap();
+        REACHED.hit(polls.load(SeqCst));
+    });
+    REACHED.assert_both([
+        "the wake after the drop (ignored)",
+        "the wake before the drop",
+    ]);
+}
+
+#[test]
+fn the_last_waker_clone_dropped_on_another_thread() {
+    loom::model(|| {
+        let gate = Gate::default();
+        let b = DagBuilder::<()>::new();
+        b.add_node(wait, b.add_constant(gate.clone()));
+        let dag = b.build();
+        let mut run = dag.run(&());
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waker = counting_waker(&polls);
+        assert!(
+            Pin::new(&mut run)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        let clone = gate.waker().expect("the node parked");
+        let dropper = thread::spawn(move || drop(clone));
+        drop(run);
+        drop(dag);
+        drop(gate); // the gate's own clone goes with the last handle
+        dropper.join().unwrap();
+    });
+}
+
+fn counting_waker(count: &Arc<std::sync::atomic::AtomicUsize>) -> Waker {
+    struct Count(Arc<std::sync::atomic::AtomicUsize>);
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    Waker::from(std::sync::Arc::new(Count(count.clone())))
+}
