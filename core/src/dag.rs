@@ -194,6 +194,37 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
         SettledDagFuture::new(&self.core, param)
     }
 
+    /// The graph as a Mermaid flowchart (`graph TD`): one box per task, labelled with its
+    /// name (or `task #i`), and an arrow from each input to the tasks that take it. The
+    /// parameter and constants are not drawn. The text is stable: the same DAG gives the same
+    /// text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn inc(n: &u32) -> u32 {
+    ///     n + 1
+    /// }
+    ///
+    /// let b = DagBuilder::<u32>::new();
+    /// let a = b.named("a").add_node(inc, b.param());
+    /// b.named("b").add_node(inc, a);
+    /// assert_eq!(
+    ///     b.build().to_mermaid(),
+    ///     "graph TD;\n    t0[\"a\"];\n    t1[\"b\"];\n    t0-->t1;\n"
+    /// );
+    /// ```
+    pub fn to_mermaid(&self) -> alloc::string::String {
+        self.core.to_mermaid()
+    }
+
+    /// The graph in Graphviz DOT, drawn as [`to_mermaid`](Self::to_mermaid) draws it.
+    pub fn to_dot(&self) -> alloc::string::String {
+        self.core.to_dot()
+    }
+
     /// The name given to `node` ([`DagBuilder::named`](crate::DagBuilder::named)), if any.
     pub fn node_name(&self, node: NodeId) -> Option<&str> {
         if node.dag() != self.core.id {

@@ -66,19 +66,20 @@ unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
 // SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
 // `Dag` (`Sync`, above), node futures that are `Send` and outputs that are `Send + Sync`
 // (the bounds of `add_node` for `Sendable`), and its waker block, which is thread-safe.
-unsafe impl<P: Sync> Send for DagFuture<'_, P, Sendable> {}
+// The observer goes with the run, hence `O: Send`.
+unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}
 // SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
-unsafe impl<P: Sync> Sync for DagFuture<'_, P, Sendable> {}
+unsafe impl<P: Sync, O: Sync> Sync for DagFuture<'_, P, Sendable, O> {}
 
 // SAFETY: as for `DagFuture`; the run also holds errors of type `E`, hence `E: Send`, which
 // `&TryDagFuture` does not give access to.
-unsafe impl<P: Sync, E: Send> Send for TryDagFuture<'_, P, Sendable, E> {}
+unsafe impl<P: Sync, E: Send, O: Send> Send for TryDagFuture<'_, P, Sendable, E, O> {}
 // SAFETY: `&TryDagFuture` gives access to nothing but counts for `Debug`.
-unsafe impl<P: Sync, E> Sync for TryDagFuture<'_, P, Sendable, E> {}
+unsafe impl<P: Sync, E, O: Sync> Sync for TryDagFuture<'_, P, Sendable, E, O> {}
 // SAFETY: as for `TryDagFuture`.
-unsafe impl<P: Sync, E: Send> Send for SettledDagFuture<'_, P, Sendable, E> {}
+unsafe impl<P: Sync, E: Send, O: Send> Send for SettledDagFuture<'_, P, Sendable, E, O> {}
 // SAFETY: as for `TryDagFuture`.
-unsafe impl<P: Sync, E> Sync for SettledDagFuture<'_, P, Sendable, E> {}
+unsafe impl<P: Sync, E, O: Sync> Sync for SettledDagFuture<'_, P, Sendable, E, O> {}
 
 // SAFETY: outputs of a `Sendable` DAG are `Send + Sync`, as are its constants, and `&P` is
 // `Send + Sync` when `P: Sync`.

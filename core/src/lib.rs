@@ -67,17 +67,21 @@ extern crate std;
 mod builder;
 mod dag;
 mod error;
+mod export;
 mod flavor;
 // The sealed `IntoTask` trait behind `Inputs` names the crate-private `ErasedTask`: users
 // can neither name nor implement it, which is the point.
 #[allow(private_interfaces)]
 mod inputs;
 mod node;
+mod observe;
 mod outputs;
 mod run;
 mod slots;
 mod sync;
 mod task;
+#[cfg(feature = "std")]
+pub mod trace;
 mod waker;
 
 pub use builder::{DagBuilder, LocalDagBuilder, Named};
@@ -86,6 +90,7 @@ pub use error::{BuildError, DagError, OutputError};
 pub use flavor::{Flavor, Lent, Local, NodeFuture, Sendable, Value};
 pub use inputs::{Inputs, TryInputs};
 pub use node::{DagId, Node, NodeId};
+pub use observe::{Clock, NodeEvent, Observer, Progress};
 pub use outputs::Outputs;
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use task::{NodeFn, Plain, Try};

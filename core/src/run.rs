@@ -13,6 +13,7 @@ use crate::dag::DagCore;
 use crate::error::DagError;
 use crate::flavor::{Flavor, Sendable};
 use crate::node::{NodeId, Slot};
+use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
 use crate::slots::{DONE, RUNNING, Slots};
 use crate::task::Completion;
@@ -31,14 +32,16 @@ enum Policy {
     Settle,
 }
 
-/// The scheduler, shared by the three run futures. `E` is the DAG's error type.
-struct RunCore<'a, P, E> {
+/// The scheduler, shared by the three run futures. `E` is the DAG's error type, `O` the
+/// observer (`()`: none).
+struct RunCore<'a, P, E, O> {
     core: &'a DagCore,
     param: &'a P,
     budget: usize,
     #[cfg(feature = "std")]
     catch_panics: bool,
     phase: Phase<'a, E>,
+    observer: O,
 }
 
 enum Phase<'a, E> {
@@ -68,7 +71,7 @@ enum Ending<'a, E> {
     Failed(DagError<E>),
 }
 
-impl<'a, P, E> RunCore<'a, P, E> {
+impl<'a, P, E> RunCore<'a, P, E, ()> {
     fn new(core: &'a DagCore, param: &'a P) -> Self {
         RunCore {
             core,
@@ -77,6 +80,21 @@ impl<'a, P, E> RunCore<'a, P, E> {
             #[cfg(feature = "std")]
             catch_panics: false,
             phase: Phase::NotStarted,
+            observer: (),
+        }
+    }
+}
+
+impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
+    fn with_observer<O2: Observer>(self, observer: O2) -> RunCore<'a, P, E, O2> {
+        RunCore {
+            core: self.core,
+            param: self.param,
+            budget: self.budget,
+            #[cfg(feature = "std")]
+            catch_panics: self.catch_panics,
+            phase: self.phase,
+            observer,
         }
     }
 
@@ -103,7 +121,11 @@ impl<'a, P, E> RunCore<'a, P, E> {
             panic!("dagfut: a run's future was polled after completion");
         };
         run.wakes.register(cx.waker());
+        let before = run.ready.len();
         run.wakes.drain_into(&mut run.ready);
+        for &woken in run.ready.range(before..) {
+            self.observer.on_event(woken as usize, NodeEvent::Woken);
+        }
         let mut budget = self.budget;
         while let Some(&task) = run.ready.front() {
             if budget == 0 {
@@ -113,6 +135,9 @@ impl<'a, P, E> RunCore<'a, P, E> {
             budget -= 1;
             run.ready.pop_front();
             run.wakes.mark_polled(task);
+            if run.slots.is_ready(task) {
+                self.observer.on_event(task as usize, NodeEvent::Started);
+            }
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
@@ -144,14 +169,19 @@ impl<'a, P, E> RunCore<'a, P, E> {
             #[cfg(not(feature = "std"))]
             let polled: Result<_, alloc::string::String> = Ok(poll(&mut run.slots, &mut run.ready));
             let (error, panic) = match polled {
-                Ok(Poll::Pending) => continue,
+                Ok(Poll::Pending) => {
+                    self.observer.on_event(task as usize, NodeEvent::Pending);
+                    continue;
+                }
                 Ok(Poll::Ready(Completion::Done)) => {
+                    self.observer.on_event(task as usize, NodeEvent::Completed);
                     run.remaining -= 1;
                     continue;
                 }
                 Ok(Poll::Ready(Completion::Failed)) => (run.error_sink.take(), None),
                 Err(message) => (None, Some(message)),
             };
+            self.observer.on_event(task as usize, NodeEvent::Failed);
             let error = failure(self.core, task, error, panic);
             match policy {
                 Policy::FailFast => {
@@ -176,7 +206,9 @@ impl<'a, P, E> RunCore<'a, P, E> {
         drop(run.wakes);
         Poll::Ready(Ending::Completed(run.slots, run.errors))
     }
+}
 
+impl<P, E, O> RunCore<'_, P, E, O> {
     fn debug(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
         let mut s = f.debug_struct(name);
         s.field("dag", &self.core.id)
@@ -246,8 +278,8 @@ fn panic_message(payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> alloc
 /// Polling it again after it completed panics. A node that panics makes `poll` panic; dropping
 /// the future afterwards drops every other node future and output once.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct DagFuture<'a, P, K: Flavor = Sendable> {
-    run: RunCore<'a, P, Infallible>,
+pub struct DagFuture<'a, P, K: Flavor = Sendable, O = ()> {
+    run: RunCore<'a, P, Infallible, O>,
     _flavor: PhantomData<K>,
 }
 
@@ -255,6 +287,16 @@ impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
         DagFuture {
             run: RunCore::new(core, param),
+            _flavor: PhantomData,
+        }
+    }
+}
+
+impl<'a, P, K: Flavor, O: Observer> DagFuture<'a, P, K, O> {
+    /// Sends the run's node events to `observer` (see [`Observer`]).
+    pub fn with_observer<O2: Observer>(self, observer: O2) -> DagFuture<'a, P, K, O2> {
+        DagFuture {
+            run: self.run.with_observer(observer),
             _flavor: PhantomData,
         }
     }
@@ -270,7 +312,7 @@ impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
     }
 }
 
-impl<'a, P, K: Flavor> Future for DagFuture<'a, P, K> {
+impl<'a, P, K: Flavor, O: Observer> Future for DagFuture<'a, P, K, O> {
     type Output = Outputs<'a, P, K>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -285,7 +327,7 @@ impl<'a, P, K: Flavor> Future for DagFuture<'a, P, K> {
     }
 }
 
-impl<P, K: Flavor> fmt::Debug for DagFuture<'_, P, K> {
+impl<P, K: Flavor, O> fmt::Debug for DagFuture<'_, P, K, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.run.debug(f, "DagFuture")
     }
@@ -294,7 +336,15 @@ impl<P, K: Flavor> fmt::Debug for DagFuture<'_, P, K> {
 /// The options of the fallible runs' futures.
 macro_rules! run_options {
     ($future:ident) => {
-        impl<P, K: Flavor, E> $future<'_, P, K, E> {
+        impl<'a, P, K: Flavor, E, O: Observer> $future<'a, P, K, E, O> {
+            /// Sends the run's node events to `observer` (see [`Observer`]).
+            pub fn with_observer<O2: Observer>(self, observer: O2) -> $future<'a, P, K, E, O2> {
+                $future {
+                    run: self.run.with_observer(observer),
+                    _flavor: PhantomData,
+                }
+            }
+
             /// As [`DagFuture::with_poll_budget`].
             ///
             /// # Panics
@@ -330,8 +380,8 @@ macro_rules! run_options {
 ///
 /// As [`DagFuture`], unless [`catch_panics`](Self::catch_panics) turns panics into errors.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct TryDagFuture<'a, P, K: Flavor, E> {
-    run: RunCore<'a, P, E>,
+pub struct TryDagFuture<'a, P, K: Flavor, E, O = ()> {
+    run: RunCore<'a, P, E, O>,
     _flavor: PhantomData<K>,
 }
 
@@ -346,7 +396,7 @@ impl<'a, P, K: Flavor, E> TryDagFuture<'a, P, K, E> {
 
 run_options!(TryDagFuture);
 
-impl<'a, P, K: Flavor, E> Future for TryDagFuture<'a, P, K, E> {
+impl<'a, P, K: Flavor, E, O: Observer> Future for TryDagFuture<'a, P, K, E, O> {
     type Output = Result<Outputs<'a, P, K>, DagError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -362,10 +412,12 @@ impl<'a, P, K: Flavor, E> Future for TryDagFuture<'a, P, K, E> {
 
 // Node futures live in the run's heap arena and errors are only moved, never pinned: the run
 // futures can move freely whatever `E` is.
-impl<P, K: Flavor, E> Unpin for TryDagFuture<'_, P, K, E> {}
-impl<P, K: Flavor, E> Unpin for SettledDagFuture<'_, P, K, E> {}
+// The observer is never pinned either.
+impl<P, K: Flavor, O> Unpin for DagFuture<'_, P, K, O> {}
+impl<P, K: Flavor, E, O> Unpin for TryDagFuture<'_, P, K, E, O> {}
+impl<P, K: Flavor, E, O> Unpin for SettledDagFuture<'_, P, K, E, O> {}
 
-impl<P, K: Flavor, E> fmt::Debug for TryDagFuture<'_, P, K, E> {
+impl<P, K: Flavor, E, O> fmt::Debug for TryDagFuture<'_, P, K, E, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.run.debug(f, "TryDagFuture")
     }
@@ -396,8 +448,8 @@ impl<P, K: Flavor, E> Settled<'_, P, K, E> {
 ///
 /// As [`DagFuture`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct SettledDagFuture<'a, P, K: Flavor, E> {
-    run: RunCore<'a, P, E>,
+pub struct SettledDagFuture<'a, P, K: Flavor, E, O = ()> {
+    run: RunCore<'a, P, E, O>,
     _flavor: PhantomData<K>,
 }
 
@@ -412,7 +464,7 @@ impl<'a, P, K: Flavor, E> SettledDagFuture<'a, P, K, E> {
 
 run_options!(SettledDagFuture);
 
-impl<'a, P, K: Flavor, E> Future for SettledDagFuture<'a, P, K, E> {
+impl<'a, P, K: Flavor, E, O: Observer> Future for SettledDagFuture<'a, P, K, E, O> {
     type Output = Settled<'a, P, K, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -429,7 +481,7 @@ impl<'a, P, K: Flavor, E> Future for SettledDagFuture<'a, P, K, E> {
     }
 }
 
-impl<P, K: Flavor, E> fmt::Debug for SettledDagFuture<'_, P, K, E> {
+impl<P, K: Flavor, E, O> fmt::Debug for SettledDagFuture<'_, P, K, E, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.run.debug(f, "SettledDagFuture")
     }

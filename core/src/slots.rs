@@ -74,6 +74,11 @@ impl<'a> Slots<'a> {
         self.core.id
     }
 
+    /// Whether `task` is ready to start (its next poll starts it).
+    pub(crate) fn is_ready(&self, task: u32) -> bool {
+        self.states[task as usize] == 0
+    }
+
     /// How many tasks have the state `state` (for `Debug`).
     pub(crate) fn count(&self, state: u32) -> usize {
         self.states.iter().filter(|&&s| s == state).count()
