@@ -52,9 +52,13 @@ impl Schedule for Threaded {
     }
 }
 
+/// `cases` cases (4 under Miri), or `PROPTEST_CASES` if it is set.
 fn config(cases: u32) -> ProptestConfig {
+    let from_env = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok());
     ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { cases },
+        cases: from_env.unwrap_or(if cfg!(miri) { 4 } else { cases }),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
