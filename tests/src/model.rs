@@ -3,7 +3,7 @@
 //! A [`Spec`] describes a DAG: for each node, its inputs (earlier nodes, repeats allowed), how
 //! many times it parks (returns `Pending` until the driver wakes it) and whether it fails.
 //! [`check`] builds that DAG, runs it while a [`Schedule`] picks which parked node to wake
-//! next, and compares what happened with [`reference`], a plain sequential evaluation in
+//! next, and compares what happened with [`reference()`], a plain sequential evaluation in
 //! topological order. It checks:
 //!
 //! - outputs: every value equals the reference's; failed and skipped nodes have none;
