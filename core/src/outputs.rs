@@ -38,23 +38,20 @@ use crate::slots::{DONE, Slots};
 /// ```
 pub struct Outputs<'a, P, K: Flavor = Sendable> {
     slots: Slots<'a>,
-    dag: DagId,
     _types: PhantomData<(&'a P, K)>,
 }
 
 impl<'a, P, K: Flavor> Outputs<'a, P, K> {
     pub(crate) fn new(slots: Slots<'a>) -> Self {
-        let dag = slots.dag_id();
         Outputs {
             slots,
-            dag,
             _types: PhantomData,
         }
     }
 
     /// The DAG these outputs come from.
     pub fn dag(&self) -> DagId {
-        self.dag
+        self.slots.dag_id()
     }
 
     /// The value of `node`.
@@ -103,7 +100,7 @@ impl<T, P, K: Flavor> Index<Node<T>> for Outputs<'_, P, K> {
 impl<P, K: Flavor> fmt::Debug for Outputs<'_, P, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outputs")
-            .field("dag", &self.dag)
+            .field("dag", &self.dag())
             .field("held", &self.len())
             .finish()
     }

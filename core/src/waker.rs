@@ -329,7 +329,7 @@ impl WakeQueue {
         ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
     }
 
-    /// Whether the block has been closed (for tests).
+    /// The block's reference count (for tests).
     #[cfg(test)]
     pub(crate) fn ref_count(&self) -> usize {
         self.header().refs.load(Ordering::Relaxed)
