@@ -80,6 +80,7 @@ mod run;
 mod slots;
 mod sync;
 mod task;
+mod timeout;
 #[cfg(feature = "std")]
 pub mod trace;
 mod waker;
@@ -94,6 +95,7 @@ pub use observe::{Clock, NodeEvent, Observer, Progress};
 pub use outputs::Outputs;
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use task::{NodeFn, Plain, Try};
+pub use timeout::Timeout;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,145 @@
+//! [dagfut] on [async-executor](async_executor): per-node timeouts, offloading of CPU-heavy
+//! nodes to an [`Executor`]'s threads, and a clock for run traces.
+//!
+//! A dagfut run is one future and runs on an [`Executor`] (a `Sendable` DAG, spawned from
+//! any thread) or a [`LocalExecutor`](async_executor::LocalExecutor) (a `Local` DAG, whose
+//! node futures need not be `Send`) as it is. This crate adds:
+//!
+//! - [`timeout`]: a node's future with a deadline from async-io's timer (async-executor has no
+//!   timer of its own; async-io's runs beside any executor), failing with a [`Timeout`] that
+//!   names the node;
+//! - [`offload`]: run a CPU-heavy piece of a node as a task of an [`Executor`] that threads
+//!   run, so two such nodes use two cores while the rest of the DAG stays in the one future;
+//! - [`StdClock`]: the clock of async-io's timers, for run traces.
+//!
+//! # Examples
+//!
+//! The executor is an input of the node that offloads: a constant of the DAG.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use async_executor::Executor;
+//! use dagfut::DagBuilder;
+//!
+//! fn fib(n: u64) -> u64 {
+//!     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+//! }
+//!
+//! async fn heavy(executor: &Arc<Executor<'static>>, n: &u64) -> u64 {
+//!     let n = *n;
+//!     dagfut_async_executor::offload(executor, async move { fib(n) }).await
+//! }
+//!
+//! async fn add(a: &u64, b: &u64) -> u64 {
+//!     a + b
+//! }
+//!
+//! let executor = Arc::new(Executor::new());
+//! let b = DagBuilder::<u64>::new();
+//! let on_pool = b.add_constant(Arc::clone(&executor));
+//! let left = b.add_node(heavy, (on_pool, b.param()));
+//! let right = b.add_node(heavy, (on_pool, b.param()));
+//! let sum = b.add_node(add, (left, right));
+//! let dag = b.build();
+//!
+//! // Two threads run the executor's tasks (both offloaded computations); this thread runs the
+//! // DAG's one future.
+//! let (stop, stopped) = async_channel::bounded::<()>(1);
+//! std::thread::scope(|scope| {
+//!     for _ in 0..2 {
+//!         let (executor, stopped) = (Arc::clone(&executor), stopped.clone());
+//!         scope.spawn(move || async_io::block_on(executor.run(stopped.recv())));
+//!     }
+//!     let out = async_io::block_on(dag.run(&20));
+//!     assert_eq!(out[sum], 2 * 6765);
+//!     drop(stop);
+//! });
+//! ```
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+use core::future::Future;
+use core::time::Duration;
+
+use async_executor::{Executor, Task};
+use async_io::Timer;
+
+/// The clock of async-io's timers: a [`dagfut::Clock`] reading `std::time::Instant` from the
+/// moment it was made.
+pub use dagfut::trace::StdClock;
+
+pub use dagfut::Timeout;
+
+/// Runs `work` with a deadline of `after` on async-io's timer: its output, or a [`Timeout`]
+/// labelled `label` if the deadline passes first (and `work` is dropped). If both are ready
+/// at once, `work` wins.
+///
+/// Call it inside a node's body, so the node stays an ordinary `async fn` of its inputs; a node
+/// with an error type of its own converts with `From<Timeout>` and `timeout(..).await??`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use async_executor::LocalExecutor;
+/// use dagfut::LocalDagBuilder;
+/// use dagfut_async_executor::Timeout;
+///
+/// async fn wait(ms: &u64) -> Result<u64, Timeout> {
+///     let work = async {
+///         async_io::Timer::after(Duration::from_millis(*ms)).await;
+///         *ms
+///     };
+///     dagfut_async_executor::timeout("wait", Duration::from_millis(50), work).await
+/// }
+///
+/// let b = LocalDagBuilder::<u64>::new().with_error::<Timeout>();
+/// b.named("wait").add_try_node(wait, b.param());
+/// let dag = b.build();
+/// let executor = LocalExecutor::new();
+/// let error = async_io::block_on(executor.run(dag.try_run(&60_000))).unwrap_err();
+/// assert_eq!(error.to_string(), "node `wait` (task #0) failed: `wait` timed out after 50ms");
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future drops `work`.
+pub async fn timeout<F: Future>(
+    label: &'static str,
+    after: Duration,
+    work: F,
+) -> Result<F::Output, Timeout> {
+    let work = async { Ok(work.await) };
+    let deadline = async {
+        Timer::after(after).await;
+        Err(Timeout::new(label, after))
+    };
+    futures_lite::future::or(work, deadline).await
+}
+
+/// Runs `work` as a task of `executor` (`Executor::spawn`), on whichever thread running the
+/// executor is free, and returns its [`Task`]: await it for the output.
+///
+/// A dagfut run polls its nodes inside one future, so a node that computes for long holds up
+/// every other node of the run. Offloading moves that work to a task of its own. It must own
+/// what it uses: clone the inputs it needs inside the node, then await the task. The node gets
+/// the executor as an input (a constant `Arc<Executor<'static>>`, say).
+///
+/// The executor must be run by threads (`executor.run(..)`) for the work to make progress;
+/// with one thread that is also the one running the DAG, offloading brings no parallelism.
+///
+/// # Panics
+///
+/// A panic of `work` is resumed where the task is awaited, in the node.
+///
+/// # Cancel safety
+///
+/// Dropping the task cancels `work` (a run that fails fast drops it with the node).
+pub fn offload<'ex, F>(executor: &Executor<'ex>, work: F) -> Task<F::Output>
+where
+    F: Future + Send + 'ex,
+    F::Output: Send + 'ex,
+{
+    executor.spawn(work)
+}

@@ -1,0 +1,136 @@
+//! The seed graph and timeouts on embassy's own executor and timer, on the host (embassy's
+//! `platform-std` executor and `std` time driver, with a generic timer queue).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use dagfut::trace::Recorder;
+use dagfut::{DagError, LocalDagBuilder};
+use dagfut_embassy::{EmbassyClock, Timeout};
+use embassy_executor::{Executor, SpawnError, SpawnToken};
+use embassy_time::{Duration, Timer};
+
+/// Runs the task of `token` on a fresh embassy executor until it sets `done`.
+fn run_on_embassy<S>(token: Result<SpawnToken<S>, SpawnError>, done: &'static AtomicBool) {
+    let executor = Box::leak(Box::new(Executor::new()));
+    executor.run_until(
+        |spawner| spawner.spawn(token.unwrap()),
+        || done.load(Ordering::SeqCst),
+    );
+}
+
+async fn inc(_name: &&'static str, delay: &Duration, n: &u32) -> u32 {
+    Timer::after(*delay).await;
+    n + 1
+}
+
+async fn add(_name: &&'static str, delay: &Duration, a: &u32, b: &u32) -> u32 {
+    Timer::after(*delay).await;
+    a + b
+}
+
+static SEED_DONE: AtomicBool = AtomicBool::new(false);
+
+#[embassy_executor::task]
+async fn seed_task() {
+    let unit = Duration::from_millis(1);
+    let b = LocalDagBuilder::<u32>::new();
+    let named =
+        |name: &'static str, units: u32| (b.add_constant(name), b.add_constant(unit * units));
+    let (name, delay) = named("fast_a", 1);
+    let fast_a = b.named("fast_a").add_node(inc, (name, delay, b.param()));
+    let (name, delay) = named("slow_b", 10);
+    let slow_b = b.named("slow_b").add_node(inc, (name, delay, fast_a));
+    let (name, delay) = named("slow_a", 5);
+    let slow_a = b.named("slow_a").add_node(inc, (name, delay, b.param()));
+    let (name, delay) = named("fast_b", 1);
+    let fast_b = b.named("fast_b").add_node(inc, (name, delay, b.param()));
+    let (name, delay) = named("fast_c", 1);
+    let fast_c = b
+        .named("fast_c")
+        .add_node(add, (name, delay, slow_a, fast_b));
+    let (name, delay) = named("end", 1);
+    let end = b.named("end").add_node(add, (name, delay, fast_c, slow_b));
+    let dag = b.build();
+
+    let mut recorder = Recorder::new(&dag, EmbassyClock::new());
+    let out = dag.run(&0).with_observer(&mut recorder).await;
+    assert_eq!((out[fast_a], out[end]), (1, 4));
+    let trace = recorder.trace();
+    assert!(
+        trace
+            .spans
+            .iter()
+            .all(|span| span.end.is_some() && span.start <= span.end)
+    );
+    assert_eq!(dag.run(&10).await[end], 34);
+    SEED_DONE.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn seed_on_the_embassy_executor() {
+    run_on_embassy(seed_task(), &SEED_DONE);
+}
+
+async fn sense(delay: &Duration) -> Result<u32, Timeout> {
+    let work = async {
+        Timer::after(*delay).await;
+        7
+    };
+    dagfut_embassy::timeout("sense", Duration::from_millis(20), work).await
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn sleeper(delay: &Duration, dropped: &Arc<AtomicBool>) -> u32 {
+    let _guard = DropFlag(Arc::clone(dropped));
+    Timer::after(*delay).await;
+    0
+}
+
+static TIMEOUT_DONE: AtomicBool = AtomicBool::new(false);
+
+#[embassy_executor::task]
+async fn timeout_task() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let b = LocalDagBuilder::<Duration>::new().with_error::<Timeout>();
+    let sensed = b.named("sense").add_try_node(sense, b.param());
+    b.add_node(sleeper, (b.param(), b.add_constant(Arc::clone(&dropped))));
+    let dag = b.build();
+
+    assert_eq!(
+        dag.try_run(&Duration::from_ticks(0)).await.unwrap()[sensed],
+        7
+    );
+
+    let error = dag.try_run(&Duration::from_secs(3600)).await.unwrap_err();
+    assert_eq!(error.name(), Some("sense"));
+    assert_eq!(
+        error.to_string(),
+        "node `sense` (task #0) failed: `sense` timed out after 20ms"
+    );
+    let DagError::Failed { error, .. } = error else {
+        panic!("a timeout is an error, not a panic")
+    };
+    assert_eq!(
+        error,
+        Timeout::new("sense", core::time::Duration::from_millis(20))
+    );
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "fail-fast drops the running nodes"
+    );
+    TIMEOUT_DONE.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn timeouts_on_the_embassy_executor() {
+    run_on_embassy(timeout_task(), &TIMEOUT_DONE);
+}
