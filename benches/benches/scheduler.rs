@@ -10,8 +10,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dagfut_benches::{CountEvents, chain, layered, wide};
+use dagfut_benches::{CountEvents, Driver, PendOnce, chain, drive, layered, wide, wide_pending};
 use futures_executor::block_on;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 async fn leaf(n: u64) -> u64 {
     n
@@ -97,5 +99,87 @@ fn observer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wide_ready, chain_ready, observer);
+/// Spawning a task per node (tokio `JoinSet`), the other way people run many futures, on the
+/// same ready work as `wide_ready`.
+fn spawn_per_node(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spawn_per_node");
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for width in [1_000usize, 10_000] {
+        group.throughput(Throughput::Elements(width as u64 + 1));
+        let (dag, total) = wide(width);
+        group.bench_with_input(BenchmarkId::new("dagfut", width), &width, |b, _| {
+            b.iter(|| black_box(block_on(dag.run(&1))[total]))
+        });
+        for (name, runtime) in [
+            ("joinset_current_thread", &current),
+            ("joinset_multi_thread", &multi),
+        ] {
+            group.bench_with_input(BenchmarkId::new(name, width), &width, |b, &width| {
+                b.iter(|| {
+                    runtime.block_on(async {
+                        let mut set = tokio::task::JoinSet::new();
+                        for _ in 0..width {
+                            set.spawn(leaf(1));
+                        }
+                        let mut total = 0u64;
+                        while let Some(value) = set.join_next().await {
+                            total += value.unwrap();
+                        }
+                        black_box(total)
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Nodes that return `Pending` once and are woken by a driver in a shuffled order (no timer
+/// cost): dagfut against the same futures in a `FuturesUnordered` (a flat join, no edges).
+fn pend_once(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pend_once");
+    for width in [1_000usize, 10_000] {
+        group.throughput(Throughput::Elements(width as u64 + 1));
+        let driver = Driver::default();
+        let (dag, total) = wide_pending(width, &driver);
+        group.bench_with_input(BenchmarkId::new("dagfut", width), &width, |b, _| {
+            let mut seed = 0x9E37_79B9_7F4A_7C15;
+            b.iter(|| black_box(drive(dag.run(&1), &driver, &mut seed)[total]))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("futures_unordered", width),
+            &width,
+            |b, &width| {
+                let mut seed = 0x9E37_79B9_7F4A_7C15;
+                b.iter(|| {
+                    let driver = &driver;
+                    let set: FuturesUnordered<_> = (0..width)
+                        .map(|_| async move {
+                            PendOnce::new(driver).await;
+                            1u64
+                        })
+                        .collect();
+                    let sum = set.fold(0u64, |acc, v| async move { acc + v });
+                    black_box(drive(Box::pin(sum), driver, &mut seed))
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    wide_ready,
+    chain_ready,
+    observer,
+    spawn_per_node,
+    pend_once
+);
 criterion_main!(benches);
