@@ -1,67 +1,276 @@
-//! Counts the allocations and bytes of one run, with a counting global allocator, for DAGs of
-//! growing size: a run's allocations do not grow with the node count.
+//! Allocations, bytes, polls and peak memory of one run, with a counting global allocator:
+//! dagfut against the hand-written baselines on every shape, and the scaling series.
 //!
 //! ```text
-//! cargo run --release -p dagfut-benches --example allocations
+//! cargo run --release -p dagfut-benches --example allocations            # up to 1M nodes
+//! cargo run --release -p dagfut-benches --example allocations -- --quick # up to 100k (CI)
 //! ```
+//!
+//! Prints a table and writes `$CARGO_TARGET_DIR/dagfut-benches/metrics.json` for the report.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::fmt::Write as _;
 
-use dagfut_benches::{chain, wide};
-use futures_executor::block_on;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters are atomics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size(), Relaxed);
-        // SAFETY: the caller's contract for `alloc` is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use dagfut_benches::contenders::{DagfutShape, Plan};
+use dagfut_benches::counting_alloc::{Counting, Counts, measure};
+use dagfut_benches::node::{COUNT, PEND, READY, drive, many, n1, n2, n3, n4, polls, reset_polls};
+use dagfut_benches::peers::AsyncDagShape;
+use dagfut_benches::{GRAPH_SEED, Shape, WAKE_SEED, XorShift, write_output};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn measure(run: impl FnOnce()) -> (usize, usize) {
-    let (a, b) = (ALLOCATIONS.load(Relaxed), BYTES.load(Relaxed));
-    run();
-    (ALLOCATIONS.load(Relaxed) - a, BYTES.load(Relaxed) - b)
+/// The bytes of a node's own future (or output, if larger) for a node of `arity` inputs: what
+/// any executor must store per node, so it is not counted as the scheduler's.
+fn own_bytes(arity: usize) -> usize {
+    let x = 0u64;
+    let refs = vec![&x; arity];
+    let future = match arity {
+        0 | 1 => size_of_val(&n1::<PEND>(&x)),
+        2 => size_of_val(&n2::<PEND>(&x, &x)),
+        3 => size_of_val(&n3::<PEND>(&x, &x, &x)),
+        4 => size_of_val(&n4::<PEND>(&x, &x, &x, &x)),
+        _ => size_of_val(&many::<PEND>(&refs)),
+    };
+    future
+        .max(size_of::<u64>())
+        .next_multiple_of(align_of::<u64>())
+}
+
+/// One measured row.
+struct Row {
+    shape: String,
+    nodes: usize,
+    contender: &'static str,
+    workload: &'static str,
+    run: Counts,
+    polls: u64,
+    /// For dagfut: the built DAG's allocations and bytes, and the nodes' own bytes.
+    build: Option<Counts>,
+    own: usize,
+}
+
+/// Measures one run of `run` (allocations, bytes, peak) and, separately, its node polls.
+fn row<F: FnMut() -> u64>(
+    shape: &Shape,
+    contender: &'static str,
+    workload: &'static str,
+    mut measured: F,
+    mut counted: impl FnMut() -> u64,
+) -> Row {
+    measured(); // a first run: lazy one-time initialisation is not a run's cost
+    let (_, run) = measure(&mut measured);
+    reset_polls();
+    counted();
+    Row {
+        shape: shape.name.clone(),
+        nodes: shape.len(),
+        contender,
+        workload,
+        run,
+        polls: polls(),
+        build: None,
+        own: 0,
+    }
+}
+
+fn measure_shape(shape: &Shape, rows: &mut Vec<Row>, peers: bool) {
+    let mut random = XorShift::new(WAKE_SEED);
+    let own: usize = shape.inputs.iter().map(|i| own_bytes(i.len())).sum();
+    for pend in [false, true] {
+        let workload = if pend { "pend" } else { "ready" };
+        let (dag, build) = measure(|| {
+            if pend {
+                DagfutShape::build::<PEND>(shape)
+            } else {
+                DagfutShape::build::<READY>(shape)
+            }
+        });
+        let counting = if pend {
+            DagfutShape::build::<{ PEND | COUNT }>(shape)
+        } else {
+            DagfutShape::build::<{ READY | COUNT }>(shape)
+        };
+        let mut r = random.clone();
+        let mut dagfut = row(
+            shape,
+            "dagfut",
+            workload,
+            || drive(dag.run(1), &mut random),
+            || drive(counting.run(1), &mut r),
+        );
+        dagfut.build = Some(build);
+        dagfut.own = own;
+        rows.push(dagfut);
+        drop((dag, counting));
+
+        let plan = Plan::new(shape);
+        macro_rules! baseline {
+            ($name:literal, $method:ident) => {{
+                let mut r = random.clone();
+                let measured = if pend {
+                    row(
+                        shape,
+                        $name,
+                        workload,
+                        || drive(plan.$method::<PEND>(1), &mut random),
+                        || drive(plan.$method::<{ PEND | COUNT }>(1), &mut r),
+                    )
+                } else {
+                    row(
+                        shape,
+                        $name,
+                        workload,
+                        || drive(plan.$method::<READY>(1), &mut random),
+                        || drive(plan.$method::<{ READY | COUNT }>(1), &mut r),
+                    )
+                };
+                rows.push(measured);
+            }};
+        }
+        baseline!("join_all_per_layer", join_all_per_layer);
+        baseline!("futures_unordered", futures_unordered);
+        baseline!("futures_buffered_flat", flat_join);
+
+        if peers && AsyncDagShape::supports(shape) {
+            let mut r = random.clone();
+            let measured = if pend {
+                row(
+                    shape,
+                    "async_dag",
+                    workload,
+                    || drive(AsyncDagShape::build::<PEND>(shape, 1).run(), &mut random),
+                    || {
+                        drive(
+                            AsyncDagShape::build::<{ PEND | COUNT }>(shape, 1).run(),
+                            &mut r,
+                        )
+                    },
+                )
+            } else {
+                row(
+                    shape,
+                    "async_dag",
+                    workload,
+                    || drive(AsyncDagShape::build::<READY>(shape, 1).run(), &mut random),
+                    || {
+                        drive(
+                            AsyncDagShape::build::<{ READY | COUNT }>(shape, 1).run(),
+                            &mut r,
+                        )
+                    },
+                )
+            };
+            rows.push(measured);
+        }
+    }
+}
+
+/// The peak heap of building and running a dagfut DAG of `nodes` layered nodes.
+fn peak_of_scaling_run(nodes: usize) -> (usize, Counts) {
+    let shape = Shape::layered(nodes, GRAPH_SEED);
+    let mut random = XorShift::new(WAKE_SEED);
+    let (_, counts) = measure(|| {
+        let dag = DagfutShape::build::<READY>(&shape);
+        drive(dag.run(1), &mut random)
+    });
+    (nodes, counts)
+}
+
+/// The process's peak resident memory (`VmHWM`), in kB, where `/proc` has it.
+fn vm_hwm_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn main() {
-    println!("| shape | nodes | allocations per run | bytes per run | bytes per node |");
-    println!("|---|---|---|---|---|");
-    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
-        let (dag, total) = wide(n);
-        let (allocations, bytes) = measure(|| {
-            assert_eq!(block_on(dag.run(&1))[total], n as u64);
-        });
-        let nodes = dag.task_count();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let max = if quick { 100_000 } else { 1_000_000 };
+    let mut rows = Vec::new();
+    let shapes = dagfut_benches::issue_shapes();
+    for shape in &shapes {
+        measure_shape(shape, &mut rows, true);
+    }
+    let mut scaling = Vec::new();
+    for nodes in [1_000, 10_000, 100_000, 1_000_000] {
+        if nodes > max {
+            continue;
+        }
+        let shape = Shape::layered(nodes, GRAPH_SEED);
+        let mut series = Vec::new();
+        measure_shape(&shape, &mut series, false);
+        for row in &mut series {
+            row.shape = "scaling".into();
+        }
+        rows.extend(series);
+        scaling.push(peak_of_scaling_run(nodes));
+    }
+
+    println!(
+        "| shape | nodes | workload | contender | allocations/run | bytes/run | bytes/node | scheduler bytes/node | polls/node |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut json = String::from("{\n  \"rows\": [\n");
+    for (i, r) in rows.iter().enumerate() {
+        let per_node = r.run.bytes as f64 / r.nodes as f64;
+        let scheduler =
+            (r.contender == "dagfut").then(|| (r.run.bytes as f64 - r.own as f64) / r.nodes as f64);
         println!(
-            "| wide | {nodes} | {allocations} | {bytes} | {:.1} |",
-            bytes as f64 / nodes as f64
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} |",
+            r.shape,
+            r.nodes,
+            r.workload,
+            r.contender,
+            r.run.allocations,
+            r.run.bytes,
+            per_node,
+            scheduler.map_or(String::new(), |s| format!("{s:.1}")),
+            r.polls as f64 / r.nodes as f64
+        );
+        let build = r.build.unwrap_or_default();
+        let _ = writeln!(
+            json,
+            "    {{\"shape\": \"{}\", \"nodes\": {}, \"workload\": \"{}\", \"contender\": \"{}\", \
+             \"allocations\": {}, \"bytes\": {}, \"peak\": {}, \"polls\": {}, \"own_bytes\": {}, \
+             \"build_allocations\": {}, \"build_bytes\": {}}}{}",
+            r.shape,
+            r.nodes,
+            r.workload,
+            r.contender,
+            r.run.allocations,
+            r.run.bytes,
+            r.run.peak,
+            r.polls,
+            r.own,
+            build.allocations,
+            build.bytes,
+            if i + 1 == rows.len() { "" } else { "," }
         );
     }
-    for n in [1_000usize, 100_000] {
-        let (dag, last) = chain(n);
-        let (allocations, bytes) = measure(|| {
-            assert_eq!(block_on(dag.run(&0))[last], n as u64);
-        });
+    json.push_str("  ],\n  \"scaling_peak\": [\n");
+    println!();
+    println!("| layered nodes | peak heap of build + run | per node |");
+    println!("|---|---|---|");
+    for (i, (nodes, counts)) in scaling.iter().enumerate() {
         println!(
-            "| chain | {n} | {allocations} | {bytes} | {:.1} |",
-            bytes as f64 / n as f64
+            "| {nodes} | {} | {:.1} |",
+            counts.peak,
+            counts.peak as f64 / *nodes as f64
+        );
+        let _ = writeln!(
+            json,
+            "    {{\"nodes\": {nodes}, \"peak\": {}}}{}",
+            counts.peak,
+            if i + 1 == scaling.len() { "" } else { "," }
         );
     }
+    let hwm = vm_hwm_kb();
+    println!("\nprocess peak resident memory (VmHWM): {hwm:?} kB");
+    let _ = write!(
+        json,
+        "  ],\n  \"vm_hwm_kb\": {},\n  \"quick\": {quick}\n}}\n",
+        hwm.map_or("null".to_string(), |v| v.to_string())
+    );
+    let path = write_output("metrics.json", &json).expect("write metrics.json");
+    println!("wrote {}", path.display());
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The full benchmark run behind RESULTS.md: criterion (short times, for a small machine), the
+# allocation/poll/memory metrics, the makespan with real timers, then the report.
+#
+#   bash benches/run.sh            # everything, scaling up to 1M nodes (about 10 minutes)
+#   bash benches/run.sh scaling    # arguments go to criterion (here: a filter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${CARGO_TARGET_DIR:-target}/dagfut-benches"
+mkdir -p "$out"
+criterion_args=(--warm-up-time 1 --measurement-time 2 "$@")
+cat > "$out/command.txt" <<CMD
+cargo bench -p dagfut-benches -- ${criterion_args[*]}
+cargo run --release -p dagfut-benches --example allocations
+cargo run --release -p dagfut-benches --example makespan
+python3 benches/report.py
+CMD
+cut -d' ' -f1-3 /proc/loadavg > "$out/load.txt"
+cargo bench -p dagfut-benches -- "${criterion_args[@]}"
+cargo run --release -p dagfut-benches --example allocations
+cargo run --release -p dagfut-benches --example makespan
+cut -d' ' -f1-3 /proc/loadavg >> "$out/load.txt"
+python3 benches/report.py

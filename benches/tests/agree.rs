@@ -1,0 +1,65 @@
+//! Every contender computes the same last output on every shape, in both workloads.
+
+use dagfut_benches::contenders::{
+    DagfutShape, FloorInputs, Plan, poll_each_once, seed_nested_join,
+};
+use dagfut_benches::node::{COUNT, PEND, READY, drive, polls, reset_polls};
+use dagfut_benches::peers::{AsyncDagShape, DagxShape};
+use dagfut_benches::{Shape, XorShift};
+
+fn shapes() -> Vec<Shape> {
+    vec![
+        Shape::seed(),
+        Shape::chain(100),
+        Shape::wide(100),
+        Shape::fan_out(100),
+        Shape::layered(1_000, 3),
+    ]
+}
+
+#[test]
+fn contenders_agree() {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut random = XorShift::new(1);
+    for shape in shapes() {
+        let expected = shape.expected_last(1);
+        let plan = Plan::new(&shape);
+        let ready = DagfutShape::build::<READY>(&shape);
+        let pend = DagfutShape::build::<PEND>(&shape);
+        assert_eq!(drive(ready.run(1), &mut random), expected, "{}", shape.name);
+        assert_eq!(drive(pend.run(1), &mut random), expected, "{}", shape.name);
+        let layer = drive(plan.join_all_per_layer::<PEND>(1), &mut random);
+        assert_eq!(layer, expected, "{}", shape.name);
+        let unordered = drive(plan.futures_unordered::<PEND>(1), &mut random);
+        assert_eq!(unordered, expected, "{}", shape.name);
+        assert_eq!(tokio.block_on(plan.joinset::<READY>(1)), expected);
+        drive(plan.flat_join::<PEND>(1), &mut random);
+        poll_each_once(&mut plan.boxed_futures(&FloorInputs::new(&plan, 1)));
+        if DagxShape::supports(&shape) {
+            let dagx = DagxShape::build(&shape, 1);
+            assert_eq!(tokio.block_on(dagx.run()), expected, "{}", shape.name);
+        }
+        if AsyncDagShape::supports(&shape) {
+            let graph = AsyncDagShape::build::<PEND>(&shape, 1);
+            assert_eq!(drive(graph.run(), &mut random), expected, "{}", shape.name);
+        }
+    }
+    let seed = Shape::seed().expected_last(1);
+    assert_eq!(drive(seed_nested_join::<PEND>(1), &mut random), seed);
+}
+
+#[test]
+fn dagfut_polls_each_node_once_per_wake() {
+    let shape = Shape::layered(1_000, 3);
+    let mut random = XorShift::new(1);
+    let ready = DagfutShape::build::<{ READY | COUNT }>(&shape);
+    reset_polls();
+    drive(ready.run(1), &mut random);
+    assert_eq!(polls(), 1_000);
+    let pend = DagfutShape::build::<{ PEND | COUNT }>(&shape);
+    reset_polls();
+    drive(pend.run(1), &mut random);
+    assert_eq!(polls(), 2_000);
+}
