@@ -76,6 +76,7 @@ mod inputs;
 mod node;
 mod observe;
 mod outputs;
+mod ready;
 mod run;
 mod slots;
 mod sync;

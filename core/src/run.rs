@@ -15,6 +15,7 @@ use crate::flavor::{Flavor, Sendable};
 use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
+use crate::ready::ReadyQueue;
 use crate::slots::{DONE, RUNNING, Slots};
 use crate::task::Completion;
 use crate::waker::WakeQueue;
@@ -54,9 +55,9 @@ enum Phase<'a, E> {
 struct Run<'a, E> {
     slots: Slots<'a>,
     wakes: WakeQueue,
-    /// Tasks to poll: just started, or woken. Each is here at most once (a woken task stays
-    /// marked queued until it is polled), so it never grows past the task count.
-    ready: VecDeque<u32>,
+    /// Tasks to poll: just started, or woken, in batches polled in index order. Each is here
+    /// at most once (a woken task stays marked queued until it is polled).
+    ready: ReadyQueue,
     /// Tasks not completed, failed or skipped yet.
     remaining: usize,
     /// Where a failing node leaves its error (see `Slots::poll_task`).
@@ -106,8 +107,8 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
     fn poll_run(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
         if let Phase::NotStarted = self.phase {
             let count = self.core.tasks.len();
-            let mut ready = VecDeque::with_capacity(count);
-            ready.extend(self.core.roots.iter().copied());
+            let mut ready = ReadyQueue::new(count);
+            self.core.roots.iter().for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {
                 slots: Slots::new(self.core, self.param),
                 wakes: WakeQueue::new(count),
@@ -121,19 +122,21 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             panic!("dagfut: a run's future was polled after completion");
         };
         run.wakes.register(cx.waker());
-        let before = run.ready.len();
+        let before = run.ready.mark();
         run.wakes.drain_into(&mut run.ready);
-        for &woken in run.ready.range(before..) {
+        for &woken in run.ready.queued_since(before) {
             self.observer.on_event(woken as usize, NodeEvent::Woken);
         }
         let mut budget = self.budget;
-        while let Some(&task) = run.ready.front() {
+        while !run.ready.is_empty() {
             if budget == 0 {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             budget -= 1;
-            run.ready.pop_front();
+            let Some(task) = run.ready.pop() else {
+                unreachable!("the queue is not empty")
+            };
             run.wakes.mark_polled(task);
             if run.slots.is_ready(task) {
                 self.observer.on_event(task as usize, NodeEvent::Started);
@@ -141,7 +144,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
-            let mut poll = move |slots: &mut Slots<'a>, ready: &mut VecDeque<u32>| {
+            let mut poll = move |slots: &mut Slots<'a>, ready: &mut ReadyQueue| {
                 // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that
                 // made this run (`Dag<P, K, E>` makes runs with its own `E`, and its builder only
                 // takes fallible nodes that fail with an `E`).

@@ -24,6 +24,7 @@ use core::task::{Context, Poll};
 use crate::dag::DagCore;
 use crate::error::OutputError;
 use crate::node::{Node, Slot};
+use crate::ready::ReadyQueue;
 use crate::task::{Completion, Resolver};
 
 /// Started: the slot holds the future.
@@ -105,7 +106,7 @@ impl<'a> Slots<'a> {
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
-        ready: &mut VecDeque<u32>,
+        ready: &mut ReadyQueue,
         error_sink: *mut (),
     ) -> Poll<Completion> {
         let erased = &*self.core.tasks[task as usize];
@@ -148,7 +149,7 @@ impl<'a> Slots<'a> {
                 debug_assert!((1..=MAX_INPUT_EDGES).contains(remaining));
                 *remaining -= 1;
                 if *remaining == 0 {
-                    ready.push_back(dependent);
+                    ready.push(dependent);
                 }
             }
         }

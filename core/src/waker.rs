@@ -10,12 +10,12 @@
 //! later wakes do nothing, and the last reference frees it.
 
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
-use alloc::collections::VecDeque;
 use core::alloc::Layout;
 use core::mem::{ManuallyDrop, align_of, size_of};
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
+use crate::ready::ReadyQueue;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
 
 /// `Slot::next` of a task that is not queued.
@@ -282,7 +282,7 @@ impl WakeQueue {
     }
 
     /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
-    pub(crate) fn drain_into(&self, ready: &mut VecDeque<u32>) -> usize {
+    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue) -> usize {
         let header = self.header();
         if header.head.load(Ordering::Relaxed) == END {
             return 0;
@@ -300,7 +300,7 @@ impl WakeQueue {
         }
         let mut count = 0;
         while reversed != END {
-            ready.push_back(reversed);
+            ready.push(reversed);
             count += 1;
             reversed = self.block.slot(reversed).next.load(Ordering::Relaxed);
         }
@@ -358,7 +358,6 @@ impl core::fmt::Debug for WakeQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec::Vec;
 
     #[test]
     fn wakes_are_coalesced_and_drained_oldest_first() {
@@ -368,9 +367,11 @@ mod tests {
         w2.wake_by_ref();
         w0.wake_by_ref();
         w2.wake_by_ref();
-        let mut ready = VecDeque::new();
+        let mut ready = ReadyQueue::new(4);
         assert_eq!(queue.drain_into(&mut ready), 2);
-        assert_eq!(ready.iter().copied().collect::<Vec<_>>(), [2, 0]);
+        assert_eq!(ready.queued_since(0), [2, 0]);
+        // The run polls them as one batch, in index order.
+        assert_eq!((ready.pop(), ready.pop()), (Some(0), Some(2)));
         // Still queued (owned by the run) until polled: a wake now is absorbed.
         w2.wake_by_ref();
         assert_eq!(queue.drain_into(&mut ready), 0);
