@@ -35,6 +35,9 @@ pub(crate) struct DagCore {
     pub(crate) in_degree: Box<[u32]>,
     /// The tasks with no task inputs, which start at once.
     pub(crate) roots: Box<[u32]>,
+    /// Whether any task's output needs dropping: if none does, dropping a run's outputs
+    /// skips the tasks, reading only their states.
+    pub(crate) outputs_need_drop: bool,
 }
 
 impl DagCore {
@@ -91,6 +94,7 @@ impl DagCore {
                 offset
             })
             .collect();
+        let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
         DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
@@ -102,6 +106,7 @@ impl DagCore {
             dependents: dependents.into_boxed_slice(),
             in_degree: in_degree.into_boxed_slice(),
             roots,
+            outputs_need_drop,
         }
     }
 }

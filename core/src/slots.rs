@@ -239,13 +239,14 @@ impl<'a> Slots<'a> {
             let task = self.drop_cursor;
             self.drop_cursor += 1;
             self.states[task] = VACANT;
-            let erased = &*self.core.tasks[task];
             let slot = self.slot_ptr(task as u32);
             match state {
                 // SAFETY: RUNNING: the slot holds the future; it is VACANT from now on.
-                RUNNING => unsafe { erased.drop_future(slot) },
+                RUNNING => unsafe { self.core.tasks[task].drop_future(slot) },
                 // SAFETY: DONE: the slot holds the output; it is VACANT from now on.
-                DONE => unsafe { erased.drop_output(slot) },
+                DONE if self.core.outputs_need_drop => unsafe {
+                    self.core.tasks[task].drop_output(slot)
+                },
                 _ => {}
             }
         }

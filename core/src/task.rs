@@ -195,6 +195,8 @@ pub(crate) unsafe trait ErasedTask {
     /// # Safety
     /// The slot holds this task's future; it is not used again.
     unsafe fn drop_future(&self, slot: *mut u8);
+    /// Whether dropping the output does anything (`core::mem::needs_drop`).
+    fn output_needs_drop(&self) -> bool;
     /// Drops the output in the slot.
     ///
     /// # Safety
@@ -300,6 +302,10 @@ macro_rules! tuple_task_impl {
                 unsafe {
                     ptr::drop_in_place(slot.cast::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future>())
                 }
+            }
+
+            fn output_needs_drop(&self) -> bool {
+                core::mem::needs_drop::<M::Value>()
             }
 
             unsafe fn drop_output(&self, slot: *mut u8) {
@@ -420,6 +426,10 @@ where
                 slot.cast::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future>(),
             )
         }
+    }
+
+    fn output_needs_drop(&self) -> bool {
+        core::mem::needs_drop::<M::Value>()
     }
 
     unsafe fn drop_output(&self, slot: *mut u8) {
