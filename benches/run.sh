@@ -4,6 +4,7 @@
 #
 #   bash benches/run.sh            # everything, scaling up to 1M nodes (about 10 minutes)
 #   bash benches/run.sh scaling    # arguments go to criterion (here: a filter)
+#   DAGFUT_BENCH_PYTHON=1 bash benches/run.sh   # also the Python async-dag 0.3.1 comparison
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${CARGO_TARGET_DIR:-target}/dagfut-benches"
@@ -19,5 +20,11 @@ cut -d' ' -f1-3 /proc/loadavg > "$out/load.txt"
 cargo bench -p dagfut-benches -- "${criterion_args[@]}"
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
+if [ "${DAGFUT_BENCH_PYTHON:-0}" = 1 ]; then
+  echo "DAGFUT_BENCH_PYTHON=1 bash benches/python/run.sh" >> "$out/command.txt"
+  bash benches/python/run.sh
+else
+  rm -f "$out/python.json" # a stale comparison from an earlier run must not be reported
+fi
 cut -d' ' -f1-3 /proc/loadavg >> "$out/load.txt"
 python3 benches/report.py
