@@ -195,8 +195,8 @@ def targets(groups, scaling, metrics):
             " built and counts nothing; dagfut also creates each node future in its arena, counts"
             " down each dependent edge, writes the output slot and drops the future. The seed"
             f" graph is dominated by the run's fixed cost ({run_allocations} per run: arena,"
-            " waker block, ready queue, state words); one allocation instead of several, or"
-            " reusing a run's state across runs, would reach it there."
+            " waker block, ready queue, state words), which one allocation instead of several, or"
+            " reusing a run's state across runs, would shrink."
             + (f" On the larger shapes the floor costs {min(floor):.1f}–{max(floor):.1f} ns per"
                " node, one poll of a tiny prebuilt future; even futures-buffered's flat join,"
                " which only creates and polls the same futures (no edges), is"
@@ -258,7 +258,7 @@ def targets(groups, scaling, metrics):
                       scaling[("async_dag", 10_000)] / scaling[("dagfut", 10_000)]))
     if pairs:
         least = min(r for _, r in pairs)
-        detail = ", ".join(f"{short(g)} {fmt_ratio(r)}" for g, r in pairs)
+        detail = ", ".join(f"{parse_group(g)[0]} {short(g)} {fmt_ratio(r)}" for g, r in pairs)
         why = ""
         if least < 10:
             why = (" async_dag is itself one future over a `FuturesUnordered` (no spawning), so"

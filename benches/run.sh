@@ -14,7 +14,6 @@ cat > "$out/command.txt" <<CMD
 cargo bench -p dagfut-benches -- ${criterion_args[*]}
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
-python3 benches/report.py
 CMD
 cut -d' ' -f1-3 /proc/loadavg > "$out/load.txt"
 cargo bench -p dagfut-benches -- "${criterion_args[@]}"
@@ -27,4 +26,5 @@ else
   rm -f "$out/python.json" # a stale comparison from an earlier run must not be reported
 fi
 cut -d' ' -f1-3 /proc/loadavg >> "$out/load.txt"
+echo "python3 benches/report.py" >> "$out/command.txt"
 python3 benches/report.py
