@@ -1,12 +1,12 @@
 //! Poll and wake accounting: exact counts, coalescing, self-wakes, the budget, wakes from
-//! other threads and wakes after the run.
+//! other threads and wakes after the run, and the order woken nodes are polled in.
 
 mod support;
 
 use std::task::Poll;
 use std::thread;
 
-use dagfut::{Dag, DagBuilder, Node};
+use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
 use support::{Poller, Trigger, YieldNow};
 
 async fn wait(trigger: &Trigger) -> u32 {
@@ -214,4 +214,78 @@ fn a_waker_kept_after_completion_is_harmless() {
     let clone = waker.clone();
     drop(waker);
     clone.wake();
+}
+
+/// The run's events, in order.
+#[derive(Default)]
+struct Events(Vec<(usize, NodeEvent)>);
+
+impl Observer for Events {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        self.0.push((task, event));
+    }
+}
+
+impl Events {
+    fn of(&self, kind: NodeEvent) -> Vec<usize> {
+        let tasks = self.0.iter().filter(|(_, event)| *event == kind);
+        tasks.map(|(task, _)| *task).collect()
+    }
+}
+
+async fn ready(_: &()) -> u32 {
+    1
+}
+
+/// Builds `count` nodes, those for which `waits` holds waiting on a trigger of their own;
+/// polls once, fires the triggers in reverse order, polls again; returns the waiting nodes
+/// and the order their wakes were taken and the order they completed in.
+fn wake_in_reverse(count: usize, waits: impl Fn(usize) -> bool) -> [Vec<usize>; 3] {
+    let b = DagBuilder::<()>::new();
+    let mut triggers = Vec::new();
+    for task in 0..count {
+        if waits(task) {
+            let trigger = Trigger::default();
+            b.add_node(wait, b.add_constant(trigger.clone()));
+            triggers.push((task, trigger));
+        } else {
+            b.add_node(ready, b.param());
+        }
+    }
+    let dag = b.build();
+    let mut events = Events::default();
+    let poller = Poller::new();
+    let mut run = dag
+        .run(&())
+        .with_observer(&mut events)
+        .with_poll_budget(usize::MAX);
+    assert!(poller.poll(&mut run).is_pending());
+    for (_, trigger) in triggers.iter().rev() {
+        trigger.fire();
+    }
+    assert!(poller.poll(&mut run).is_ready());
+    drop(run);
+    // Only what happened on the second poll.
+    let first_poll = events.0.iter().position(|(_, e)| *e == NodeEvent::Woken);
+    events
+        .0
+        .drain(..first_poll.expect("the second poll took wakes"));
+    let waiting = triggers.iter().map(|(task, _)| *task).collect();
+    [
+        waiting,
+        events.of(NodeEvent::Woken),
+        events.of(NodeEvent::Completed),
+    ]
+}
+
+#[test]
+fn woken_nodes_are_polled_in_index_order_whatever_order_they_were_woken_in() {
+    // A short batch (sorted), a long dense one (through the bitmap), a long sparse one
+    // (sorted): every path of the ready queue.
+    for (count, stride) in [(5, 1), (40, 1), (2_000, 100)] {
+        let [waiting, woken, completed] = wake_in_reverse(count, |task| task % stride == 0);
+        let reversed: Vec<usize> = waiting.iter().rev().copied().collect();
+        assert_eq!(woken, reversed, "wakes are taken in the order they came");
+        assert_eq!(completed, waiting, "the batch is polled in index order");
+    }
 }
