@@ -51,3 +51,38 @@ pub fn local_fan_in(width: u32) -> (LocalDag<u32>, Node<u32>) {
     let sum = b.add_node(total, leaves);
     (b.build(), sum)
 }
+
+/// Builds the seed graph of async-dag's README with timers, on the builder `$b` (a
+/// `DagBuilder` of either flavour, by reference), and gives the handles of `fast_a`, `slow_b`
+/// and `end`.
+///
+/// `$inc` and `$add` are the node functions, with the runtime's timer inside: each takes its
+/// node's name (`&&'static str`), its delay (`&D`) and its inputs (`&u32`, or two), sleeps, and
+/// returns the input plus one or the sum. Delays are multiples of `$unit` (of type `D`; the
+/// README's is 100 ms): `fast_a` 1 → `slow_b` 10; `slow_a` 5 and `fast_b` 1 → `fast_c` 1;
+/// `end` 1, taking `fast_c` and `slow_b`. A macro, so that one graph serves every runtime's
+/// timer and duration type and both flavours of builder.
+#[macro_export]
+macro_rules! timed_seed_graph {
+    ($b:expr, $unit:expr, $inc:expr, $add:expr) => {{
+        let b = $b;
+        let unit = $unit;
+        let named =
+            |name: &'static str, units: u32| (b.add_constant(name), b.add_constant(unit * units));
+        let (name, delay) = named("fast_a", 1);
+        let fast_a = b.named("fast_a").add_node($inc, (name, delay, b.param()));
+        let (name, delay) = named("slow_b", 10);
+        let slow_b = b.named("slow_b").add_node($inc, (name, delay, fast_a));
+        let (name, delay) = named("slow_a", 5);
+        let slow_a = b.named("slow_a").add_node($inc, (name, delay, b.param()));
+        let (name, delay) = named("fast_b", 1);
+        let fast_b = b.named("fast_b").add_node($inc, (name, delay, b.param()));
+        let (name, delay) = named("fast_c", 1);
+        let fast_c = b
+            .named("fast_c")
+            .add_node($add, (name, delay, slow_a, fast_b));
+        let (name, delay) = named("end", 1);
+        let end = b.named("end").add_node($add, (name, delay, fast_c, slow_b));
+        (fast_a, slow_b, end)
+    }};
+}

@@ -20,26 +20,10 @@ async fn add(_name: &&'static str, delay: &Duration, a: &u32, b: &u32) -> u32 {
 }
 
 /// The seed graph on the builder `$b`, its delays in multiples of `$unit` (the README's:
-/// 100 ms); gives `fast_a` and `end`. A macro: it serves both flavours of builder.
+/// 100 ms); gives `fast_a` and `end`.
 macro_rules! seed {
     ($b:expr, $unit:expr) => {{
-        let b = $b;
-        let named =
-            |name: &'static str, units: u32| (b.add_constant(name), b.add_constant($unit * units));
-        let (name, delay) = named("fast_a", 1);
-        let fast_a = b.named("fast_a").add_node(inc, (name, delay, b.param()));
-        let (name, delay) = named("slow_b", 10);
-        let slow_b = b.named("slow_b").add_node(inc, (name, delay, fast_a));
-        let (name, delay) = named("slow_a", 5);
-        let slow_a = b.named("slow_a").add_node(inc, (name, delay, b.param()));
-        let (name, delay) = named("fast_b", 1);
-        let fast_b = b.named("fast_b").add_node(inc, (name, delay, b.param()));
-        let (name, delay) = named("fast_c", 1);
-        let fast_c = b
-            .named("fast_c")
-            .add_node(add, (name, delay, slow_a, fast_b));
-        let (name, delay) = named("end", 1);
-        let end = b.named("end").add_node(add, (name, delay, fast_c, slow_b));
+        let (fast_a, _, end) = dagfut_tests::timed_seed_graph!($b, $unit, inc, add);
         (fast_a, end)
     }};
 }

@@ -29,44 +29,12 @@ struct Seed {
 /// The seed graph, its delays in multiples of `unit` (the README's: 100 ms).
 fn seed(unit: Duration) -> Seed {
     let b = DagBuilder::<u32>::new();
-    let node = |name: &'static str| (b.add_constant(name), b.add_constant(unit * delay(name)));
-    let fast_a = b.named("fast_a").add_node(inc, {
-        let (n, d) = node("fast_a");
-        (n, d, b.param())
-    });
-    let slow_b = b.named("slow_b").add_node(inc, {
-        let (n, d) = node("slow_b");
-        (n, d, fast_a)
-    });
-    let slow_a = b.named("slow_a").add_node(inc, {
-        let (n, d) = node("slow_a");
-        (n, d, b.param())
-    });
-    let fast_b = b.named("fast_b").add_node(inc, {
-        let (n, d) = node("fast_b");
-        (n, d, b.param())
-    });
-    let fast_c = b.named("fast_c").add_node(add, {
-        let (n, d) = node("fast_c");
-        (n, d, slow_a, fast_b)
-    });
-    let end = b.named("end").add_node(add, {
-        let (n, d) = node("end");
-        (n, d, fast_c, slow_b)
-    });
+    let (fast_a, slow_b, end) = dagfut_tests::timed_seed_graph!(&b, unit, inc, add);
     Seed {
         dag: b.build(),
         fast_a,
         slow_b,
         end,
-    }
-}
-
-fn delay(name: &str) -> u32 {
-    match name {
-        "slow_b" => 10,
-        "slow_a" => 5,
-        _ => 1,
     }
 }
 
