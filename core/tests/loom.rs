@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll, Waker};
 
-use dagfut::{DagBuilder, NodeEvent, Observer};
+use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
@@ -83,10 +83,7 @@ impl Reached {
 fn a_wake_racing_the_poll_that_drains_the_queue() {
     static REACHED: Reached = Reached::new();
     loom::model(|| {
-        let gate = Gate::default();
-        let b = DagBuilder::<()>::new();
-        let node = b.add_node(wait, b.add_constant(gate.clone()));
-        let dag = b.build();
+        let (gate, dag, node) = one_gate();
         let opener = {
             let gate = gate.clone();
             thread::spawn(move || gate.open())
@@ -155,15 +152,10 @@ fn wakes_from_two_threads_at_once() {
 fn a_wake_racing_the_completion_of_the_same_node() {
     static REACHED: Reached = Reached::new();
     loom::model(|| {
-        let gate = Gate::default();
-        let b = DagBuilder::<()>::new();
-        let node = b.add_node(wait, b.add_constant(gate.clone()));
-        let dag = b.build();
+        let (gate, dag, node) = one_gate();
         let mut run = dag.run(&());
-        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waker = counting_waker(&polls);
+        let (polls, waker) = first_poll(&mut run);
         let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
         let stale = gate.waker().expect("the node parked");
         gate.open();
         // A second, late wake of the same node from another thread, racing its completion.
@@ -182,18 +174,9 @@ fn a_wake_racing_the_completion_of_the_same_node() {
 fn a_wake_racing_the_drop_of_the_run() {
     static REACHED: Reached = Reached::new();
     loom::model(|| {
-        let gate = Gate::default();
-        let b = DagBuilder::<()>::new();
-        b.add_node(wait, b.add_constant(gate.clone()));
-        let dag = b.build();
+        let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waker = counting_waker(&polls);
-        assert!(
-            Pin::new(&mut run)
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        let (polls, _waker) = first_poll(&mut run);
         let opener = {
             let gate = gate.clone();
             thread::spawn(move || gate.open())
@@ -211,18 +194,9 @@ fn a_wake_racing_the_drop_of_the_run() {
 #[test]
 fn the_last_waker_clone_dropped_on_another_thread() {
     loom::model(|| {
-        let gate = Gate::default();
-        let b = DagBuilder::<()>::new();
-        b.add_node(wait, b.add_constant(gate.clone()));
-        let dag = b.build();
+        let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waker = counting_waker(&polls);
-        assert!(
-            Pin::new(&mut run)
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        let (_polls, _waker) = first_poll(&mut run);
         let clone = gate.waker().expect("the node parked");
         let dropper = thread::spawn(move || drop(clone));
         drop(run);
@@ -230,6 +204,27 @@ fn the_last_waker_clone_dropped_on_another_thread() {
         drop(gate); // the gate's own clone goes with the last handle
         dropper.join().unwrap();
     });
+}
+
+/// A DAG of one node that waits on the returned gate.
+fn one_gate() -> (Gate, Dag<()>, Node<u32>) {
+    let gate = Gate::default();
+    let b = DagBuilder::<()>::new();
+    let node = b.add_node(wait, b.add_constant(gate.clone()));
+    (gate, b.build(), node)
+}
+
+/// Polls `run` once with a waker that counts its wakes (returned, with the waker): the node
+/// parks.
+fn first_poll<F: Future + Unpin>(run: &mut F) -> (Arc<std::sync::atomic::AtomicUsize>, Waker) {
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waker = counting_waker(&polls);
+    assert!(
+        Pin::new(run)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    (polls, waker)
 }
 
 fn counting_waker(count: &Arc<std::sync::atomic::AtomicUsize>) -> Waker {
