@@ -86,3 +86,16 @@ macro_rules! timed_seed_graph {
         (fast_a, slow_b, end)
     }};
 }
+
+/// Sets its flag when dropped: tells a test that a run dropped a node's future (or whatever
+/// holds it).
+#[cfg(target_has_atomic = "ptr")]
+#[derive(Debug)]
+pub struct DropFlag(pub alloc::sync::Arc<core::sync::atomic::AtomicBool>);
+
+#[cfg(target_has_atomic = "ptr")]
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, core::sync::atomic::Ordering::SeqCst);
+    }
+}

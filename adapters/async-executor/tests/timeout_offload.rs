@@ -9,6 +9,7 @@ use async_executor::{Executor, LocalExecutor};
 use async_io::Timer;
 use dagfut::{DagBuilder, DagError};
 use dagfut_async_executor::Timeout;
+use dagfut_tests::DropFlag;
 
 const DEADLINE: Duration = Duration::from_millis(20);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -19,15 +20,6 @@ async fn maybe_slow(delay: &Duration) -> Result<Duration, Timeout> {
         *delay
     };
     dagfut_async_executor::timeout("maybe_slow", DEADLINE, work).await
-}
-
-/// Sets its flag when dropped: tells that a future was dropped.
-struct DropFlag(Arc<AtomicBool>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 /// Sleeps `delay` (an hour, in the failing run) unless dropped.

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use dagfut::trace::Recorder;
 use dagfut::{DagError, LocalDagBuilder};
 use dagfut_embassy::{EmbassyClock, Timeout};
+use dagfut_tests::DropFlag;
 use embassy_executor::{Executor, SpawnError, SpawnToken};
 use embassy_time::{Duration, Timer};
 
@@ -63,15 +64,6 @@ async fn sense(delay: &Duration) -> Result<u32, Timeout> {
         7
     };
     dagfut_embassy::timeout("sense", Duration::from_millis(20), work).await
-}
-
-/// Sets its flag when dropped.
-struct DropFlag(Arc<AtomicBool>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 async fn sleeper(delay: &Duration, dropped: &Arc<AtomicBool>) -> u32 {

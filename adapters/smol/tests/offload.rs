@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dagfut::DagBuilder;
+use dagfut_tests::DropFlag;
 use smol::Timer;
 
 fn fib(n: u64) -> u64 {
@@ -50,15 +51,6 @@ fn a_panic_on_a_worker_is_the_nodes_panic() {
         error.to_string(),
         "node `panics` (task #0) panicked: boom on a worker"
     );
-}
-
-/// Sets its flag when dropped.
-struct DropFlag(Arc<AtomicBool>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 async fn offload_forever(dropped: &Arc<AtomicBool>) -> Result<u32, String> {

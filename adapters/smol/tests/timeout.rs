@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use dagfut::{DagBuilder, DagError};
 use dagfut_smol::Timeout;
+use dagfut_tests::DropFlag;
 use smol::Timer;
 
 const DEADLINE: Duration = Duration::from_millis(20);
@@ -18,15 +19,6 @@ async fn maybe_slow(delay: &Duration) -> Result<Duration, Timeout> {
         *delay
     };
     dagfut_smol::timeout("maybe_slow", DEADLINE, work).await
-}
-
-/// Sets its flag when dropped: tells that a run dropped the node's future.
-struct DropFlag(Arc<AtomicBool>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
 }
 
 async fn endless(dropped: &Arc<AtomicBool>) -> u32 {
