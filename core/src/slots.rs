@@ -77,7 +77,8 @@ impl<'a> Slots<'a> {
 
     /// Whether `task` is ready to start (its next poll starts it).
     pub(crate) fn is_ready(&self, task: u32) -> bool {
-        self.states[task as usize] == 0
+        // `get`, not indexing: no panic path, so without an observer the check compiles away.
+        self.states.get(task as usize) == Some(&0)
     }
 
     /// How many tasks have the state `state` (for `Debug`).
@@ -111,7 +112,7 @@ impl<'a> Slots<'a> {
     ) -> Poll<Completion> {
         let erased = &*self.core.tasks[task as usize];
         let slot = self.slot_ptr(task);
-        match self.states[task as usize] {
+        let poll = match self.states[task as usize] {
             0 => {
                 let inputs = Resolver {
                     arena: self.arena.as_ptr(),
@@ -123,16 +124,25 @@ impl<'a> Slots<'a> {
                 // counts down its dependents once per edge, below), so each source is a live
                 // output, a constant of the DAG or the parameter; outputs are never moved or
                 // written while the run lives, and constants and the parameter outlive `'a`.
-                // The slot is free: the task never started.
-                unsafe { erased.start(slot, &inputs) };
-                self.states[task as usize] = RUNNING;
+                // The slot is free: the task never started. The sink is as the caller
+                // guarantees.
+                unsafe {
+                    erased.start_and_poll(
+                        slot,
+                        &inputs,
+                        &mut self.states[task as usize],
+                        error_sink,
+                        cx,
+                    )
+                }
             }
-            RUNNING => {}
+            // SAFETY: RUNNING: the slot holds the future `start` wrote; the sink is as the
+            // caller guarantees.
+            RUNNING => unsafe {
+                erased.poll(slot, &mut self.states[task as usize], error_sink, cx)
+            },
             state => unreachable!("dagfut: task {task} polled in state {state:#x}"),
-        }
-        // SAFETY: the state is RUNNING, so the slot holds the future `start` wrote; the sink is
-        // as the caller guarantees.
-        let poll = unsafe { erased.poll(slot, &mut self.states[task as usize], error_sink, cx) };
+        };
         if let Poll::Ready(Completion::Failed) = poll {
             self.states[task as usize] = FAILED;
         }

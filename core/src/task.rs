@@ -17,7 +17,7 @@ use core::ptr;
 use core::task::{Context, Poll};
 
 use crate::node::Slot;
-use crate::slots::{DONE, VACANT};
+use crate::slots::{DONE, RUNNING, VACANT};
 
 /// An async function usable as a node: a function of shared references to its inputs that
 /// returns a future which may borrow them for `'a`.
@@ -190,6 +190,26 @@ pub(crate) unsafe trait ErasedTask {
         error_sink: *mut (),
         cx: &mut Context<'_>,
     ) -> Poll<Completion>;
+    /// [`start`](Self::start)s the task, marks `state` `RUNNING`, and [`poll`](Self::poll)s
+    /// it: one call through the vtable where there would be two.
+    ///
+    /// # Safety
+    /// As `start`, then as `poll`.
+    unsafe fn start_and_poll(
+        &self,
+        slot: *mut u8,
+        inputs: &Resolver<'_>,
+        state: &mut u32,
+        error_sink: *mut (),
+        cx: &mut Context<'_>,
+    ) -> Poll<Completion> {
+        // SAFETY: the caller upholds `start`'s contract.
+        unsafe { self.start(slot, inputs) };
+        *state = RUNNING;
+        // SAFETY: `start` wrote the future in the slot just above; the caller upholds the rest
+        // of `poll`'s contract.
+        unsafe { self.poll(slot, state, error_sink, cx) }
+    }
     /// Drops the future in the slot.
     ///
     /// # Safety
