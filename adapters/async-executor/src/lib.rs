@@ -110,12 +110,7 @@ pub async fn timeout<F: Future>(
     after: Duration,
     work: F,
 ) -> Result<F::Output, Timeout> {
-    let work = async { Ok(work.await) };
-    let deadline = async {
-        Timer::after(after).await;
-        Err(Timeout::new(label, after))
-    };
-    futures_lite::future::or(work, deadline).await
+    Timeout::race(label, after, work, Timer::after(after)).await
 }
 
 /// Runs `work` as a task of `executor` (`Executor::spawn`), on whichever thread running the

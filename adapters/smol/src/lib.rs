@@ -86,12 +86,7 @@ pub async fn timeout<F: Future>(
     after: Duration,
     work: F,
 ) -> Result<F::Output, Timeout> {
-    let work = async { Ok(work.await) };
-    let deadline = async {
-        Timer::after(after).await;
-        Err(Timeout::new(label, after))
-    };
-    smol::future::or(work, deadline).await
+    Timeout::race(label, after, work, Timer::after(after)).await
 }
 
 /// Runs `work` as a task on smol's global executor (`smol::spawn`), on whichever of its
