@@ -102,22 +102,22 @@ impl ReadyQueue {
             self.cursor += 1;
             return Some(task);
         }
-        if self.next_len == 1 {
-            // A batch of one (each step of a chain): nothing to order.
-            self.next_len = 0;
-            return Some(self.buf[self.next()]);
+        match self.next_len {
+            0 => None,
+            1 => {
+                // A batch of one (each step of a chain): nothing to order.
+                self.next_len = 0;
+                Some(self.buf[self.next()])
+            }
+            _ => Some(self.start_next_batch()),
         }
-        self.pop_next_batch()
     }
 
-    /// `pop` once the current batch is done: puts the next batch in index order and makes it
-    /// current.
+    /// `pop` once the current batch is done and at least two tasks are queued: puts them in
+    /// index order, makes them the current batch, and returns its first task.
     #[inline(never)]
-    fn pop_next_batch(&mut self) -> Option<u32> {
+    fn start_next_batch(&mut self) -> u32 {
         let (next, len) = (self.next(), self.next_len);
-        if len == 0 {
-            return None;
-        }
         let (lists, bits) = self.buf.split_at_mut(2 * self.tasks);
         let batch = &mut lists[next..next + len];
         if len <= SMALL_BATCH {
@@ -129,7 +129,7 @@ impl ReadyQueue {
         self.current_len = len;
         self.cursor = 1;
         self.next_len = 0;
-        Some(self.buf[next])
+        self.buf[next]
     }
 }
 

@@ -128,15 +128,16 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             self.observer.on_event(woken as usize, NodeEvent::Woken);
         }
         let mut budget = self.budget;
-        while !run.ready.is_empty() {
+        loop {
             if budget == 0 {
+                if run.ready.is_empty() {
+                    break;
+                }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
+            let Some(task) = run.ready.pop() else { break };
             budget -= 1;
-            let Some(task) = run.ready.pop() else {
-                unreachable!("the queue is not empty")
-            };
             run.wakes.mark_polled(task);
             if run.slots.is_ready(task) {
                 self.observer.on_event(task as usize, NodeEvent::Started);
