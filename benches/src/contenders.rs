@@ -99,13 +99,7 @@ impl Plan {
             let lists = input_lists(inputs, layer, &values);
             let mut lists = lists.iter();
             let outputs = futures_util::future::join_all(layer.iter().map(|&node| {
-                let node_inputs = &inputs[node as usize];
-                let list = if node_inputs.len() > 4 {
-                    lists.next().expect("one list per large node").as_slice()
-                } else {
-                    &[]
-                };
-                node_future::<M>(node_inputs, &values, &param, list)
+                node_future::<M>(&inputs[node as usize], &values, &param, &mut lists)
             }))
             .await;
             for (&node, value) in layer.iter().zip(outputs) {
@@ -201,14 +195,11 @@ impl Plan {
         let all: Vec<u32> = (0..inputs.len() as u32).collect();
         let lists = input_lists(inputs, &all, &values);
         let mut lists = lists.iter();
-        let outputs = futures_buffered::join_all(inputs.iter().map(|node_inputs| {
-            let list = if node_inputs.len() > 4 {
-                lists.next().expect("one list per large node").as_slice()
-            } else {
-                &[]
-            };
-            node_future::<M>(node_inputs, &values, &param, list)
-        }))
+        let outputs = futures_buffered::join_all(
+            inputs
+                .iter()
+                .map(|node_inputs| node_future::<M>(node_inputs, &values, &param, &mut lists)),
+        )
         .await;
         outputs.last().copied().unwrap_or(0)
     }
@@ -221,16 +212,11 @@ impl Plan {
             .inputs
             .iter()
             .map(|node_inputs| {
-                let list = if node_inputs.len() > 4 {
-                    lists.next().expect("one list per large node").as_slice()
-                } else {
-                    &[]
-                };
                 Box::pin(node_future::<{ crate::node::READY }>(
                     node_inputs,
                     inputs.values,
                     &inputs.param,
-                    list,
+                    &mut lists,
                 )) as BoxedNode<'a>
             })
             .collect()

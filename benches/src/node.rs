@@ -104,13 +104,13 @@ pub async fn many<const M: u8>(inputs: &[&u64]) -> u64 {
 }
 
 /// The future of the node function of `inputs`' arity, borrowing its inputs from `values`
-/// (or `param` for a root, `list` for more than four): the same futures dagfut runs, as one
-/// type ([`Either`]s, no boxing).
+/// (or `param` for a root, the next of `lists` for more than four: see [`input_lists`]): the
+/// same futures dagfut runs, as one type ([`Either`]s, no boxing).
 pub fn node_future<'a, const M: u8>(
     inputs: &[u32],
     values: &'a [u64],
     param: &'a u64,
-    list: &'a [&'a u64],
+    lists: &mut std::slice::Iter<'a, Vec<&'a u64>>,
 ) -> impl Future<Output = u64> + use<'a, M> {
     let v = |i: usize| &values[inputs[i] as usize];
     match inputs.len() {
@@ -119,12 +119,15 @@ pub fn node_future<'a, const M: u8>(
         2 => Either::Left(Either::Right(n2::<M>(v(0), v(1)))),
         3 => Either::Right(Either::Left(n3::<M>(v(0), v(1), v(2)))),
         4 => Either::Right(Either::Right(Either::Left(n4::<M>(v(0), v(1), v(2), v(3))))),
-        _ => Either::Right(Either::Right(Either::Right(many::<M>(list)))),
+        _ => {
+            let list = lists.next().expect("one list per large node");
+            Either::Right(Either::Right(Either::Right(many::<M>(list))))
+        }
     }
 }
 
 /// The input lists of the nodes of more than four inputs among `nodes`, borrowed from
-/// `values`, in order: what [`node_future`] takes as `list`.
+/// `values`, in order: what [`node_future`] takes as `lists`.
 pub fn input_lists<'a>(inputs: &[Vec<u32>], nodes: &[u32], values: &'a [u64]) -> Vec<Vec<&'a u64>> {
     nodes
         .iter()

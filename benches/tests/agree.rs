@@ -35,8 +35,13 @@ fn contenders_agree() {
         let unordered = drive(plan.futures_unordered::<PEND>(1), &mut random);
         assert_eq!(unordered, expected, "{}", shape.name);
         assert_eq!(tokio.block_on(plan.joinset::<READY>(1)), expected);
-        drive(plan.flat_join::<PEND>(1), &mut random);
-        poll_each_once(&mut plan.boxed_futures(&FloorInputs::new(&plan, 1)));
+        // Without edges every input is the parameter 1: the last node outputs its input count
+        // plus one (a root: 1 + 1).
+        let arity = shape.inputs.last().map_or(0, Vec::len).max(1) as u64;
+        let flat = drive(plan.flat_join::<PEND>(1), &mut random);
+        assert_eq!(flat, arity + 1, "{}", shape.name);
+        let floor = poll_each_once(&mut plan.boxed_futures(&FloorInputs::new(&plan, 1)));
+        assert_eq!(floor, arity + 1, "{}", shape.name);
         if DagxShape::supports(&shape) {
             let dagx = DagxShape::build(&shape, 1);
             assert_eq!(tokio.block_on(dagx.run()), expected, "{}", shape.name);
