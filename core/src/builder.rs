@@ -47,8 +47,7 @@ use crate::waker::MAX_TASKS;
 pub struct DagBuilder<P, K: Flavor = Sendable, E = Infallible> {
     id: DagId,
     parts: RefCell<Parts>,
-    _types: TypeMarker<P, K>,
-    _error: PhantomData<fn() -> E>,
+    _types: TypeMarker<P, K, E>,
 }
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
@@ -101,7 +100,6 @@ impl<P, K: Flavor> DagBuilder<P, K, Infallible> {
             id: self.id,
             parts: self.parts,
             _types: PhantomData,
-            _error: PhantomData,
         }
     }
 }
@@ -113,7 +111,6 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
             id: DagId::fresh(),
             parts: RefCell::new(Parts::default()),
             _types: PhantomData,
-            _error: PhantomData,
         }
     }
 
@@ -244,14 +241,26 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
     }
 
     /// Freezes the graph into a [`Dag`]. Nothing can be added afterwards.
+    ///
+    /// # Panics
+    /// If [`try_build`](Self::try_build) fails; the message names the problem.
+    #[track_caller]
     pub fn build(self) -> Dag<P, K, E> {
+        match self.try_build() {
+            Ok(dag) => dag,
+            Err(error) => panic!("dagfut: cannot build the DAG: {error}"),
+        }
+    }
+
+    /// Freezes the graph into a [`Dag`], or says why it cannot.
+    ///
+    /// # Errors
+    /// [`BuildError::RunTooLarge`] if a run's node futures and outputs would not fit in one
+    /// allocation (more than `isize::MAX` bytes).
+    pub fn try_build(self) -> Result<Dag<P, K, E>, BuildError> {
         let parts = self.parts.into_inner();
-        Dag::from_core(DagCore::new(
-            self.id,
-            parts.tasks,
-            parts.names,
-            parts.constants,
-        ))
+        let core = DagCore::new(self.id, parts.tasks, parts.names, parts.constants)?;
+        Ok(Dag::from_core(core))
     }
 }
 

@@ -9,6 +9,7 @@ use core::convert::Infallible;
 use core::fmt;
 use core::marker::PhantomData;
 
+use crate::error::BuildError;
 use crate::flavor::{Flavor, Sendable, TypeMarker};
 use crate::node::NodeId;
 use crate::node::{DagId, Slot};
@@ -46,7 +47,7 @@ impl DagCore {
         tasks: Vec<Box<dyn ErasedTask>>,
         names: Vec<Option<Cow<'static, str>>>,
         constants: Vec<ConstBox>,
-    ) -> Self {
+    ) -> Result<Self, BuildError> {
         let count = tasks.len();
         let mut in_degree = vec![0u32; count];
         let mut out_degree = vec![0u32; count + 1];
@@ -86,16 +87,18 @@ impl DagCore {
         let mut arena = Layout::new::<()>();
         let offsets = tasks
             .iter()
-            .map(|erased| {
-                let (extended, offset) = arena
-                    .extend(erased.layout())
-                    .expect("dagfut: the run's arena would exceed isize::MAX bytes");
+            .enumerate()
+            .map(|(task, erased)| {
+                let (extended, offset) = erased
+                    .layout()
+                    .and_then(|slot| arena.extend(slot).ok())
+                    .ok_or(BuildError::RunTooLarge { task })?;
                 arena = extended;
-                offset
+                Ok(offset)
             })
-            .collect();
+            .collect::<Result<_, BuildError>>()?;
         let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
-        DagCore {
+        Ok(DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
@@ -107,7 +110,7 @@ impl DagCore {
             in_degree: in_degree.into_boxed_slice(),
             roots,
             outputs_need_drop,
-        }
+        })
     }
 }
 
@@ -136,8 +139,7 @@ impl DagCore {
 /// ```
 pub struct Dag<P, K: Flavor = Sendable, E = Infallible> {
     pub(crate) core: DagCore,
-    _types: TypeMarker<P, K>,
-    _error: PhantomData<fn() -> E>,
+    _types: TypeMarker<P, K, E>,
 }
 
 /// A DAG whose node futures need not be `Send`.
@@ -160,7 +162,6 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
         Dag {
             core,
             _types: PhantomData,
-            _error: PhantomData,
         }
     }
 

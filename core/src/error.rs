@@ -31,6 +31,12 @@ pub enum BuildError {
         /// The most a DAG may hold.
         max: usize,
     },
+    /// A run's memory for the node futures and outputs would exceed `isize::MAX` bytes, the
+    /// most one allocation can hold.
+    RunTooLarge {
+        /// The first task that does not fit.
+        task: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -53,6 +59,11 @@ impl fmt::Display for BuildError {
             BuildError::TooManyNodes { max } => {
                 write!(f, "a DAG holds at most {max} tasks and {max} constants")
             }
+            BuildError::RunTooLarge { task } => write!(
+                f,
+                "a run would need more than isize::MAX bytes for its node futures and outputs \
+                 (task #{task} does not fit)"
+            ),
         }
     }
 }

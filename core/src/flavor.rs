@@ -12,9 +12,16 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The type parameters of a builder or DAG: `P` is only lent to nodes (`fn(&P)` keeps the
-/// DAG's auto traits independent of `P`), `K` is the flavour.
-pub(crate) type TypeMarker<P, K> = PhantomData<(fn(&P), K)>;
+/// The type parameters of a builder, a DAG, a run or its outputs: `P` the parameter's type,
+/// `K` the flavour, `E` the error type.
+///
+/// **Invariant** in `P` and `E`: a builder of `&'a str` parameters must not be viewed as one
+/// of `&'static str` (its parameter handle would then be a `Node<&'static str>` and an output
+/// could outlive the parameter), nor one whose nodes fail with `for<'a> fn(&'a String)` as one
+/// that takes nodes failing with `fn(&'static String)` (the run would hand that error back
+/// under the higher-ranked type). `fn(X) -> X` is invariant in `X` and `Send + Sync` whatever
+/// `X` is, so the marker leaves the auto traits to the `unsafe impl`s beside each type.
+pub(crate) type TypeMarker<P, K, E> = PhantomData<(fn(P) -> P, K, fn(E) -> E)>;
 
 /// Which node futures a DAG takes: [`Sendable`] or [`Local`]. Sealed.
 pub trait Flavor: sealed::Sealed + fmt::Debug + Send + Sync + Unpin + 'static {}

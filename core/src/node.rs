@@ -102,7 +102,9 @@ impl fmt::Display for NodeId {
 /// ```
 pub struct Node<T> {
     pub(crate) id: NodeId,
-    _type: PhantomData<fn() -> T>,
+    /// Invariant in `T`: a handle names a place that holds exactly a `T` (its builder checked
+    /// that), so it must not be re-typed with a longer lifetime (`flavor::TypeMarker`).
+    _type: PhantomData<fn(T) -> T>,
 }
 
 impl<T> Node<T> {

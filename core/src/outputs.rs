@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ops::Index;
 
 use crate::error::OutputError;
-use crate::flavor::{Flavor, Sendable};
+use crate::flavor::{Flavor, Sendable, TypeMarker};
 use crate::node::{DagId, Node};
 use crate::slots::{DONE, Slots};
 
@@ -38,7 +38,8 @@ use crate::slots::{DONE, Slots};
 /// ```
 pub struct Outputs<'a, P, K: Flavor = Sendable> {
     slots: Slots<'a>,
-    _types: PhantomData<(&'a P, K)>,
+    /// Borrows the DAG and the parameter for `'a`; invariant in `P` (`flavor::TypeMarker`).
+    _types: PhantomData<(&'a (), TypeMarker<P, K, ()>)>,
 }
 
 impl<'a, P, K: Flavor> Outputs<'a, P, K> {

@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use crate::dag::DagCore;
 use crate::error::DagError;
-use crate::flavor::{Flavor, Sendable};
+use crate::flavor::{Flavor, Sendable, TypeMarker};
 use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
@@ -43,6 +43,9 @@ struct RunCore<'a, P, E, O> {
     catch_panics: bool,
     phase: Phase<'a, E>,
     observer: O,
+    /// Set while a poll is under way: still set when the next poll begins only if the one
+    /// before it unwound (see `poll_run`).
+    poisoned: bool,
 }
 
 enum Phase<'a, E> {
@@ -82,6 +85,7 @@ impl<'a, P, E> RunCore<'a, P, E, ()> {
             catch_panics: false,
             phase: Phase::NotStarted,
             observer: (),
+            poisoned: false,
         }
     }
 }
@@ -96,6 +100,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             catch_panics: self.catch_panics,
             phase: self.phase,
             observer,
+            poisoned: self.poisoned,
         }
     }
 
@@ -105,6 +110,22 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
     }
 
     fn poll_run(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
+        // A poll that unwound (a node, its drop or the observer panicked) may have left a task
+        // popped but not polled: the run cannot go on, but dropping it is sound and drops
+        // everything once.
+        assert!(
+            !self.poisoned,
+            "dagfut: a run's future was polled again after an earlier poll of it panicked; \
+             drop it instead"
+        );
+        self.poisoned = true;
+        let poll = self.poll_ready_nodes(cx, policy);
+        self.poisoned = false;
+        poll
+    }
+
+    fn poll_ready_nodes(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
+        let catch_panics = self.catches_panics();
         if let Phase::NotStarted = self.phase {
             let count = self.core.tasks.len();
             let mut ready = ReadyQueue::new(count);
@@ -125,7 +146,10 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         let before = run.ready.mark();
         run.wakes.drain_into(&mut run.ready);
         for &woken in run.ready.queued_since(before) {
-            self.observer.on_event(woken as usize, NodeEvent::Woken);
+            // A stale wake (of a task that finished) is drained too, and then ignored.
+            if run.slots.is_running(woken) {
+                self.observer.on_event(woken as usize, NodeEvent::Woken);
+            }
         }
         let mut budget = self.budget;
         loop {
@@ -145,58 +169,39 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
-            let mut poll = move |slots: &mut Slots<'a>, ready: &mut ReadyQueue| {
-                // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that
-                // made this run (`Dag<P, K, E>` makes runs with its own `E`, and its builder only
-                // takes fallible nodes that fail with an `E`).
-                unsafe { slots.poll_task(task, &mut node_cx, ready, sink) }
-            };
-            #[cfg(feature = "std")]
-            let polled = if self.catch_panics {
-                match std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-                    poll(&mut run.slots, &mut run.ready)
-                })) {
-                    Ok(polled) => Ok(polled),
-                    Err(payload) => {
-                        // Drop what is left of the node; a panic in that drop is lost too.
-                        let slots = core::panic::AssertUnwindSafe(&mut run.slots);
-                        let _ = std::panic::catch_unwind(move || {
-                            let slots = slots;
-                            slots.0.abandon(task)
-                        });
-                        Err(panic_message(payload))
-                    }
-                }
-            } else {
-                Ok(poll(&mut run.slots, &mut run.ready))
-            };
-            #[cfg(not(feature = "std"))]
-            let polled: Result<_, alloc::string::String> = Ok(poll(&mut run.slots, &mut run.ready));
+            // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that made
+            // this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in `E`, and
+            // its builder only takes fallible nodes that fail with an `E`).
+            let polled =
+                unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) };
             let (error, panic) = match polled {
-                Ok(Poll::Pending) => {
+                // A stale wake: the task completed, failed or was skipped.
+                Ok(None) => continue,
+                Ok(Some(Poll::Pending)) => {
                     self.observer.on_event(task as usize, NodeEvent::Pending);
                     continue;
                 }
-                Ok(Poll::Ready(Completion::Done)) => {
+                Ok(Some(Poll::Ready(Completion::Done))) => {
+                    run.slots.release_dependents(task, &mut run.ready);
                     self.observer.on_event(task as usize, NodeEvent::Completed);
-                    run.remaining -= 1;
+                    run.remaining = settle_count(run.remaining, 1);
                     continue;
                 }
-                Ok(Poll::Ready(Completion::Failed)) => (run.error_sink.take(), None),
+                Ok(Some(Poll::Ready(Completion::Failed))) => (run.error_sink.take(), None),
                 Err(message) => (None, Some(message)),
             };
             self.observer.on_event(task as usize, NodeEvent::Failed);
             let error = failure(self.core, task, error, panic);
             match policy {
                 Policy::FailFast => {
-                    // Dropping the run drops every running future and every output now.
+                    // Dropping the run drops every running future, then every output.
                     self.phase = Phase::Done;
                     return Poll::Ready(Ending::Failed(error));
                 }
                 Policy::Settle => {
                     let mut scratch = VecDeque::new();
                     let skipped = run.slots.skip_dependents_of(task, &mut scratch);
-                    run.remaining -= 1 + skipped;
+                    run.remaining = settle_count(run.remaining, 1 + skipped);
                     run.errors.push(error);
                 }
             }
@@ -210,6 +215,57 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         drop(run.wakes);
         Poll::Ready(Ending::Completed(run.slots, run.errors))
     }
+
+    /// Whether a node's panic becomes a [`DagError::Panicked`] (`catch_panics`).
+    fn catches_panics(&self) -> bool {
+        #[cfg(feature = "std")]
+        return self.catch_panics;
+        #[cfg(not(feature = "std"))]
+        return false;
+    }
+}
+
+/// `remaining` less `settled` tasks that completed, failed or were skipped.
+///
+/// # Panics
+/// If more tasks settle than remained (each settles once: a scheduler bug, never a wrap).
+fn settle_count(remaining: usize, settled: usize) -> usize {
+    remaining
+        .checked_sub(settled)
+        .expect("dagfut: more tasks settled than the run has")
+}
+
+/// Polls `task` ([`Slots::poll_task`]). With `catch_panics`, a panic out of the node's code
+/// becomes `Err(message)`, after what is left of the node is dropped ([`Slots::abandon`]; a
+/// panic in that drop is lost too). Otherwise the panic goes on unwinding.
+///
+/// # Safety
+/// As [`Slots::poll_task`].
+unsafe fn poll_node(
+    slots: &mut Slots<'_>,
+    task: u32,
+    cx: &mut Context<'_>,
+    error_sink: *mut (),
+    catch_panics: bool,
+) -> Result<Option<Poll<Completion>>, alloc::string::String> {
+    // SAFETY: as the caller guarantees.
+    let mut poll = |slots: &mut Slots<'_>| unsafe { slots.poll_task(task, cx, error_sink) };
+    if !catch_panics {
+        return Ok(poll(slots));
+    }
+    #[cfg(feature = "std")]
+    {
+        use core::panic::AssertUnwindSafe;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| poll(slots))) {
+            Ok(polled) => Ok(polled),
+            Err(payload) => {
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| slots.abandon(task)));
+                Err(panic_message(payload))
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    unreachable!("catch_panics needs the `std` feature")
 }
 
 impl<P, E, O> RunCore<'_, P, E, O> {
@@ -284,7 +340,7 @@ fn panic_message(payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> alloc
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct DagFuture<'a, P, K: Flavor = Sendable, O = ()> {
     run: RunCore<'a, P, Infallible, O>,
-    _flavor: PhantomData<K>,
+    _flavor: TypeMarker<P, K, ()>,
 }
 
 impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
@@ -386,7 +442,7 @@ macro_rules! run_options {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct TryDagFuture<'a, P, K: Flavor, E, O = ()> {
     run: RunCore<'a, P, E, O>,
-    _flavor: PhantomData<K>,
+    _flavor: TypeMarker<P, K, E>,
 }
 
 impl<'a, P, K: Flavor, E> TryDagFuture<'a, P, K, E> {
@@ -454,7 +510,7 @@ impl<P, K: Flavor, E> Settled<'_, P, K, E> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct SettledDagFuture<'a, P, K: Flavor, E, O = ()> {
     run: RunCore<'a, P, E, O>,
-    _flavor: PhantomData<K>,
+    _flavor: TypeMarker<P, K, E>,
 }
 
 impl<'a, P, K: Flavor, E> SettledDagFuture<'a, P, K, E> {

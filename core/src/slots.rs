@@ -44,8 +44,12 @@ pub(crate) struct Slots<'a> {
     param: *const (),
     arena: NonNull<u8>,
     states: Box<[u32]>,
-    /// The next task whose value `Drop` will drop (so a panicking drop resumes after it).
-    drop_cursor: usize,
+    /// The next task whose future `Drop` will drop: futures go first, all of them, so that no
+    /// future outlives an output it may borrow (a guard reading its input in its `Drop`).
+    /// `states.len()` once none is left. A panicking drop resumes after it.
+    future_cursor: usize,
+    /// The next task whose output `Drop` will drop, once every future is gone.
+    output_cursor: usize,
 }
 
 impl<'a> Slots<'a> {
@@ -66,7 +70,8 @@ impl<'a> Slots<'a> {
             param: (param as *const P).cast(),
             arena,
             states: core.in_degree.clone(),
-            drop_cursor: 0,
+            future_cursor: 0,
+            output_cursor: 0,
         }
     }
 
@@ -93,12 +98,21 @@ impl<'a> Slots<'a> {
             .wrapping_add(self.core.offsets[task as usize])
     }
 
-    /// Starts `task` if it is ready, then polls it. When it completes, its value is in its
-    /// slot and every dependent whose inputs are now all done is pushed on `ready`; when it
-    /// fails, its error is in `error_sink` and its dependents never become ready.
+    /// Whether `task` has started and not finished: its future is in its slot.
+    pub(crate) fn is_running(&self, task: u32) -> bool {
+        // `get`, not indexing, for the same reason as `is_ready`.
+        self.states.get(task as usize) == Some(&RUNNING)
+    }
+
+    /// Starts `task` if it is ready, then polls it, or does nothing if it is neither ready
+    /// nor running (`None`): a stale wake of a task that completed, failed or was skipped, or
+    /// whose start or poll panicked. When it completes its value is in its slot (call
+    /// [`release_dependents`](Self::release_dependents) next); when it fails its error is in
+    /// `error_sink`, and its state is `FAILED`.
     ///
-    /// # Panics
-    /// If `task` was neither ready nor running (a scheduler bug), or if the node panics.
+    /// Only the node's own code runs here (its function, its future's `poll` and `Drop`), so a
+    /// caller that catches a panic out of it knows the state is `0` (the function panicked),
+    /// `RUNNING` (the poll did) or `VACANT` (the future's drop did): see [`abandon`](Self::abandon).
     ///
     /// # Safety
     /// `error_sink` points to an `Option<E>`, `E` the error type of the `Dag` this run belongs
@@ -107,12 +121,12 @@ impl<'a> Slots<'a> {
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
-        ready: &mut ReadyQueue,
         error_sink: *mut (),
-    ) -> Poll<Completion> {
+    ) -> Option<Poll<Completion>> {
         let erased = &*self.core.tasks[task as usize];
         let slot = self.slot_ptr(task);
-        let poll = match self.states[task as usize] {
+        let state = &mut self.states[task as usize];
+        let poll = match *state {
             0 => {
                 let inputs = Resolver {
                     arena: self.arena.as_ptr(),
@@ -121,49 +135,53 @@ impl<'a> Slots<'a> {
                     param: self.param,
                 };
                 // SAFETY: state 0 means every task input has completed (each completion
-                // counts down its dependents once per edge, below), so each source is a live
-                // output, a constant of the DAG or the parameter; outputs are never moved or
-                // written while the run lives, and constants and the parameter outlive `'a`.
-                // The slot is free: the task never started. The sink is as the caller
+                // counts down its dependents once per edge, in `release_dependents`), so each
+                // source is a live output (state `DONE`), a constant of the DAG or the
+                // parameter. Outputs are never moved or written while a future lives: `take`
+                // needs `Outputs`, which exist only once no future is left, and `drop_values`
+                // drops every future before any output. Constants and the parameter outlive
+                // `'a`. The slot is free: the task never started. The sink is as the caller
                 // guarantees.
-                unsafe {
-                    erased.start_and_poll(
-                        slot,
-                        &inputs,
-                        &mut self.states[task as usize],
-                        error_sink,
-                        cx,
-                    )
-                }
+                unsafe { erased.start_and_poll(slot, &inputs, state, error_sink, cx) }
             }
             // SAFETY: RUNNING: the slot holds the future `start` wrote; the sink is as the
             // caller guarantees.
-            RUNNING => unsafe {
-                erased.poll(slot, &mut self.states[task as usize], error_sink, cx)
-            },
-            state => unreachable!("dagfut: task {task} polled in state {state:#x}"),
+            RUNNING => unsafe { erased.poll(slot, state, error_sink, cx) },
+            // A stale wake: nothing to poll.
+            _ => return None,
         };
         if let Poll::Ready(Completion::Failed) = poll {
-            self.states[task as usize] = FAILED;
+            *state = FAILED;
         }
-        if let Poll::Ready(Completion::Done) = poll {
-            let core = self.core;
-            let start = core.dependents_start[task as usize] as usize;
-            let end = core.dependents_start[task as usize + 1] as usize;
-            for &dependent in &core.dependents[start..end] {
-                let remaining = &mut self.states[dependent as usize];
-                if *remaining == FAILED {
-                    // Skipped already, because another of its inputs failed.
-                    continue;
+        Some(poll)
+    }
+
+    /// Counts down the inputs of every dependent of `task`, which just completed, once per
+    /// edge, and pushes those whose inputs are now all done on `ready`.
+    ///
+    /// # Panics
+    /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
+    /// the state is never changed then.
+    pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
+        let core = self.core;
+        let start = core.dependents_start[task as usize] as usize;
+        let end = core.dependents_start[task as usize + 1] as usize;
+        for &dependent in &core.dependents[start..end] {
+            let remaining = &mut self.states[dependent as usize];
+            match *remaining {
+                // Skipped already, because another of its inputs failed.
+                FAILED => {}
+                1..=MAX_INPUT_EDGES => {
+                    *remaining -= 1;
+                    if *remaining == 0 {
+                        ready.push(dependent);
+                    }
                 }
-                debug_assert!((1..=MAX_INPUT_EDGES).contains(remaining));
-                *remaining -= 1;
-                if *remaining == 0 {
-                    ready.push(dependent);
-                }
+                state => panic!(
+                    "dagfut: task {dependent} in state {state:#x} while its input {task} completed"
+                ),
             }
         }
-        poll
     }
 
     /// Marks every task that depends, directly or not, on the failed `task` as never to run
@@ -178,28 +196,44 @@ impl<'a> Slots<'a> {
             let end = core.dependents_start[failed as usize + 1] as usize;
             for &dependent in &core.dependents[start..end] {
                 let state = &mut self.states[dependent as usize];
-                // A dependent of a failed task never started: its counter cannot reach zero.
-                if *state != FAILED {
-                    debug_assert!((1..=MAX_INPUT_EDGES).contains(state));
-                    *state = FAILED;
-                    skipped += 1;
-                    scratch.push_back(dependent);
+                match *state {
+                    FAILED => {}
+                    // A dependent of a task that did not complete is still waiting for it.
+                    1..=MAX_INPUT_EDGES => {
+                        *state = FAILED;
+                        skipped += 1;
+                        scratch.push_back(dependent);
+                    }
+                    // Never overwrite a started task's state: its future or output would be
+                    // lost (never dropped, freed under a pinned future).
+                    state => panic!(
+                        "dagfut: task {dependent} in state {state:#x} although its input {failed} failed"
+                    ),
                 }
             }
         }
         skipped
     }
 
-    /// Gives up on `task` after its poll (or start) panicked: drops its future if it has one.
-    /// Afterwards it holds nothing and its dependents never start.
+    /// Gives up on `task` after a panic out of [`poll_task`](Self::poll_task): drops what its
+    /// slot holds, if anything. Afterwards it is `FAILED` (so a late wake is ignored and its
+    /// dependents never start), even if that drop panics too.
     #[cfg(feature = "std")]
     pub(crate) fn abandon(&mut self, task: u32) {
         let state = core::mem::replace(&mut self.states[task as usize], FAILED);
-        if state == RUNNING {
-            let slot = self.slot_ptr(task);
+        let slot = self.slot_ptr(task);
+        let erased = &self.core.tasks[task as usize];
+        match state {
             // SAFETY: RUNNING: the slot holds the future (a future whose poll panicked is still
-            // a valid value to drop); it is FAILED from now on.
-            unsafe { self.core.tasks[task as usize].drop_future(slot) };
+            // a valid value to drop); it is FAILED from now on, so it is dropped once.
+            RUNNING => unsafe { erased.drop_future(slot) },
+            // `poll_task` never panics after writing an output; if it did, the output is
+            // dropped rather than leaked.
+            // SAFETY: DONE: the slot holds the output; it is FAILED from now on.
+            DONE => unsafe { erased.drop_output(slot) },
+            // Waiting, ready (the function panicked before a future existed), VACANT (the
+            // future's drop panicked) or FAILED: nothing to drop.
+            _ => {}
         }
     }
 
@@ -243,21 +277,29 @@ impl<'a> Slots<'a> {
         Ok(unsafe { value.cast::<T>().read() })
     }
 
-    /// Drops every future and output still in the arena, each once.
+    /// Drops every future still in the arena, then every output, each once: a future may
+    /// borrow any output (its inputs), never the other way round.
     fn drop_values(&mut self) {
-        while let Some(&state) = self.states.get(self.drop_cursor) {
-            let task = self.drop_cursor;
-            self.drop_cursor += 1;
-            self.states[task] = VACANT;
-            let slot = self.slot_ptr(task as u32);
-            match state {
+        while let Some(&state) = self.states.get(self.future_cursor) {
+            let task = self.future_cursor;
+            self.future_cursor += 1;
+            if state == RUNNING {
+                self.states[task] = VACANT;
                 // SAFETY: RUNNING: the slot holds the future; it is VACANT from now on.
-                RUNNING => unsafe { self.core.tasks[task].drop_future(slot) },
-                // SAFETY: DONE: the slot holds the output; it is VACANT from now on.
-                DONE if self.core.outputs_need_drop => unsafe {
-                    self.core.tasks[task].drop_output(slot)
-                },
-                _ => {}
+                unsafe { self.core.tasks[task].drop_future(self.slot_ptr(task as u32)) };
+            }
+        }
+        if !self.core.outputs_need_drop {
+            return;
+        }
+        while let Some(&state) = self.states.get(self.output_cursor) {
+            let task = self.output_cursor;
+            self.output_cursor += 1;
+            if state == DONE {
+                self.states[task] = VACANT;
+                // SAFETY: DONE: the slot holds the output, and no future is left that could
+                // borrow it (the pass above); it is VACANT from now on.
+                unsafe { self.core.tasks[task].drop_output(self.slot_ptr(task as u32)) };
             }
         }
     }
@@ -281,5 +323,93 @@ impl Drop for Slots<'_> {
             }
         }
         Finish(self).0.drop_values();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::task::Waker;
+
+    use super::*;
+    use crate::DagBuilder;
+
+    async fn one(_: &()) -> u32 {
+        1
+    }
+
+    async fn inc(n: &u32) -> u32 {
+        n + 1
+    }
+
+    /// A chain `first → second`, and its slots for one run.
+    fn chain() -> crate::Dag<()> {
+        let b = DagBuilder::<()>::new();
+        let first = b.add_node(one, b.param());
+        b.add_node(inc, first);
+        b.build()
+    }
+
+    #[test]
+    fn only_ready_and_running_tasks_are_polled() {
+        let dag = chain();
+        let mut slots = Slots::new(&dag.core, &());
+        let mut cx = Context::from_waker(Waker::noop());
+        let poll = |slots: &mut Slots<'_>, task, cx: &mut Context<'_>| {
+            // SAFETY: plain nodes never touch the sink.
+            unsafe { slots.poll_task(task, cx, ptr::null_mut()) }
+        };
+        // Waiting for its input (no safe code can wake it yet, but nothing happens if it is).
+        assert_eq!(poll(&mut slots, 1, &mut cx), None);
+        assert_eq!(
+            poll(&mut slots, 0, &mut cx),
+            Some(Poll::Ready(Completion::Done))
+        );
+        // Completed: a late wake polls nothing.
+        assert_eq!(poll(&mut slots, 0, &mut cx), None);
+        let mut ready = ReadyQueue::new(2);
+        slots.release_dependents(0, &mut ready);
+        assert_eq!(ready.pop(), Some(1));
+        assert_eq!(
+            poll(&mut slots, 1, &mut cx),
+            Some(Poll::Ready(Completion::Done))
+        );
+        assert_eq!(poll(&mut slots, 1, &mut cx), None);
+    }
+
+    #[test]
+    fn a_failure_never_overwrites_a_started_dependent() {
+        async fn wait(_: &u32) -> u32 {
+            core::future::pending().await
+        }
+        let b = DagBuilder::<()>::new();
+        let first = b.add_node(one, b.param());
+        b.add_node(wait, first);
+        let dag = b.build();
+        let mut slots = Slots::new(&dag.core, &());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut ready = ReadyQueue::new(2);
+        for task in [0, 1] {
+            // SAFETY: plain nodes never touch the sink.
+            let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut()) };
+            if task == 0 {
+                slots.release_dependents(0, &mut ready);
+            }
+        }
+        assert!(slots.is_running(1));
+        // As if task 0 had failed after its dependent started (a scheduler bug): refused.
+        let skip = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            slots.skip_dependents_of(0, &mut VecDeque::new())
+        }));
+        assert!(skip.is_err());
+        assert!(
+            slots.is_running(1),
+            "the running future is kept, to be dropped"
+        );
+        // A second completion of task 0 (another scheduler bug) is refused the same way.
+        let release = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            slots.release_dependents(0, &mut ready)
+        }));
+        assert!(release.is_err());
+        assert!(slots.is_running(1));
     }
 }

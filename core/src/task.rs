@@ -87,7 +87,7 @@ pub enum Plain {}
 
 /// Fallible nodes: `Ok(value)` is the value, `Err(error)` fails the node.
 #[derive(Debug)]
-pub struct Try<E>(PhantomData<fn() -> E>);
+pub struct Try<E>(PhantomData<fn(E) -> E>);
 
 // SAFETY: never touches the sink.
 unsafe impl<T> Mode<T> for Plain {
@@ -167,8 +167,9 @@ impl ConstBox {
 pub(crate) unsafe trait ErasedTask {
     /// The nodes whose values the task reads, in order.
     fn sources(&self) -> &[Slot];
-    /// The layout of the task's slot (future and output share its start).
-    fn layout(&self) -> Layout;
+    /// The layout of the task's slot (future and output share its start), or `None` if it
+    /// would exceed `isize::MAX` bytes: the DAG does not build, so the task never starts.
+    fn layout(&self) -> Option<Layout>;
     /// Calls the function and writes its future into the slot.
     ///
     /// # Safety
@@ -224,14 +225,15 @@ pub(crate) unsafe trait ErasedTask {
     unsafe fn drop_output(&self, slot: *mut u8);
 }
 
-/// The layout of a slot where a `Fut` and then a `T` live, one after the other.
-fn union_layout<Fut, T>() -> Layout {
+/// The layout of a slot where a `Fut` and then a `T` live, one after the other, or `None` if
+/// it would exceed `isize::MAX` bytes.
+fn union_layout<Fut, T>() -> Option<Layout> {
     let (future, output) = (Layout::new::<Fut>(), Layout::new::<T>());
     Layout::from_size_align(
         future.size().max(output.size()),
         future.align().max(output.align()),
     )
-    .expect("dagfut: node future too large")
+    .ok()
 }
 
 /// # Safety
@@ -287,7 +289,7 @@ macro_rules! tuple_task_impl {
                 &self.sources
             }
 
-            fn layout(&self) -> Layout {
+            fn layout(&self) -> Option<Layout> {
                 union_layout::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, M::Value>()
             }
 
@@ -363,7 +365,8 @@ pub(crate) struct ListTask<F, A, M> {
     sources: Box<[Slot]>,
     /// Where the array of input references starts in the slot.
     refs_offset: usize,
-    layout: Layout,
+    /// `None` if the slot would exceed `isize::MAX` bytes (the DAG then fails to build).
+    layout: Option<Layout>,
     _types: PhantomData<fn(&A) -> M>,
 }
 
@@ -377,13 +380,15 @@ where
     pub(crate) fn new(f: F, sources: Box<[Slot]>) -> Self {
         let shared =
             union_layout::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, M::Value>();
-        let refs = Layout::array::<&A>(sources.len()).expect("dagfut: too many list inputs");
-        let (layout, refs_offset) = shared.extend(refs).expect("dagfut: node slot too large");
+        let refs = Layout::array::<&A>(sources.len()).ok();
+        let extended = shared
+            .zip(refs)
+            .and_then(|(shared, refs)| shared.extend(refs).ok());
         ListTask {
             f,
             sources,
-            refs_offset,
-            layout,
+            refs_offset: extended.map_or(0, |(_, offset)| offset),
+            layout: extended.map(|(layout, _)| layout),
             _types: PhantomData,
         }
     }
@@ -402,7 +407,7 @@ where
         &self.sources
     }
 
-    fn layout(&self) -> Layout {
+    fn layout(&self) -> Option<Layout> {
         self.layout
     }
 

@@ -203,11 +203,17 @@ unsafe fn clone_waker(data: *const ()) -> RawWaker {
 }
 
 unsafe fn wake_waker(data: *const ()) {
-    // SAFETY: the waker being consumed holds a reference, released just after.
-    unsafe {
-        wake_by_ref_waker(data);
-        drop_waker(data);
+    /// Gives up the consumed waker's reference even if waking the parent panics.
+    struct Release(*const ());
+    impl Drop for Release {
+        fn drop(&mut self) {
+            // SAFETY: the consumed waker's reference, given up exactly once, here.
+            unsafe { drop_waker(self.0) };
+        }
     }
+    let release = Release(data);
+    // SAFETY: the waker being consumed holds a reference until `release` drops.
+    unsafe { wake_by_ref_waker(release.0) };
 }
 
 unsafe fn wake_by_ref_waker(data: *const ()) {

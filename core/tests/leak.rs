@@ -1,0 +1,140 @@
+//! Leaks, measured: an allocator that records what one thread allocates while it is asked to
+//! (so tests running in parallel do not see each other's allocations) checks that every
+//! block a run allocates is freed, even when the parent's waker panics while a node's waker is
+//! woken by value.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::future::{Future, pending};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use dagfut::DagBuilder;
+
+/// The system allocator, recording the allocations a thread makes while it tracks them.
+struct Tracking;
+
+/// How many live allocations one measurement can follow.
+const TRACKED: usize = 1024;
+
+thread_local! {
+    /// Whether this thread records its allocations now.
+    static ON: Cell<bool> = const { Cell::new(false) };
+    /// The addresses of the recorded allocations still live (0: a free entry).
+    static LIVE: RefCell<[usize; TRACKED]> = const { RefCell::new([0; TRACKED]) };
+}
+
+fn record(memory: *mut u8) {
+    // `try_with`: a thread's last allocations come after its locals are gone.
+    if ON.try_with(Cell::get).unwrap_or(false) {
+        let _ = LIVE.try_with(|live| {
+            let mut live = live.borrow_mut();
+            let free = live.iter().position(|&entry| entry == 0);
+            live[free.expect("too many live allocations to follow")] = memory as usize;
+        });
+    }
+}
+
+fn forget(memory: *mut u8) {
+    let _ = LIVE.try_with(|live| {
+        let mut live = live.borrow_mut();
+        if let Some(entry) = live.iter_mut().find(|entry| **entry == memory as usize) {
+            *entry = 0;
+        }
+    });
+}
+
+// SAFETY: every call goes to `System`, unchanged; the recording has no effect on memory.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let memory = unsafe { System.alloc(layout) };
+        if !memory.is_null() {
+            record(memory);
+        }
+        memory
+    }
+
+    unsafe fn dealloc(&self, memory: *mut u8, layout: Layout) {
+        forget(memory);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(memory, layout) };
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `work` and returns how many of the allocations it made are still live afterwards.
+fn leaked_by(work: impl FnOnce()) -> usize {
+    ON.with(|on| on.set(true));
+    work();
+    ON.with(|on| on.set(false));
+    LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        let leaked = live.iter().filter(|&&entry| entry != 0).count();
+        *live = [0; TRACKED];
+        leaked
+    })
+}
+
+/// A parent waker that panics when woken.
+struct PanicOnWake;
+
+impl Wake for PanicOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("the executor's waker panicked");
+    }
+}
+
+async fn park(stash: &Arc<Mutex<Option<Waker>>>) -> u32 {
+    std::future::poll_fn(|cx| {
+        *stash.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Ready(())
+    })
+    .await;
+    pending().await
+}
+
+#[test]
+fn a_waker_woken_by_value_is_released_even_if_the_parent_waker_panics() {
+    // Quiet panics: printing one (and its backtrace) allocates for good.
+    std::panic::set_hook(Box::new(|_| {}));
+    let leaked = leaked_by(|| {
+        let stash = Arc::new(Mutex::new(None));
+        let b = DagBuilder::<()>::new();
+        b.add_node(park, b.add_constant(stash.clone()));
+        let dag = b.build();
+        let parent = Waker::from(Arc::new(PanicOnWake));
+        let mut run = dag.run(&());
+        assert!(
+            Pin::new(&mut run)
+                .poll(&mut Context::from_waker(&parent))
+                .is_pending()
+        );
+        let node_waker = stash.lock().unwrap().take().unwrap();
+        // The node's waker is consumed; waking the parent panics inside.
+        assert!(catch_unwind(AssertUnwindSafe(|| node_waker.wake())).is_err());
+        drop(run);
+    });
+    assert_eq!(leaked, 0, "allocations left after the run and its wakers");
+}
+
+#[test]
+fn a_run_and_its_outputs_free_everything() {
+    async fn text(n: &u32) -> String {
+        n.to_string()
+    }
+    // `block_on` keeps a waker per thread, made on first use.
+    futures_executor::block_on(async {});
+    let leaked = leaked_by(|| {
+        let b = DagBuilder::<u32>::new();
+        let t = b.add_node(text, b.param());
+        let dag = b.build();
+        let out = futures_executor::block_on(dag.run(&7));
+        assert_eq!(out[t], "7");
+    });
+    assert_eq!(leaked, 0);
+}
