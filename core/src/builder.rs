@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 
 use crate::dag::{Dag, DagCore};
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value};
+use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value, assert_send};
 use crate::inputs::{Inputs, TryInputs, sealed::IntoTask};
 use crate::node::{DagId, Node, Slot};
 use crate::slots::MAX_INPUT_EDGES;
@@ -49,6 +49,11 @@ pub struct DagBuilder<P, K: Flavor = Sendable, E = Infallible> {
     parts: RefCell<Parts>,
     _types: TypeMarker<P, K, E>,
 }
+
+// SAFETY: a `Sendable` builder holds what its `Dag` will (see the `Send` impl of `Dag`); it is
+// not `Sync` (its `RefCell`), so it is only ever used from one thread at a time.
+unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
+const _: () = assert_send::<DagBuilder<core::cell::Cell<u8>, Sendable>>();
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
 /// executors.

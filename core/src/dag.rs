@@ -10,7 +10,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Sendable, TypeMarker};
+use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::NodeId;
 use crate::node::{DagId, Slot};
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
@@ -141,6 +141,18 @@ pub struct Dag<P, K: Flavor = Sendable, E = Infallible> {
     pub(crate) core: DagCore,
     _types: TypeMarker<P, K, E>,
 }
+
+// SAFETY: a `Sendable` DAG only ever stores functions that are `Send + Sync` and constants that
+// are `Send + Sync` (the `Value<Sendable>` bounds of `add_node`, `add_try_node` and
+// `add_constant`); the rest of it is plain data that is never mutated after `build`. `P` and
+// `E` are only named by the marker: a `Dag` holds no value of either.
+unsafe impl<P, E> Send for Dag<P, Sendable, E> {}
+// SAFETY: as above; a shared `Dag` is only read.
+unsafe impl<P, E> Sync for Dag<P, Sendable, E> {}
+const _: () = {
+    assert_send::<Dag<core::cell::Cell<u8>, Sendable, core::cell::Cell<u8>>>();
+    assert_sync::<Dag<core::cell::Cell<u8>, Sendable, core::cell::Cell<u8>>>();
+};
 
 /// A DAG whose node futures need not be `Send`.
 pub type LocalDag<P, E = Infallible> = Dag<P, crate::flavor::Local, E>;

@@ -3,11 +3,6 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::builder::DagBuilder;
-use crate::dag::Dag;
-use crate::outputs::Outputs;
-use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
-
 mod sealed {
     pub trait Sealed {}
 }
@@ -26,7 +21,7 @@ pub(crate) type TypeMarker<P, K, E> = PhantomData<(fn(P) -> P, K, fn(E) -> E)>;
 /// Which node futures a DAG takes: [`Sendable`] or [`Local`]. Sealed.
 pub trait Flavor: sealed::Sealed + fmt::Debug + Send + Sync + Unpin + 'static {}
 
-/// DAGs of `Send` node futures, `Send + Sync` functions and outputs: the [`Dag`] is
+/// DAGs of `Send` node futures, `Send + Sync` functions and outputs: the [`Dag`](crate::Dag) is
 /// `Send + Sync` and its runs are `Send`, so they can be spawned on a multi-threaded executor.
 #[derive(Debug)]
 pub enum Sendable {}
@@ -59,37 +54,9 @@ pub trait NodeFuture<K: Flavor> {}
 impl<T: Send + ?Sized> NodeFuture<Sendable> for T {}
 impl<T: ?Sized> NodeFuture<Local> for T {}
 
-// SAFETY: a `Sendable` DAG only ever stores functions that are `Send + Sync` and constants that
-// are `Send + Sync` (the bounds of `add_node` and `add_constant` for `Sendable`); the rest of it
-// is plain data that is never mutated after `build`.
-unsafe impl<P, E> Send for Dag<P, Sendable, E> {}
-// SAFETY: as above; a shared `Dag` is only read.
-unsafe impl<P, E> Sync for Dag<P, Sendable, E> {}
+/// Compile-time checks that the `unsafe impl Send` beside each public type applies: used as
+/// `const _: () = assert_send::<T>();` next to the impl.
+pub(crate) const fn assert_send<T: Send>() {}
 
-// SAFETY: a `Sendable` builder holds what its `Dag` will (see above); it is not `Sync`
-// (its `RefCell`), so it is only ever used from one thread at a time.
-unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
-
-// SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
-// `Dag` (`Sync`, above), node futures that are `Send` and outputs that are `Send + Sync`
-// (the bounds of `add_node` for `Sendable`), and its waker block, which is thread-safe.
-// The observer goes with the run, hence `O: Send`.
-unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}
-// SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
-unsafe impl<P: Sync, O: Sync> Sync for DagFuture<'_, P, Sendable, O> {}
-
-// SAFETY: as for `DagFuture`; the run also holds errors of type `E`, hence `E: Send`, which
-// `&TryDagFuture` does not give access to.
-unsafe impl<P: Sync, E: Send, O: Send> Send for TryDagFuture<'_, P, Sendable, E, O> {}
-// SAFETY: `&TryDagFuture` gives access to nothing but counts for `Debug`.
-unsafe impl<P: Sync, E, O: Sync> Sync for TryDagFuture<'_, P, Sendable, E, O> {}
-// SAFETY: as for `TryDagFuture`.
-unsafe impl<P: Sync, E: Send, O: Send> Send for SettledDagFuture<'_, P, Sendable, E, O> {}
-// SAFETY: as for `TryDagFuture`.
-unsafe impl<P: Sync, E, O: Sync> Sync for SettledDagFuture<'_, P, Sendable, E, O> {}
-
-// SAFETY: outputs of a `Sendable` DAG are `Send + Sync`, as are its constants, and `&P` is
-// `Send + Sync` when `P: Sync`.
-unsafe impl<P: Sync> Send for Outputs<'_, P, Sendable> {}
-// SAFETY: as above; shared outputs are only read.
-unsafe impl<P: Sync> Sync for Outputs<'_, P, Sendable> {}
+/// As [`assert_send`], for `Sync`.
+pub(crate) const fn assert_sync<T: Sync>() {}

@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ops::Index;
 
 use crate::error::OutputError;
-use crate::flavor::{Flavor, Sendable, TypeMarker};
+use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::{DagId, Node};
 use crate::slots::{DONE, Slots};
 
@@ -41,6 +41,16 @@ pub struct Outputs<'a, P, K: Flavor = Sendable> {
     /// Borrows the DAG and the parameter for `'a`; invariant in `P` (`flavor::TypeMarker`).
     _types: PhantomData<(&'a (), TypeMarker<P, K, ()>)>,
 }
+
+// SAFETY: outputs of a `Sendable` DAG are `Send + Sync` (the `Value<Sendable>` bound of
+// `add_node`), as are its constants, and the `&P` they lend is `Send + Sync` when `P: Sync`.
+unsafe impl<P: Sync> Send for Outputs<'_, P, Sendable> {}
+// SAFETY: as above; shared outputs are only read.
+unsafe impl<P: Sync> Sync for Outputs<'_, P, Sendable> {}
+const _: () = {
+    assert_send::<Outputs<'static, u8, Sendable>>();
+    assert_sync::<Outputs<'static, u8, Sendable>>();
+};
 
 impl<'a, P, K: Flavor> Outputs<'a, P, K> {
     pub(crate) fn new(slots: Slots<'a>) -> Self {

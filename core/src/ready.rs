@@ -157,6 +157,8 @@ fn order_large_batch(batch: &mut [u32], bits: &mut [u32]) {
             set &= set - 1;
         }
     }
+    // A task queued twice would leave the batch's tail as it was: those tasks would be polled
+    // again (a spurious poll, or a stale one, which is ignored), never unsoundly.
     debug_assert_eq!(at, batch.len(), "a task was queued twice");
 }
 

@@ -11,7 +11,7 @@ use core::task::{Context, Poll};
 
 use crate::dag::DagCore;
 use crate::error::DagError;
-use crate::flavor::{Flavor, Sendable, TypeMarker};
+use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
@@ -343,6 +343,15 @@ pub struct DagFuture<'a, P, K: Flavor = Sendable, O = ()> {
     _flavor: TypeMarker<P, K, ()>,
 }
 
+// SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
+// `DagCore` (`Sync`: see `Dag`'s impl), node futures that are `Send` and outputs that are
+// `Send + Sync` (the `NodeFuture<Sendable>` and `Value<Sendable>` bounds of `add_node`), and its
+// waker block, which is thread-safe (`WakeQueue`). The observer goes with the run, hence
+// `O: Send`.
+unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}
+// SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
+unsafe impl<P: Sync, O: Sync> Sync for DagFuture<'_, P, Sendable, O> {}
+
 impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
         DagFuture {
@@ -445,6 +454,12 @@ pub struct TryDagFuture<'a, P, K: Flavor, E, O = ()> {
     _flavor: TypeMarker<P, K, E>,
 }
 
+// SAFETY: as for `DagFuture`; the run also holds errors of type `E`, hence `E: Send`, which
+// `&TryDagFuture` does not give access to.
+unsafe impl<P: Sync, E: Send, O: Send> Send for TryDagFuture<'_, P, Sendable, E, O> {}
+// SAFETY: `&TryDagFuture` gives access to nothing but counts for `Debug`.
+unsafe impl<P: Sync, E, O: Sync> Sync for TryDagFuture<'_, P, Sendable, E, O> {}
+
 impl<'a, P, K: Flavor, E> TryDagFuture<'a, P, K, E> {
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
         TryDagFuture {
@@ -512,6 +527,19 @@ pub struct SettledDagFuture<'a, P, K: Flavor, E, O = ()> {
     run: RunCore<'a, P, E, O>,
     _flavor: TypeMarker<P, K, E>,
 }
+
+// SAFETY: as for `TryDagFuture`.
+unsafe impl<P: Sync, E: Send, O: Send> Send for SettledDagFuture<'_, P, Sendable, E, O> {}
+// SAFETY: as for `TryDagFuture`.
+unsafe impl<P: Sync, E, O: Sync> Sync for SettledDagFuture<'_, P, Sendable, E, O> {}
+const _: () = {
+    assert_send::<DagFuture<'static, u8, Sendable>>();
+    assert_sync::<DagFuture<'static, u8, Sendable>>();
+    assert_send::<TryDagFuture<'static, u8, Sendable, u8>>();
+    assert_sync::<TryDagFuture<'static, u8, Sendable, u8>>();
+    assert_send::<SettledDagFuture<'static, u8, Sendable, u8>>();
+    assert_sync::<SettledDagFuture<'static, u8, Sendable, u8>>();
+};
 
 impl<'a, P, K: Flavor, E> SettledDagFuture<'a, P, K, E> {
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {

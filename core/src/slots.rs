@@ -14,6 +14,30 @@
 //!
 //! Everything that depends on that table — starting a task only once its inputs are done,
 //! reading an output only when it is there, dropping each value exactly once — lives here.
+//!
+//! # Invariants (each `unsafe` block below relies on them)
+//!
+//! - **Who writes a state.** Only the methods of [`Slots`], on the run's thread (`&mut self`),
+//!   and the task's own vtable calls (`start_and_poll`, `poll`), which this module hands the
+//!   task's state word. Wakers never touch states: a wake only queues an index.
+//! - **Transitions.** waiting `n` → `n - 1` (an input completed: `release_dependents`, once per
+//!   edge); `0` → `RUNNING` (started: the future is written first); `RUNNING` → `VACANT` (its
+//!   future is being dropped after `Ready`) → `DONE` (the output is written) or `FAILED` (an
+//!   error); waiting → `FAILED` (skipped: `skip_dependents_of`); any → `FAILED` after a caught
+//!   panic (`abandon`, which drops what the slot held first); `DONE` → `VACANT` (taken, or
+//!   dropped). Nothing else: a started task's state is never overwritten by a failure, and a
+//!   count is never decremented out of a non-waiting state (both panic instead).
+//! - **Stale wakes.** A task is polled only in state `0` or `RUNNING`; in any other state
+//!   `poll_task` does nothing, so a wake that arrives after the task completed, failed or was
+//!   skipped (legal for any future: `select!` wakes a branch it then drops) is ignored.
+//! - **Borrows.** A running future may hold references to the outputs of its inputs (state
+//!   `DONE`, never moved or written while it lives), to constants and to the parameter. So
+//!   every future is dropped before any output: the run drops its futures in one pass and its
+//!   outputs in a second; an output is only moved out (`take`) through `Outputs`, which exist
+//!   once no future is left.
+//! - **Drops.** Each value is dropped exactly once: its state leaves `RUNNING` or `DONE`
+//!   before its drop runs, so a drop that panics is never repeated, and the drop passes resume
+//!   after it (their cursors) while unwinding.
 
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use alloc::boxed::Box;
@@ -258,10 +282,12 @@ impl<'a> Slots<'a> {
     /// The value of `node`, if it belongs to this DAG and is there.
     pub(crate) fn get<T>(&self, node: &Node<T>) -> Result<&T, OutputError> {
         let value = self.value_ptr(node)?;
-        // SAFETY: `node` belongs to this DAG (checked by `value_ptr`), and this DAG's builder
-        // made it with `T` the type of the value at that place: the parameter (`Node<P>`), the
-        // constant it stored, or the task's output, which is there (state DONE). Nothing
-        // mutates it while `&self` is borrowed.
+        // SAFETY: `node` belongs to this DAG (checked by `value_ptr`; ids are never reused).
+        // Handles have no public constructor: this DAG's builder made it, with `T` the type of
+        // the value at that place — the parameter (`Node<P>`, the `P` of this run), the
+        // constant it stored, or the task's output, which is there (state DONE). `Node<T>` and
+        // the builder are invariant in their types, so `T` cannot have been re-typed with
+        // another lifetime since. Nothing mutates the value while `&self` is borrowed.
         Ok(unsafe { &*value.cast::<T>() })
     }
 

@@ -8,6 +8,22 @@
 //! The block is reference counted: the run holds one reference and every `Waker` clone one
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
 //! later wakes do nothing, and the last reference frees it.
+//!
+//! A wake carries no judgement of the task's state: a waker of a task that has completed,
+//! failed or been skipped still queues its index (a *stale* wake), and the run ignores it when
+//! it pops it (`Slots::poll_task`). So a wake is legal at any moment, from any thread, by
+//! reference or by value, during the task's own poll or after it.
+//!
+//! # Layout of the block
+//!
+//! ```text
+//! +-------------------------------+------------------+------------------+-----
+//! | Header                        | Slot 0           | Slot 1           | ...  len slots
+//! | refs, head, closed, len,      | index: 0         | index: 1         |
+//! | parent (the run's waker)      | next: IDLE/…     | next: IDLE/…     |
+//! +-------------------------------+------------------+------------------+-----
+//! ^ Block (provenance of it all)  ^ SLOTS_OFFSET: a waker's data points at its slot
+//! ```
 
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use core::alloc::Layout;
@@ -80,7 +96,9 @@ impl Block {
     }
 
     fn slot(&self, index: u32) -> &Slot {
-        debug_assert!(index < self.header().len);
+        // Every index the run passes is a task index, and a waker's is its own slot's: this
+        // never fails, but an out-of-range index would read outside the block.
+        assert!(index < self.header().len, "dagfut: waker slot out of range");
         // SAFETY: the block holds `len` initialised slots after the header (`WakeQueue::new`)
         // and `index` is below `len`.
         unsafe { &*self.slot_ptr(index) }
@@ -323,7 +341,7 @@ impl WakeQueue {
     /// The waker of task `index`, borrowed from the run (it holds no reference of its own, so
     /// it must not be dropped as a `Waker`; cloning it takes a reference).
     pub(crate) fn waker(&self, index: u32) -> ManuallyDrop<Waker> {
-        debug_assert!(index < self.header().len);
+        assert!(index < self.header().len, "dagfut: waker slot out of range");
         // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
         // header from it (`Block::from_waker_data`).
         let data = self.block.slot_ptr(index).cast::<()>();
