@@ -11,7 +11,7 @@ use core::marker::PhantomData;
 use crate::dag::{Dag, DagCore};
 use crate::error::BuildError;
 use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value, assert_send};
-use crate::inputs::{Inputs, TryInputs, sealed::IntoTask};
+use crate::inputs::{Inputs, TryInputs, WithState, sealed::IntoTask};
 use crate::node::{DagId, Node, Slot};
 use crate::slots::MAX_INPUT_EDGES;
 use crate::task::{ConstBox, ErasedTask};
@@ -131,40 +131,64 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
     }
 
     /// A node whose value is `value` in every run (the seed library's "immediate node").
-    /// Nodes receive it by reference, so it is never cloned; it is also how a node function
-    /// gets state it would otherwise capture.
+    /// Nodes receive it by reference, so it is never cloned.
     ///
     /// # Panics
     /// If the DAG already holds `u32::MAX - 2` constants.
     #[track_caller]
     pub fn add_constant<T: Value<K>>(&self, value: T) -> Node<T> {
+        added(self.try_add_constant(value))
+    }
+
+    /// Adds a constant as [`add_constant`](Self::add_constant) does, or says why it cannot.
+    ///
+    /// # Errors
+    /// [`BuildError::TooManyNodes`] if the DAG already holds `u32::MAX - 2` constants.
+    pub fn try_add_constant<T: Value<K>>(&self, value: T) -> Result<Node<T>, BuildError> {
         let mut parts = self.parts.borrow_mut();
         let index = parts.constants.len();
-        assert!(
-            index < MAX_TASKS,
-            "dagfut: {}",
-            BuildError::TooManyNodes { max: MAX_TASKS }
-        );
+        if index >= MAX_TASKS {
+            return Err(BuildError::TooManyNodes { max: MAX_TASKS });
+        }
         parts.constants.push(ConstBox::new(value));
-        Node::new(self.id, Slot::Constant(index as u32))
+        Ok(Node::new(self.id, Slot::Constant(index as u32)))
     }
 
     /// Adds a node that runs `f` on its `inputs` once in every run, the moment the last of
     /// them is ready, and returns its handle.
     ///
-    /// `inputs` is a tuple of 0 to 12 handles, a single handle, or a list of handles of one
-    /// type (see [`Inputs`]); `f` receives shared references to their values, in that order.
-    /// Any earlier node can be an input, the same one several times too.
+    /// `inputs` is a tuple of 0 to 12 elements or a single element, each a handle or a list of
+    /// handles of one type (see [`Inputs`]); `f` receives shared references to their values,
+    /// in that order. Any earlier node can be an input, the same one several times too.
     ///
     /// # Panics
     /// If an input belongs to another DAG, or a limit of [`BuildError`] is reached; the message
     /// names the problem. [`try_add_node`](Self::try_add_node) returns the error instead.
+    ///
+    /// # Examples
+    ///
+    /// A list beside other inputs: the function receives `&[&T]` for it.
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn total(label: &&'static str, parts: &[&u32]) -> String {
+    ///     format!("{label}: {}", parts.iter().copied().sum::<u32>())
+    /// }
+    ///
+    /// async fn double(n: &u32) -> u32 {
+    ///     n * 2
+    /// }
+    ///
+    /// let b = DagBuilder::<u32>::new();
+    /// let parts: Vec<_> = (0..3).map(|_| b.add_node(double, b.param())).collect();
+    /// let sum = b.add_node(total, (b.add_constant("sum"), parts));
+    /// let dag = b.build();
+    /// assert_eq!(futures_executor::block_on(dag.run(&5))[sum], "sum: 30");
+    /// ```
     #[track_caller]
     pub fn add_node<F, I: Inputs<F, K>>(&self, f: F, inputs: I) -> Node<I::Output> {
-        match self.try_add_node(f, inputs) {
-            Ok(node) => node,
-            Err(error) => panic!("dagfut: cannot add the node: {error}"),
-        }
+        added(self.try_add_node(f, inputs))
     }
 
     /// Adds a node as [`add_node`](Self::add_node) does, or says why it cannot.
@@ -192,7 +216,7 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
         f: F,
         inputs: I,
     ) -> Result<Node<I::Output>, BuildError> {
-        self.push_task(IntoTask::into_task(inputs, f, self.id)?, None)
+        self.add_task(f, inputs, None)
     }
 
     /// Adds a fallible node: `f` returns `Result<T, E>`; its dependents receive `&T`. If it
@@ -203,10 +227,149 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
     /// As [`add_node`](Self::add_node).
     #[track_caller]
     pub fn add_try_node<F, I: TryInputs<F, K, E>>(&self, f: F, inputs: I) -> Node<I::Output> {
-        match IntoTask::into_task(inputs, f, self.id).and_then(|task| self.push_task(task, None)) {
-            Ok(node) => node,
-            Err(error) => panic!("dagfut: cannot add the node: {error}"),
-        }
+        added(self.try_add_try_node(f, inputs))
+    }
+
+    /// Adds a fallible node as [`add_try_node`](Self::add_try_node) does, or says why it
+    /// cannot.
+    ///
+    /// # Errors
+    /// As [`try_add_node`](Self::try_add_node).
+    pub fn try_add_try_node<F, I: TryInputs<F, K, E>>(
+        &self,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<I::Output>, BuildError> {
+        self.add_task(f, inputs, None)
+    }
+
+    /// Adds a node whose function has state: `f` receives `&state` first, then its inputs.
+    ///
+    /// The state is stored in the DAG once and lent to every run, as a constant is: a client,
+    /// a connection pool, a configuration. This is how a [`Sendable`] DAG's node gets state
+    /// (its functions capture nothing, so their futures are known to be `Send`); a
+    /// [`LocalDagBuilder`] also takes async closures that capture.
+    ///
+    /// # Panics
+    /// As [`add_node`](Self::add_node).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dagfut::DagBuilder;
+    ///
+    /// struct Client {
+    ///     base_url: String,
+    /// }
+    ///
+    /// impl Client {
+    ///     async fn get(&self, id: u64) -> String {
+    ///         format!("{}/items/{id}", self.base_url)
+    ///     }
+    /// }
+    ///
+    /// async fn fetch(client: &Arc<Client>, id: &u64) -> String {
+    ///     client.get(*id).await
+    /// }
+    ///
+    /// let client = Arc::new(Client { base_url: "https://example.test".into() });
+    /// let b = DagBuilder::<u64>::new();
+    /// let item = b.add_node_with(client.clone(), fetch, b.param());
+    /// let dag = b.build();
+    /// assert_eq!(
+    ///     futures_executor::block_on(dag.run(&7))[item],
+    ///     "https://example.test/items/7"
+    /// );
+    /// ```
+    #[track_caller]
+    pub fn add_node_with<S, F, I>(
+        &self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Node<<I::With as Inputs<F, K>>::Output>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: Inputs<F, K>,
+    {
+        added(self.try_add_node_with(state, f, inputs))
+    }
+
+    /// Adds a node with state as [`add_node_with`](Self::add_node_with) does, or says why it
+    /// cannot.
+    ///
+    /// # Errors
+    /// As [`try_add_node`](Self::try_add_node).
+    pub fn try_add_node_with<S, F, I>(
+        &self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<<I::With as Inputs<F, K>>::Output>, BuildError>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: Inputs<F, K>,
+    {
+        let state = self.try_add_constant(state)?;
+        self.add_task(f, inputs.with_state(state), None)
+    }
+
+    /// Adds a fallible node with state: [`add_node_with`](Self::add_node_with) for a function
+    /// that returns `Result<T, E>`, as [`add_try_node`](Self::add_try_node).
+    ///
+    /// # Panics
+    /// As [`add_node`](Self::add_node).
+    #[track_caller]
+    pub fn add_try_node_with<S, F, I>(
+        &self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Node<<I::With as TryInputs<F, K, E>>::Output>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: TryInputs<F, K, E>,
+    {
+        added(self.try_add_try_node_with(state, f, inputs))
+    }
+
+    /// Adds a fallible node with state as [`add_try_node_with`](Self::add_try_node_with)
+    /// does, or says why it cannot.
+    ///
+    /// # Errors
+    /// As [`try_add_node`](Self::try_add_node).
+    // The type names what the node's value is; an alias would hide it from the docs.
+    #[allow(clippy::type_complexity)]
+    pub fn try_add_try_node_with<S, F, I>(
+        &self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<<I::With as TryInputs<F, K, E>>::Output>, BuildError>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: TryInputs<F, K, E>,
+    {
+        let state = self.try_add_constant(state)?;
+        self.add_task(f, inputs.with_state(state), None)
+    }
+
+    /// Adds the task of `f` on `inputs`, with its name, and returns its handle as a
+    /// `Node<T>`: the callers name `T` through `Inputs::Output` or `TryInputs::Output`, which
+    /// is `I::Out`, the type of the task's value (their only impls say so).
+    fn add_task<T, F, M, I: IntoTask<F, K, M>>(
+        &self,
+        f: F,
+        inputs: I,
+        name: Option<Cow<'static, str>>,
+    ) -> Result<Node<T>, BuildError> {
+        let task = IntoTask::into_task(inputs, f, self.id)?;
+        self.push_task(task, name)
     }
 
     /// Names the next node: `b.named("fetch_moon").add_node(f, inputs)`. Errors, `Debug`
@@ -283,11 +446,19 @@ impl<P, K: Flavor, E> Named<'_, P, K, E> {
     /// As [`DagBuilder::add_node`].
     #[track_caller]
     pub fn add_node<F, I: Inputs<F, K>>(self, f: F, inputs: I) -> Node<I::Output> {
-        let task = IntoTask::into_task(inputs, f, self.builder.id);
-        match task.and_then(|task| self.builder.push_task(task, Some(self.name))) {
-            Ok(node) => node,
-            Err(error) => panic!("dagfut: cannot add the node: {error}"),
-        }
+        added(self.try_add_node(f, inputs))
+    }
+
+    /// [`DagBuilder::try_add_node`], with the name.
+    ///
+    /// # Errors
+    /// As [`DagBuilder::try_add_node`].
+    pub fn try_add_node<F, I: Inputs<F, K>>(
+        self,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<I::Output>, BuildError> {
+        self.builder.add_task(f, inputs, Some(self.name))
     }
 
     /// [`DagBuilder::add_try_node`], with the name.
@@ -296,11 +467,108 @@ impl<P, K: Flavor, E> Named<'_, P, K, E> {
     /// As [`DagBuilder::add_node`].
     #[track_caller]
     pub fn add_try_node<F, I: TryInputs<F, K, E>>(self, f: F, inputs: I) -> Node<I::Output> {
-        let task = IntoTask::into_task(inputs, f, self.builder.id);
-        match task.and_then(|task| self.builder.push_task(task, Some(self.name))) {
-            Ok(node) => node,
-            Err(error) => panic!("dagfut: cannot add the node: {error}"),
-        }
+        added(self.try_add_try_node(f, inputs))
+    }
+
+    /// [`DagBuilder::try_add_try_node`], with the name.
+    ///
+    /// # Errors
+    /// As [`DagBuilder::try_add_node`].
+    pub fn try_add_try_node<F, I: TryInputs<F, K, E>>(
+        self,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<I::Output>, BuildError> {
+        self.builder.add_task(f, inputs, Some(self.name))
+    }
+
+    /// [`DagBuilder::add_node_with`], with the name.
+    ///
+    /// # Panics
+    /// As [`DagBuilder::add_node`].
+    #[track_caller]
+    pub fn add_node_with<S, F, I>(
+        self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Node<<I::With as Inputs<F, K>>::Output>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: Inputs<F, K>,
+    {
+        added(self.try_add_node_with(state, f, inputs))
+    }
+
+    /// [`DagBuilder::try_add_node_with`], with the name.
+    ///
+    /// # Errors
+    /// As [`DagBuilder::try_add_node`].
+    pub fn try_add_node_with<S, F, I>(
+        self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<<I::With as Inputs<F, K>>::Output>, BuildError>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: Inputs<F, K>,
+    {
+        let state = self.builder.try_add_constant(state)?;
+        self.builder
+            .add_task(f, inputs.with_state(state), Some(self.name))
+    }
+
+    /// [`DagBuilder::add_try_node_with`], with the name.
+    ///
+    /// # Panics
+    /// As [`DagBuilder::add_node`].
+    #[track_caller]
+    pub fn add_try_node_with<S, F, I>(
+        self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Node<<I::With as TryInputs<F, K, E>>::Output>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: TryInputs<F, K, E>,
+    {
+        added(self.try_add_try_node_with(state, f, inputs))
+    }
+
+    /// [`DagBuilder::try_add_try_node_with`], with the name.
+    ///
+    /// # Errors
+    /// As [`DagBuilder::try_add_node`].
+    // The type names what the node's value is; an alias would hide it from the docs.
+    #[allow(clippy::type_complexity)]
+    pub fn try_add_try_node_with<S, F, I>(
+        self,
+        state: S,
+        f: F,
+        inputs: I,
+    ) -> Result<Node<<I::With as TryInputs<F, K, E>>::Output>, BuildError>
+    where
+        S: Value<K>,
+        I: WithState<S>,
+        I::With: TryInputs<F, K, E>,
+    {
+        let state = self.builder.try_add_constant(state)?;
+        self.builder
+            .add_task(f, inputs.with_state(state), Some(self.name))
+    }
+}
+
+/// The node of an adding method that panics on errors.
+#[track_caller]
+fn added<T>(node: Result<Node<T>, BuildError>) -> Node<T> {
+    match node {
+        Ok(node) => node,
+        Err(error) => panic!("dagfut: cannot add the node: {error}"),
     }
 }
 

@@ -10,9 +10,9 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
+use crate::flavor::{CannotFail, Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::NodeId;
-use crate::node::{DagId, Slot};
+use crate::node::{DagId, Node, Slot};
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 use crate::task::{ConstBox, ErasedTask};
 
@@ -157,24 +157,34 @@ const _: () = {
 /// A DAG whose node futures need not be `Send`.
 pub type LocalDag<P, E = Infallible> = Dag<P, crate::flavor::Local, E>;
 
-impl<P, K: Flavor> Dag<P, K, Infallible> {
-    /// Runs the DAG with the parameter `param`: the returned future starts every node the
-    /// moment its inputs are ready and resolves to the [`Outputs`](crate::Outputs) of all of
-    /// them. It polls the nodes itself: nothing is spawned.
-    ///
-    /// A DAG with fallible nodes runs with [`try_run`](Self::try_run) or
-    /// [`run_settled`](Self::run_settled) instead.
-    pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K> {
-        DagFuture::new(&self.core, param)
-    }
-}
-
 impl<P, K: Flavor, E> Dag<P, K, E> {
     pub(crate) fn from_core(core: DagCore) -> Self {
         Dag {
             core,
             _types: PhantomData,
         }
+    }
+
+    /// Runs the DAG with the parameter `param`: the returned future starts every node the
+    /// moment its inputs are ready and resolves to the [`Outputs`](crate::Outputs) of all of
+    /// them. It polls the nodes itself: nothing is spawned.
+    ///
+    /// For a DAG whose nodes cannot fail (no [`with_error`](crate::DagBuilder::with_error));
+    /// one with fallible nodes runs with [`try_run`](Self::try_run) or
+    /// [`run_settled`](Self::run_settled), and `run` says so at compile time.
+    pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K>
+    where
+        E: CannotFail,
+    {
+        // `CannotFail` is sealed and only `Infallible` has it: `E` is `Infallible`, the error
+        // type the run's sink is made for.
+        DagFuture::new(&self.core, param)
+    }
+
+    /// The run's parameter as a node, as [`DagBuilder::param`](crate::DagBuilder::param)
+    /// gave it: `outputs[dag.param()]` is the run's parameter.
+    pub fn param(&self) -> Node<P> {
+        Node::new(self.core.id, Slot::Param)
     }
 
     /// Runs the DAG, stopping at the first failure (fail-fast): no new node starts, every

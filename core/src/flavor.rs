@@ -38,21 +38,30 @@ impl Flavor for Local {}
 
 /// A value a DAG of flavour `K` can hold: any `'static` value in a [`Local`] DAG,
 /// `Send + Sync` ones in a [`Sendable`] DAG.
+#[diagnostic::on_unimplemented(
+    message = "a `{K}` DAG cannot hold `{Self}`",
+    label = "not `Send + Sync + 'static`",
+    note = "the constants, states and outputs of a `DagBuilder` (`Sendable`, so its runs can be spawned on \
+            any thread) are `Send + Sync`; use a `LocalDagBuilder` for `Rc`, `RefCell`, `Cell` and \
+            other values that stay on one thread",
+    note = "every value a DAG holds is `'static`: it outlives the runs that lend it"
+)]
 pub trait Value<K: Flavor>: 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Send + Sync + 'static> Value<Sendable> for T {}
+#[diagnostic::do_not_recommend]
 impl<T: 'static> Value<Local> for T {}
 
-/// What a node may borrow as an input in a DAG of flavour `K`: anything in a [`Local`] DAG,
-/// `Sync` values in a [`Sendable`] DAG (a `Send` future holds `&A`).
-pub trait Lent<K: Flavor> {}
-impl<T: Sync + ?Sized> Lent<Sendable> for T {}
-impl<T: ?Sized> Lent<Local> for T {}
-
-/// What a node's future must be in a DAG of flavour `K`: anything in a [`Local`] DAG, `Send`
-/// in a [`Sendable`] DAG.
-pub trait NodeFuture<K: Flavor> {}
-impl<T: Send + ?Sized> NodeFuture<Sendable> for T {}
-impl<T: ?Sized> NodeFuture<Local> for T {}
+/// The error type of a DAG whose nodes cannot fail, `Infallible`: what
+/// [`Dag::run`](crate::Dag::run) asks for. Sealed.
+#[diagnostic::on_unimplemented(
+    message = "this DAG's nodes can fail with `{Self}`: `run` is for DAGs whose nodes cannot fail",
+    label = "the DAG's error type",
+    note = "use `try_run` (stop at the first failure) or `run_settled` (let independent branches finish)"
+)]
+pub trait CannotFail: sealed::Sealed {}
+impl sealed::Sealed for core::convert::Infallible {}
+impl CannotFail for core::convert::Infallible {}
 
 /// Compile-time checks that the `unsafe impl Send` beside each public type applies: used as
 /// `const _: () = assert_send::<T>();` next to the impl.

@@ -1,162 +1,308 @@
-//! What a node's inputs can be: a tuple of 0 to 12 handles, one handle, or a list of handles
-//! of one type.
+//! What a node's inputs can be: a tuple of 0 to 12 elements, or one element, each element a
+//! handle or a list of handles of one type.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::marker::PhantomData;
 
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Lent, NodeFuture, Value};
-use crate::node::{DagId, Node, Slot};
-use crate::task::{ErasedTask, ListTask, Mode, NodeFn, Plain, Try, TupleTask};
+use crate::flavor::{Flavor, Local, Sendable};
+use crate::node::{DagId, Node};
+use crate::slots::MAX_INPUT_EDGES;
+use crate::task::{ErasedTask, Many, NodeFn, NodeTask, One, Plain, Shape, Try};
 
 pub(crate) mod sealed {
     use super::*;
 
+    /// Keeps [`WithState`](super::WithState) to the impls of this crate.
+    #[allow(unreachable_pub)]
+    pub trait Sealed {}
+
     /// Turns a function and its input handles into a type-erased task whose future's output
-    /// becomes its value as `M` says. Sealed: implemented here for tuples, single handles and
-    /// lists.
+    /// becomes its value as `M` says. Sealed: implemented here for tuples and single
+    /// elements, in each flavour.
     #[allow(unreachable_pub)] // public in a private module: the sealed-trait pattern
     pub trait IntoTask<F, K, M> {
         type Out;
         fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError>;
     }
+
+    /// One element of a node's inputs: a handle `Node<A>` (the function receives `&A`) or a
+    /// list of handles of one type (it receives `&[&A]`).
+    #[allow(unreachable_pub)]
+    pub trait Input {
+        /// The type of the values it lends.
+        type Item: 'static;
+        /// How the function receives it.
+        type Shape: Shape;
+        /// Appends its sources (checked to belong to `dag`) and returns how many.
+        fn collect(
+            &self,
+            dag: DagId,
+            sources: &mut Vec<crate::node::Slot>,
+        ) -> Result<u32, BuildError>;
+    }
 }
+
+use sealed::{Input, IntoTask};
 
 /// The inputs of an infallible node whose function is `F`, in a DAG of flavour `K`.
 ///
-/// Implemented for:
-/// - tuples of 0 to 12 handles `(Node<A>, Node<B>, ..)`: `F` is called as `f(&a, &b, ..)`;
-/// - a single handle `Node<A>`: the same as `(Node<A>,)`;
-/// - lists of handles of one type — `Vec<Node<A>>`, `&[Node<A>]`, `&Vec<Node<A>>`,
-///   `[Node<A>; N]` — of any length: `F` is called as `f(&[&a0, &a1, ..])`.
+/// A tuple of 0 to 12 elements, or a single element; each element is
+/// - a handle `Node<A>`: the function receives `&A`;
+/// - a list of handles of one type — `Vec<Node<A>>`, `&[Node<A>]`, `&Vec<Node<A>>`,
+///   `[Node<A>; N]` — of any length: the function receives `&[&A]`.
 ///
-/// `F` must be an async function of shared references to those inputs: an `async fn` or an
-/// async closure that captures nothing (see [`NodeFn`]). For a [`Sendable`](crate::Sendable) DAG its future and
-/// output must be `Send` (the output `Sync` too) and its inputs `Sync`.
-pub trait Inputs<F, K: Flavor>: sealed::IntoTask<F, K, Plain> {
+/// Elements of both kinds mix: `(log, name, parts)` with `parts: Vec<Node<u32>>` calls
+/// `f(&log, &name, &[&p0, &p1, ..])`.
+///
+/// In a [`Sendable`] DAG, `F` is an `async fn` (or a closure returning a future, see
+/// [`NodeFn`]) whose future is `Send`, its output `Send + Sync`, its inputs `Sync`; a closure
+/// with state goes in through [`DagBuilder::add_node_with`](crate::DagBuilder::add_node_with).
+/// In a [`Local`] DAG, `F` is any `AsyncFn` — async closures that capture state included.
+#[diagnostic::on_unimplemented(
+    message = "`{F}` cannot be a node of a `{K}` DAG with the inputs `{Self}`",
+    label = "these inputs do not fit the node function",
+    note = "a node function is an `async fn` taking `&` references to its inputs, in the order given: \
+            a `Node<T>` input is a `&T`, a list such as `Vec<Node<T>>` is a `&[&T]`",
+    note = "a `DagBuilder` (`Sendable`) takes functions that capture nothing, with `Send` futures and \
+            `Send + Sync` outputs: give a node state with `add_node_with(state, f, inputs)`, `f` taking \
+            `&State` first, or use a `LocalDagBuilder`, which takes async closures that capture and \
+            values that are not `Send` (`Rc`, `RefCell`)",
+    note = "a function returning `Result<T, E>` that should fail the run is added with `add_try_node`"
+)]
+pub trait Inputs<F, K: Flavor>: IntoTask<F, K, Plain> {
     /// The type of the node's output.
     type Output;
 }
 
-impl<F, K: Flavor, I: sealed::IntoTask<F, K, Plain>> Inputs<F, K> for I {
+#[diagnostic::do_not_recommend]
+impl<F, K: Flavor, I: IntoTask<F, K, Plain>> Inputs<F, K> for I {
     type Output = I::Out;
 }
 
 /// The inputs of a fallible node, whose function `F` returns `Result<T, E>`: the same forms
 /// as [`Inputs`]. The node's value is the `T`; an `E` fails it.
-pub trait TryInputs<F, K: Flavor, E>: sealed::IntoTask<F, K, Try<E>> {
+#[diagnostic::on_unimplemented(
+    message = "`{F}` cannot be a fallible node of a `{K}` DAG whose error type is `{E}`, with the inputs `{Self}`",
+    label = "these inputs do not fit the node function, or it does not return `Result<_, {E}>`",
+    note = "a fallible node returns `Result<T, E>` with `E` the DAG's error type, set once on the builder: \
+            `DagBuilder::<P>::new().with_error::<E>()` (without it the error type is `Infallible`)",
+    note = "its inputs are as for `add_node`: a `Node<T>` input is a `&T`, a list such as `Vec<Node<T>>` is a `&[&T]`"
+)]
+pub trait TryInputs<F, K: Flavor, E>: IntoTask<F, K, Try<E>> {
     /// The type of the node's value when it succeeds.
     type Output;
 }
 
-impl<F, K: Flavor, E, I: sealed::IntoTask<F, K, Try<E>>> TryInputs<F, K, E> for I {
+#[diagnostic::do_not_recommend]
+impl<F, K: Flavor, E, I: IntoTask<F, K, Try<E>>> TryInputs<F, K, E> for I {
     type Output = I::Out;
 }
 
-fn check<T>(node: &Node<T>, position: usize, dag: DagId) -> Result<Slot, BuildError> {
-    node.slot_in(dag).ok_or(BuildError::ForeignInput {
-        position,
+/// Checks that `node` belongs to `dag`; its position is the number of sources before it.
+fn push_source<T>(
+    node: &Node<T>,
+    dag: DagId,
+    sources: &mut Vec<crate::node::Slot>,
+) -> Result<(), BuildError> {
+    let slot = node.slot_in(dag).ok_or(BuildError::ForeignInput {
+        position: sources.len(),
         input: node.id(),
         builder: dag,
-    })
+    })?;
+    sources.push(slot);
+    Ok(())
 }
 
-/// The two impls of one tuple arity: infallible and fallible, for either flavour.
-macro_rules! tuple_inputs {
-    ($n:literal; $($A:ident $index:tt),*) => {
-        tuple_inputs!(@one $n; Plain, [], T; $($A $index),*);
-        tuple_inputs!(@one $n; Try<E>, [E: Value<K>,], Result<T, E>; $($A $index),*);
-    };
-    (@one $n:literal; $mode:ty, [$($error:tt)*], $output:ty; $($A:ident $index:tt),*) => {
-        impl<F, K: Flavor, T, $($error)* $($A),*> sealed::IntoTask<F, K, $mode> for ($(Node<$A>,)*)
-        where
-            F: for<'a> NodeFn<'a, ($(&'a $A,)*), Output = $output> + Value<K>,
-            for<'a> <F as NodeFn<'a, ($(&'a $A,)*)>>::Future: NodeFuture<K>,
-            T: Value<K>,
-            $($A: Lent<K> + 'static,)*
-        {
-            type Out = T;
-            fn into_task(self, f: F, _dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-                let sources: [Slot; $n] = [$(check(&self.$index, $index, _dag)?,)*];
-                Ok(Box::new(TupleTask::<F, ($($A,)*), $mode, $n> {
-                    f,
-                    sources,
-                    _types: PhantomData,
-                }))
-            }
-        }
-    };
-}
-
-tuple_inputs!(0;);
-tuple_inputs!(1; A1 0);
-tuple_inputs!(2; A1 0, A2 1);
-tuple_inputs!(3; A1 0, A2 1, A3 2);
-tuple_inputs!(4; A1 0, A2 1, A3 2, A4 3);
-tuple_inputs!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
-tuple_inputs!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
-tuple_inputs!(7; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6);
-tuple_inputs!(8; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7);
-tuple_inputs!(9; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8);
-tuple_inputs!(10; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9);
-tuple_inputs!(11; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10);
-tuple_inputs!(12; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10, A12 11);
-
-impl<F, K: Flavor, M, A> sealed::IntoTask<F, K, M> for Node<A>
-where
-    (Node<A>,): sealed::IntoTask<F, K, M>,
-{
-    type Out = <(Node<A>,) as sealed::IntoTask<F, K, M>>::Out;
-    fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-        sealed::IntoTask::into_task((self,), f, dag)
+impl<A: 'static> Input for Node<A> {
+    type Item = A;
+    type Shape = One<A>;
+    fn collect(&self, dag: DagId, sources: &mut Vec<crate::node::Slot>) -> Result<u32, BuildError> {
+        push_source(self, dag, sources)?;
+        Ok(1)
     }
 }
 
-fn list_task<F, A, R, M>(
+/// The sources of a list element.
+fn collect_list<A>(
     nodes: &[Node<A>],
-    f: F,
     dag: DagId,
-) -> Result<Box<dyn ErasedTask>, BuildError>
-where
-    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = R> + 'static,
-    A: 'static,
-    M: Mode<R>,
-    M::Value: 'static,
-{
-    let sources = nodes
-        .iter()
-        .enumerate()
-        .map(|(position, node)| check(node, position, dag))
-        .collect::<Result<Box<[Slot]>, BuildError>>()?;
-    Ok(Box::new(ListTask::<F, A, M>::new(f, sources)))
+    sources: &mut Vec<crate::node::Slot>,
+) -> Result<u32, BuildError> {
+    let count = u32::try_from(nodes.len())
+        .ok()
+        .filter(|&count| count <= MAX_INPUT_EDGES)
+        .ok_or(BuildError::TooManyInputs {
+            inputs: nodes.len(),
+            max: MAX_INPUT_EDGES as usize,
+        })?;
+    sources.reserve(nodes.len());
+    for node in nodes {
+        push_source(node, dag, sources)?;
+    }
+    Ok(count)
 }
 
-/// The two impls of one list type: infallible and fallible, for either flavour.
-macro_rules! list_inputs {
+macro_rules! list_input {
     ($([$($generics:tt)*] $list:ty;)*) => {$(
-        list_inputs!(@one [$($generics)*] $list; Plain, [], T);
-        list_inputs!(@one [$($generics)*] $list; Try<E>, [E: Value<K>,], Result<T, E>);
-    )*};
-    (@one [$($generics:tt)*] $list:ty; $mode:ty, [$($error:tt)*], $output:ty) => {
-        impl<$($generics)* F, K: Flavor, T, A, $($error)*> sealed::IntoTask<F, K, $mode> for $list
-        where
-            F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = $output> + Value<K>,
-            for<'a> <F as NodeFn<'a, (&'a [&'a A],)>>::Future: NodeFuture<K>,
-            T: Value<K>,
-            A: Lent<K> + 'static,
-        {
-            type Out = T;
-            fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-                list_task::<F, A, $output, $mode>(&self[..], f, dag)
+        impl<$($generics)* A: 'static> Input for $list {
+            type Item = A;
+            type Shape = Many<A>;
+            fn collect(
+                &self,
+                dag: DagId,
+                sources: &mut Vec<crate::node::Slot>,
+            ) -> Result<u32, BuildError> {
+                collect_list(&self[..], dag, sources)
             }
         }
-    };
+    )*};
 }
 
-list_inputs! {
+list_input! {
     [] Vec<Node<A>>;
     ['s,] &'s [Node<A>];
     ['s,] &'s Vec<Node<A>>;
     [const N: usize,] [Node<A>; N];
 }
+
+/// The sources of a tuple's elements and each element's count.
+macro_rules! collect_all {
+    ($dag:expr; $($e:ident),*) => {{
+        #[allow(unused_mut)]
+        let mut sources = Vec::new();
+        let counts: Box<[u32]> = Box::new([$($e.collect($dag, &mut sources)?),*]);
+        (sources.into_boxed_slice(), counts)
+    }};
+}
+
+/// The impls of one tuple arity: infallible and fallible, in each flavour.
+macro_rules! tuple_inputs {
+    ($($E:ident $e:ident),*) => {
+        tuple_inputs!(@sendable Plain, [], T; $($E $e),*);
+        tuple_inputs!(@sendable Try<Er>, [Er: Send + Sync + 'static,], Result<T, Er>; $($E $e),*);
+        tuple_inputs!(@local Plain, [], T; $($E $e),*);
+        tuple_inputs!(@local Try<Er>, [Er: 'static,], Result<T, Er>; $($E $e),*);
+    };
+    (@sendable $mode:ty, [$($error:tt)*], $output:ty; $($E:ident $e:ident),*) => {
+        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Sendable, $mode> for ($($E,)*)
+        where
+            F: for<'a> NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*), Output = $output>
+                + Send
+                + Sync
+                + 'static,
+            for<'a> <F as NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*)>>::Future: Send,
+            T: Send + Sync + 'static,
+            $($E::Item: Sync,)*
+        {
+            type Out = T;
+            #[allow(unused_variables)]
+            fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
+                let ($($e,)*) = self;
+                let (sources, counts) = collect_all!(dag; $($e),*);
+                let call = |f: &'static F, refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
+                    f.call(refs)
+                };
+                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $mode>::new(
+                    f, call, sources, counts,
+                )))
+            }
+        }
+    };
+    (@local $mode:ty, [$($error:tt)*], $output:ty; $($E:ident $e:ident),*) => {
+        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Local, $mode> for ($($E,)*)
+        where
+            F: for<'a> AsyncFn($(<$E::Shape as Shape>::Ref<'a>),*) -> $output + 'static,
+            T: 'static,
+        {
+            type Out = T;
+            #[allow(unused_variables)]
+            fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
+                let ($($e,)*) = self;
+                let (sources, counts) = collect_all!(dag; $($e),*);
+                let call = |f: &'static F, ($($e,)*): ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
+                    f($($e),*)
+                };
+                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $mode>::new(
+                    f, call, sources, counts,
+                )))
+            }
+        }
+    };
+}
+
+tuple_inputs!();
+tuple_inputs!(E1 e1);
+tuple_inputs!(E1 e1, E2 e2);
+tuple_inputs!(E1 e1, E2 e2, E3 e3);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10, E11 e11);
+tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10, E11 e11, E12 e12);
+
+/// A single element is a tuple of one: `b.add_node(f, x)` is `b.add_node(f, (x,))`.
+impl<F, K, M, E: Input> IntoTask<F, K, M> for E
+where
+    (E,): IntoTask<F, K, M>,
+{
+    type Out = <(E,) as IntoTask<F, K, M>>::Out;
+    fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
+        IntoTask::into_task((self,), f, dag)
+    }
+}
+
+/// The inputs of a node with state ([`add_node_with`](crate::DagBuilder::add_node_with)):
+/// the same forms as [`Inputs`], up to 11 elements; the state comes first.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the inputs of a node with state",
+    label = "expected a handle, a list of handles, or a tuple of up to 11 of them",
+    note = "the state takes the first of a node's 12 places: `f(&state, &input1, ..)`"
+)]
+pub trait WithState<S>: sealed::Sealed {
+    /// The inputs with the state's handle first.
+    type With;
+    /// Puts the state's handle first.
+    #[doc(hidden)]
+    fn with_state(self, state: Node<S>) -> Self::With;
+}
+
+impl<E: Input> sealed::Sealed for E {}
+
+impl<S, E: Input> WithState<S> for E {
+    type With = (Node<S>, E);
+    fn with_state(self, state: Node<S>) -> Self::With {
+        (state, self)
+    }
+}
+
+macro_rules! with_state {
+    ($($E:ident $e:ident),*) => {
+        impl<$($E: Input),*> sealed::Sealed for ($($E,)*) {}
+
+        impl<S, $($E: Input),*> WithState<S> for ($($E,)*) {
+            type With = (Node<S>, $($E,)*);
+            fn with_state(self, state: Node<S>) -> Self::With {
+                let ($($e,)*) = self;
+                (state, $($e,)*)
+            }
+        }
+    };
+}
+
+with_state!();
+with_state!(E1 e1);
+with_state!(E1 e1, E2 e2);
+with_state!(E1 e1, E2 e2, E3 e3);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10);
+with_state!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10, E11 e11);

@@ -41,10 +41,16 @@
 //! assert_eq!(again[end], 34); // (10 + 1 + 1) + ((10 + 1) + (10 + 1))
 //! ```
 //!
-//! # Flavours
+//! # Flavours, and nodes with state
 //!
 //! A [`DagBuilder<P>`] takes `Send` node futures, so `tokio::spawn(dag.run(&p))` compiles; a
-//! [`LocalDagBuilder<P>`] takes any, for single-threaded and embedded executors.
+//! node gets state as its first argument with [`add_node_with`](DagBuilder::add_node_with)
+//! (`async fn fetch(client: &Client, id: &u64)`). A [`LocalDagBuilder<P>`] takes any future,
+//! for single-threaded and embedded executors, and async closures that capture state
+//! (`async move |id: &u64| client.get(*id).await`) are nodes as they are.
+//!
+//! A run borrows its DAG and parameter; [`Dag::run_owned`] owns them (an `Arc` of the DAG),
+//! so a spawned task can run the DAG and return its [`OwnedOutputs`].
 //!
 //! # Features
 //!
@@ -76,10 +82,13 @@ mod inputs;
 mod node;
 mod observe;
 mod outputs;
+mod owned;
 mod ready;
 mod run;
 mod slots;
 mod sync;
+// `Shape`, named by the sealed `Input` trait, names the crate-private `Slot` and `Resolver`.
+#[allow(private_interfaces)]
 mod task;
 mod timeout;
 #[cfg(feature = "std")]
@@ -89,11 +98,12 @@ mod waker;
 pub use builder::{DagBuilder, LocalDagBuilder, Named};
 pub use dag::{Dag, LocalDag};
 pub use error::{BuildError, DagError, OutputError};
-pub use flavor::{Flavor, Lent, Local, NodeFuture, Sendable, Value};
-pub use inputs::{Inputs, TryInputs};
+pub use flavor::{CannotFail, Flavor, Local, Sendable, Value};
+pub use inputs::{Inputs, TryInputs, WithState};
 pub use node::{DagId, Node, NodeId};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
-pub use outputs::Outputs;
+pub use outputs::{Handles, Outputs};
+pub use owned::{OwnedOutputs, OwnedRun};
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use task::{NodeFn, Plain, Try};
 pub use timeout::Timeout;

@@ -83,6 +83,38 @@ impl<'a, P, K: Flavor> Outputs<'a, P, K> {
         self.slots.take(&node)
     }
 
+    /// Moves the outputs of several tasks out at once: `handles` is a tuple of up to 12
+    /// handles, and the values come back as a tuple of the same shape.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take) for the first handle that cannot be taken, and
+    /// [`OutputError::Taken`] if a handle appears twice; nothing is taken then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn name(n: &u32) -> String {
+    ///     format!("#{n}")
+    /// }
+    ///
+    /// async fn digits(n: &u32) -> Vec<u32> {
+    ///     n.to_string().chars().filter_map(|c| c.to_digit(10)).collect()
+    /// }
+    ///
+    /// let b = DagBuilder::<u32>::new();
+    /// let (a, d) = (b.add_node(name, b.param()), b.add_node(digits, b.param()));
+    /// let dag = b.build();
+    /// let mut out = futures_executor::block_on(dag.run(&42));
+    /// let (a, d): (String, Vec<u32>) = out.take_many((a, d)).unwrap();
+    /// assert_eq!((a.as_str(), d), ("#42", vec![4, 2]));
+    /// ```
+    pub fn take_many<H: Handles>(&mut self, handles: H) -> Result<H::Values, OutputError> {
+        handles.check(&self.slots)?;
+        Ok(handles.take_from(&mut self.slots))
+    }
+
     /// How many task outputs are held (not taken).
     pub fn len(&self) -> usize {
         self.slots.count(DONE)
@@ -116,3 +148,59 @@ impl<P, K: Flavor> fmt::Debug for Outputs<'_, P, K> {
             .finish()
     }
 }
+
+/// A tuple of handles whose outputs [`Outputs::take_many`] moves out at once. Sealed.
+// Its hidden methods name the crate-private `Slots`: users can neither call nor implement them.
+#[allow(private_interfaces)]
+pub trait Handles: sealed::Sealed {
+    /// The tuple of the values.
+    type Values;
+    #[doc(hidden)]
+    fn check(&self, slots: &Slots<'_>) -> Result<(), OutputError>;
+    #[doc(hidden)]
+    fn take_from(self, slots: &mut Slots<'_>) -> Self::Values;
+}
+
+mod sealed {
+    #[allow(unreachable_pub)]
+    pub trait Sealed {}
+}
+
+macro_rules! handles_impl {
+    ($($T:ident $index:tt),*) => {
+        impl<$($T),*> sealed::Sealed for ($(Node<$T>,)*) {}
+
+        #[allow(private_interfaces)]
+        impl<$($T),*> Handles for ($(Node<$T>,)*) {
+            type Values = ($($T,)*);
+
+            fn check(&self, slots: &Slots<'_>) -> Result<(), OutputError> {
+                let ids = [$(self.$index.id()),*];
+                $(slots.take_check(&self.$index)?;)*
+                for (at, id) in ids.iter().enumerate() {
+                    if ids[..at].contains(id) {
+                        return Err(OutputError::Taken { node: *id });
+                    }
+                }
+                Ok(())
+            }
+
+            fn take_from(self, slots: &mut Slots<'_>) -> Self::Values {
+                ($(slots.take(&self.$index).expect("checked by `check`"),)*)
+            }
+        }
+    };
+}
+
+handles_impl!(T1 0);
+handles_impl!(T1 0, T2 1);
+handles_impl!(T1 0, T2 1, T3 2);
+handles_impl!(T1 0, T2 1, T3 2, T4 3);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6, T8 7);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6, T8 7, T9 8);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6, T8 7, T9 8, T10 9);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6, T8 7, T9 8, T10 9, T11 10);
+handles_impl!(T1 0, T2 1, T3 2, T4 3, T5 4, T6 5, T7 6, T8 7, T9 8, T10 9, T11 10, T12 11);

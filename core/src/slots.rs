@@ -291,12 +291,19 @@ impl<'a> Slots<'a> {
         Ok(unsafe { &*value.cast::<T>() })
     }
 
+    /// Whether [`take`](Self::take) would succeed.
+    pub(crate) fn take_check<T>(&self, node: &Node<T>) -> Result<u32, OutputError> {
+        self.value_ptr(node)?;
+        match node.id.slot {
+            Slot::Task(task) => Ok(task),
+            Slot::Param | Slot::Constant(_) => Err(OutputError::NotOwned { node: node.id() }),
+        }
+    }
+
     /// Moves the output of task `node` out; its slot is empty afterwards.
     pub(crate) fn take<T>(&mut self, node: &Node<T>) -> Result<T, OutputError> {
+        let task = self.take_check(node)?;
         let value = self.value_ptr(node)?;
-        let Slot::Task(task) = node.id.slot else {
-            return Err(OutputError::NotOwned { node: node.id() });
-        };
         self.states[task as usize] = VACANT;
         // SAFETY: as in `get`, `value` is the task's output of type `T`; its state is now
         // VACANT, so it is read out exactly once and never dropped in place.

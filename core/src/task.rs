@@ -19,13 +19,23 @@ use core::task::{Context, Poll};
 use crate::node::Slot;
 use crate::slots::{DONE, RUNNING, VACANT};
 
-/// An async function usable as a node: a function of shared references to its inputs that
-/// returns a future which may borrow them for `'a`.
+/// An async function usable as a node of a [`Sendable`](crate::Sendable) DAG: a function of
+/// shared references to its inputs that returns a future which may borrow them for `'a`.
 ///
 /// It is implemented for every `Fn(&'a A, &'a B, ..) -> Fut` with `Fut: Future + 'a`, which
-/// covers `async fn` items and async closures that capture nothing (pass captured state as a
-/// constant input instead: [`DagBuilder::add_constant`](crate::DagBuilder::add_constant)).
-/// There is nothing to implement by hand.
+/// covers `async fn` items and closures that return a future; there is nothing to implement by
+/// hand. Such a function's future type is known to the compiler, so a `Sendable` DAG can
+/// check that it is `Send`.
+///
+/// A node with state takes it as its first argument: [`add_node_with`](crate::DagBuilder::add_node_with).
+/// A closure that captures state works when its future borrows none of it: copy what it needs
+/// out before `async move` (`move |id: &u64| { let (c, id) = (client.clone(), *id); async move
+/// { c.get(id).await } }`). A [`Local`](crate::Local) DAG takes any `AsyncFn` instead,
+/// async closures that capture included.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a node function taking `{Args}`",
+    note = "a node function is an `async fn` taking `&` references to its inputs, in order"
+)]
 pub trait NodeFn<'a, Args> {
     /// The value the node produces.
     type Output;
@@ -267,126 +277,177 @@ unsafe fn poll_in_place<Fut: Future, M: Mode<Fut::Output>>(
     }
 }
 
-/// A node whose inputs are a tuple of handles; `M` says how its output becomes its value.
-pub(crate) struct TupleTask<F, Args, M, const N: usize> {
-    pub(crate) f: F,
-    pub(crate) sources: [Slot; N],
-    pub(crate) _types: PhantomData<fn(Args) -> M>,
+/// One element of a node's inputs, by its shape: a single handle ([`One`]) or a list of
+/// handles of one type ([`Many`]).
+#[allow(unreachable_pub)] // named by the sealed `Input` trait; unreachable from outside
+pub trait Shape: 'static {
+    /// What the node function receives for it.
+    type Ref<'a>;
+    /// Whether it takes a region of references in the slot (a list).
+    const LIST: bool;
+    /// The element's value, from its sources.
+    ///
+    /// # Safety
+    /// Each of `sources` resolves through `inputs` to a live value of the element's type that
+    /// stays put, unwritten, for as long as the result is used; for a list, `refs` points to
+    /// `sources.len()` free, aligned places for a pointer in the task's slot, as long-lived.
+    unsafe fn resolve(
+        sources: &[Slot],
+        inputs: &Resolver<'_>,
+        refs: *mut *const (),
+    ) -> Self::Ref<'static>;
 }
 
-macro_rules! tuple_task_impl {
-    ($n:literal; $($A:ident $index:tt),*) => {
-        // SAFETY: the slot holds `F::Future` (written by `start`, polled and dropped in place
-        // as that type) and then the value at its start, as `layout` (`union_layout`) provides.
-        unsafe impl<F, R, M, $($A),*> ErasedTask for TupleTask<F, ($($A,)*), M, $n>
-        where
-            F: for<'a> NodeFn<'a, ($(&'a $A,)*), Output = R> + 'static,
-            M: Mode<R>,
-            M::Value: 'static,
-            $($A: 'static,)*
-        {
-            fn sources(&self) -> &[Slot] {
-                &self.sources
-            }
+/// A single handle `Node<A>`: the function receives `&A`.
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub struct One<A>(PhantomData<fn() -> A>);
 
-            fn layout(&self) -> Option<Layout> {
-                union_layout::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, M::Value>()
-            }
+/// A list of handles `Vec<Node<A>>` (or an array, a slice): the function receives `&[&A]`.
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub struct Many<A>(PhantomData<fn() -> A>);
 
-            unsafe fn start(&self, slot: *mut u8, _inputs: &Resolver<'_>) {
-                let future = self.f.call(($(
-                    // SAFETY: the caller guarantees each source is a live `$A` (the handle's
-                    // type) that outlives the future.
-                    unsafe { &*_inputs.resolve(self.sources[$index]).cast::<$A>() },
-                )*));
-                // SAFETY: the slot is free and laid out for this future (`layout`).
-                unsafe { write_in_place(slot, future) };
-            }
+impl<A: 'static> Shape for One<A> {
+    type Ref<'a> = &'a A;
+    const LIST: bool = false;
+    unsafe fn resolve(
+        sources: &[Slot],
+        inputs: &Resolver<'_>,
+        _refs: *mut *const (),
+    ) -> &'static A {
+        // SAFETY: the source is a live `A` that outlives every use (the caller's contract).
+        unsafe { &*inputs.resolve(sources[0]).cast::<A>() }
+    }
+}
 
-            unsafe fn poll(
-                &self,
-                slot: *mut u8,
-                state: &mut u32,
-                error_sink: *mut (),
-                cx: &mut Context<'_>,
-            ) -> Poll<Completion> {
-                // SAFETY: the slot holds the future `start` wrote; its type differs from the
-                // one named here only in lifetimes, which do not change layout or code.
-                unsafe {
-                    poll_in_place::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future, M>(
-                        slot, state, error_sink, cx,
-                    )
-                }
-            }
+impl<A: 'static> Shape for Many<A> {
+    type Ref<'a> = &'a [&'a A];
+    const LIST: bool = true;
+    unsafe fn resolve(
+        sources: &[Slot],
+        inputs: &Resolver<'_>,
+        refs: *mut *const (),
+    ) -> &'static [&'static A] {
+        // `&A` and `*const ()` have the same layout (`A: Sized`).
+        let refs = refs.cast::<&A>();
+        for (position, source) in sources.iter().enumerate() {
+            // SAFETY: the region holds `sources.len()` aligned places (the caller's contract),
+            // and each source is a live `A` that outlives every use.
+            unsafe {
+                refs.add(position)
+                    .write(&*inputs.resolve(*source).cast::<A>())
+            };
+        }
+        // SAFETY: every place was written just above; the region is not written again while
+        // the task's future lives.
+        unsafe { core::slice::from_raw_parts(refs, sources.len()) }
+    }
+}
 
-            unsafe fn drop_future(&self, slot: *mut u8) {
-                // SAFETY: the slot holds the future (see `poll`), dropped once.
-                unsafe {
-                    ptr::drop_in_place(slot.cast::<<F as NodeFn<'static, ($(&'static $A,)*)>>::Future>())
-                }
-            }
+/// The shapes of all of a node's inputs: a tuple of [`Shape`]s.
+#[allow(unreachable_pub)]
+pub trait Shapes: 'static {
+    /// The tuple of what the node function receives.
+    type Refs<'a>;
+    /// How many of the sources belong to lists (the places of the slot's reference region).
+    fn list_sources(counts: &[u32]) -> usize;
+    /// The arguments of the node function.
+    ///
+    /// # Safety
+    /// `counts[i]` is the number of sources of element `i`, in order in `sources`; the rest is
+    /// as [`Shape::resolve`], with `refs` the start of the slot's region of references, which
+    /// holds a place for every source of every list.
+    unsafe fn resolve(
+        sources: &[Slot],
+        counts: &[u32],
+        inputs: &Resolver<'_>,
+        refs: *mut *const (),
+    ) -> Self::Refs<'static>;
+}
 
-            fn output_needs_drop(&self) -> bool {
-                core::mem::needs_drop::<M::Value>()
+macro_rules! shapes_impl {
+    ($($S:ident $index:tt),*) => {
+        impl<$($S: Shape),*> Shapes for ($($S,)*) {
+            type Refs<'a> = ($($S::Ref<'a>,)*);
+            #[allow(unused_variables)]
+            fn list_sources(counts: &[u32]) -> usize {
+                0 $(+ if $S::LIST { counts[$index] as usize } else { 0 })*
             }
-
-            unsafe fn drop_output(&self, slot: *mut u8) {
-                // SAFETY: the slot holds the value, dropped once.
-                unsafe { ptr::drop_in_place(slot.cast::<M::Value>()) }
+            #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
+            unsafe fn resolve(
+                sources: &[Slot],
+                counts: &[u32],
+                inputs: &Resolver<'_>,
+                refs: *mut *const (),
+            ) -> Self::Refs<'static> {
+                let (mut at, mut refs) = (0, refs);
+                ($({
+                    let count = counts[$index] as usize;
+                    // SAFETY: this element's sources and, for a list, its part of the region
+                    // (the caller's contract).
+                    let value = unsafe { $S::resolve(&sources[at..at + count], inputs, refs) };
+                    at += count;
+                    if $S::LIST {
+                        refs = refs.wrapping_add(count);
+                    }
+                    value
+                },)*)
             }
         }
     };
 }
 
-tuple_task_impl!(0;);
-tuple_task_impl!(1; A1 0);
-tuple_task_impl!(2; A1 0, A2 1);
-tuple_task_impl!(3; A1 0, A2 1, A3 2);
-tuple_task_impl!(4; A1 0, A2 1, A3 2, A4 3);
-tuple_task_impl!(5; A1 0, A2 1, A3 2, A4 3, A5 4);
-tuple_task_impl!(6; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5);
-tuple_task_impl!(7; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6);
-tuple_task_impl!(8; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7);
-tuple_task_impl!(9; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8);
-tuple_task_impl!(10; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9);
-tuple_task_impl!(11; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10);
-tuple_task_impl!(12; A1 0, A2 1, A3 2, A4 3, A5 4, A6 5, A7 6, A8 7, A9 8, A10 9, A11 10, A12 11);
+shapes_impl!();
+shapes_impl!(S1 0);
+shapes_impl!(S1 0, S2 1);
+shapes_impl!(S1 0, S2 1, S3 2);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6, S8 7);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6, S8 7, S9 8);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6, S8 7, S9 8, S10 9);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6, S8 7, S9 8, S10 9, S11 10);
+shapes_impl!(S1 0, S2 1, S3 2, S4 3, S5 4, S6 5, S7 6, S8 7, S9 8, S10 9, S11 10, S12 11);
 
-/// # Safety
-/// `slot` is free, aligned and large enough for an `X`.
-unsafe fn write_in_place<X>(slot: *mut u8, value: X) {
-    // SAFETY: as the caller guarantees.
-    unsafe { slot.cast::<X>().write(value) }
-}
-
-/// A node whose inputs are a list of handles of one type: it receives `&[&A]`.
-pub(crate) struct ListTask<F, A, M> {
+/// A node: its function `F`, the shapes `S` of its inputs, and `call`, which calls `F` with
+/// them and returns its future, a `Fut`. `M` says how the future's output becomes the value.
+///
+/// `Fut` is whatever `call` returns: for a capturing async closure it is a type no one can
+/// name (`AsyncFn`'s future), which is why it is inferred from `call` instead of projected.
+pub(crate) struct NodeTask<F, S, C, Fut, M> {
     f: F,
+    call: C,
     sources: Box<[Slot]>,
-    /// Where the array of input references starts in the slot.
+    /// How many of `sources` each input element takes, in order.
+    counts: Box<[u32]>,
+    /// Where the region of list references starts in the slot.
     refs_offset: usize,
     /// `None` if the slot would exceed `isize::MAX` bytes (the DAG then fails to build).
     layout: Option<Layout>,
-    _types: PhantomData<fn(&A) -> M>,
+    _types: PhantomData<fn(S) -> (Fut, M)>,
 }
 
-impl<F, A, R, M> ListTask<F, A, M>
+impl<F, S, C, Fut, M> NodeTask<F, S, C, Fut, M>
 where
-    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = R> + 'static,
-    A: 'static,
-    M: Mode<R>,
+    F: 'static,
+    S: Shapes,
+    C: Fn(&'static F, S::Refs<'static>) -> Fut + 'static,
+    Fut: Future + 'static,
+    M: Mode<Fut::Output>,
     M::Value: 'static,
 {
-    pub(crate) fn new(f: F, sources: Box<[Slot]>) -> Self {
-        let shared =
-            union_layout::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, M::Value>();
-        let refs = Layout::array::<&A>(sources.len()).ok();
-        let extended = shared
-            .zip(refs)
+    /// A node calling `f` through `call` on `sources`, `counts[i]` of them for element `i`.
+    pub(crate) fn new(f: F, call: C, sources: Box<[Slot]>, counts: Box<[u32]>) -> Self {
+        let list_refs = S::list_sources(&counts);
+        let extended = union_layout::<Fut, M::Value>()
+            .zip(Layout::array::<*const ()>(list_refs).ok())
             .and_then(|(shared, refs)| shared.extend(refs).ok());
-        ListTask {
+        NodeTask {
             f,
+            call,
             sources,
+            counts,
             refs_offset: extended.map_or(0, |(_, offset)| offset),
             layout: extended.map(|(layout, _)| layout),
             _types: PhantomData,
@@ -394,13 +455,16 @@ where
     }
 }
 
-// SAFETY: the slot holds the future and then the output at its start (`union_layout`), and the
-// input references in their own region after it, for as long as the future lives.
-unsafe impl<F, A, R, M> ErasedTask for ListTask<F, A, M>
+// SAFETY: the slot holds the `Fut` that `start` writes (polled and dropped in place as that
+// type) and then the value at its start, as `layout` (`union_layout`) provides; the list
+// references live in their own region after it, for as long as the future lives.
+unsafe impl<F, S, C, Fut, M> ErasedTask for NodeTask<F, S, C, Fut, M>
 where
-    F: for<'a> NodeFn<'a, (&'a [&'a A],), Output = R> + 'static,
-    A: 'static,
-    M: Mode<R>,
+    F: 'static,
+    S: Shapes,
+    C: Fn(&'static F, S::Refs<'static>) -> Fut + 'static,
+    Fut: Future + 'static,
+    M: Mode<Fut::Output>,
     M::Value: 'static,
 {
     fn sources(&self) -> &[Slot] {
@@ -412,20 +476,17 @@ where
     }
 
     unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>) {
-        let refs = slot.wrapping_add(self.refs_offset).cast::<&A>();
-        for (position, source) in self.sources.iter().enumerate() {
-            // SAFETY: the reference region holds `sources.len()` aligned `&A`s (`new`), and
-            // each source is a live `A` that outlives the future (the caller's contract).
-            unsafe {
-                refs.add(position)
-                    .write(&*inputs.resolve(*source).cast::<A>())
-            };
-        }
-        // SAFETY: the references were all written just above; the region is not touched again
-        // until the slot is dropped, after the future.
-        let list = unsafe { core::slice::from_raw_parts(refs, self.sources.len()) };
-        let future = self.f.call((list,));
-        // SAFETY: the start of the slot is free and laid out for this future.
+        let refs = slot.wrapping_add(self.refs_offset).cast::<*const ()>();
+        // SAFETY: the caller guarantees each source is a live value of its handle's type that
+        // outlives the future; the reference region is in the slot, sized for every list
+        // source (`new`), and the slot stays put until the future is dropped.
+        let args = unsafe { S::resolve(&self.sources, &self.counts, inputs, refs) };
+        // SAFETY: `'static` is a lie the future never sees through: the function lives in the
+        // DAG, which outlives every run and so every future, as its inputs do (above); the
+        // future is dropped in place before any of them goes (`Slots`).
+        let f: &'static F = unsafe { &*ptr::from_ref(&self.f) };
+        let future = (self.call)(f, args);
+        // SAFETY: the slot is free and laid out for this future (`layout`).
         unsafe { write_in_place(slot, future) };
     }
 
@@ -436,21 +497,13 @@ where
         error_sink: *mut (),
         cx: &mut Context<'_>,
     ) -> Poll<Completion> {
-        // SAFETY: as in the tuple tasks: the same future type but for lifetimes.
-        unsafe {
-            poll_in_place::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future, M>(
-                slot, state, error_sink, cx,
-            )
-        }
+        // SAFETY: the slot holds the `Fut` that `start` wrote; the rest is the caller's.
+        unsafe { poll_in_place::<Fut, M>(slot, state, error_sink, cx) }
     }
 
     unsafe fn drop_future(&self, slot: *mut u8) {
         // SAFETY: the slot holds the future, dropped once.
-        unsafe {
-            ptr::drop_in_place(
-                slot.cast::<<F as NodeFn<'static, (&'static [&'static A],)>>::Future>(),
-            )
-        }
+        unsafe { ptr::drop_in_place(slot.cast::<Fut>()) }
     }
 
     fn output_needs_drop(&self) -> bool {
@@ -461,4 +514,11 @@ where
         // SAFETY: the slot holds the value, dropped once.
         unsafe { ptr::drop_in_place(slot.cast::<M::Value>()) }
     }
+}
+
+/// # Safety
+/// `slot` is free, aligned and large enough for an `X`.
+unsafe fn write_in_place<X>(slot: *mut u8, value: X) {
+    // SAFETY: as the caller guarantees.
+    unsafe { slot.cast::<X>().write(value) }
 }

@@ -1,0 +1,232 @@
+//! Runs that own what they borrow: the DAG (through an `Arc`) and the parameter. Their futures
+//! and outputs are `'static`, so a spawned task can run the DAG and return its outputs.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::ops::{Deref, Index};
+use core::pin::Pin;
+use core::ptr;
+use core::task::{Context, Poll};
+
+use crate::dag::{Dag, DagCore};
+use crate::error::{DagError, OutputError};
+use crate::flavor::{CannotFail, Flavor};
+use crate::node::Node;
+use crate::outputs::Outputs;
+use crate::run::{DagFuture, TryDagFuture};
+
+/// What an owned run keeps alive for the values that borrow it: the DAG and the parameter.
+/// Both live behind `Arc`s, so moving this moves two pointers, never what they point to.
+struct Keep<P, K: Flavor, E> {
+    dag: Arc<Dag<P, K, E>>,
+    param: Arc<P>,
+}
+
+impl<P: 'static, K: Flavor, E> Keep<P, K, E> {
+    fn new(dag: &Arc<Dag<P, K, E>>, param: P) -> Self {
+        Keep {
+            dag: Arc::clone(dag),
+            param: Arc::new(param),
+        }
+    }
+
+    /// The DAG's core and the parameter, borrowed for as long as the caller keeps `self`.
+    ///
+    /// # Safety
+    /// The caller drops every value made from these references before `self` (field order),
+    /// and hands out no reference that outlives a borrow of itself.
+    unsafe fn lend(&self) -> (&'static DagCore, &'static P) {
+        // SAFETY: both live in `Arc` allocations that `self` keeps until it is dropped, at
+        // stable addresses (moving an `Arc` does not move its value); the caller keeps every
+        // borrower from outliving `self`.
+        unsafe { (&*ptr::from_ref(&self.dag.core), &*Arc::as_ptr(&self.param)) }
+    }
+}
+
+/// Future for the [`Dag::run_owned`] and [`Dag::try_run_owned`] methods: a run that owns an
+/// `Arc` of its DAG and its parameter, so it is `'static` and can be spawned; it resolves to
+/// [`OwnedOutputs`] (or an error, for `try_run_owned`).
+///
+/// # Cancel safety
+///
+/// As [`DagFuture`]: dropping it drops every running future and every output once.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct OwnedRun<R, P, K: Flavor, E> {
+    /// Borrows `keep`: declared first, so dropped first.
+    run: R,
+    keep: Option<Keep<P, K, E>>,
+}
+
+impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
+    /// Runs the DAG as [`run`](Self::run) does, owning an `Arc` of it and the parameter: the
+    /// future is `'static` (and `Send` for a [`Sendable`](crate::Sendable) DAG whose parameter
+    /// is `Send + Sync`), so `tokio::spawn(dag.run_owned(p))` compiles and the spawned task
+    /// can return the outputs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn square(n: &u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// let b = DagBuilder::<u64>::new();
+    /// let sq = b.add_node(square, b.param());
+    /// let dag = Arc::new(b.build());
+    ///
+    /// let run = dag.run_owned(12); // 'static: it could be spawned
+    /// let handle = std::thread::spawn(move || futures_executor::block_on(run));
+    /// let outputs = handle.join().unwrap(); // the outputs left the thread that ran them
+    /// assert_eq!(outputs[sq], 144);
+    /// ```
+    pub fn run_owned(self: &Arc<Self>, param: P) -> OwnedRun<DagFuture<'static, P, K>, P, K, E>
+    where
+        E: CannotFail,
+    {
+        let keep = Keep::new(self, param);
+        // SAFETY: the run is dropped before `keep` (`OwnedRun`'s field order), and gives out
+        // outputs only inside `OwnedOutputs`, which keeps `keep` alive as long.
+        let (core, param) = unsafe { keep.lend() };
+        // `CannotFail` is only `Infallible`: the run's sink type (see `Dag::run`).
+        OwnedRun {
+            run: DagFuture::new(core, param),
+            keep: Some(keep),
+        }
+    }
+
+    /// Runs the DAG as [`try_run`](Self::try_run) does, owning an `Arc` of it and the
+    /// parameter, as [`run_owned`](Self::run_owned).
+    pub fn try_run_owned(
+        self: &Arc<Self>,
+        param: P,
+    ) -> OwnedRun<TryDagFuture<'static, P, K, E>, P, K, E> {
+        let keep = Keep::new(self, param);
+        // SAFETY: as in `run_owned`.
+        let (core, param) = unsafe { keep.lend() };
+        OwnedRun {
+            run: TryDagFuture::new(core, param),
+            keep: Some(keep),
+        }
+    }
+}
+
+impl<R, P, K: Flavor, E> OwnedRun<R, P, K, E> {
+    /// The outputs of a completed run, with what they borrow.
+    fn owned(&mut self, outputs: Outputs<'static, P, K>) -> OwnedOutputs<P, K, E> {
+        OwnedOutputs {
+            outputs,
+            keep: self
+                .keep
+                .take()
+                .expect("dagfut: a run's future was polled after completion"),
+        }
+    }
+}
+
+impl<P: 'static, K: Flavor, E> Future for OwnedRun<DagFuture<'static, P, K>, P, K, E> {
+    type Output = OwnedOutputs<P, K, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.run).poll(cx) {
+            Poll::Ready(outputs) => Poll::Ready(this.owned(outputs)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<P: 'static, K: Flavor, E> Future for OwnedRun<TryDagFuture<'static, P, K, E>, P, K, E> {
+    type Output = Result<OwnedOutputs<P, K, E>, DagError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.run).poll(cx) {
+            Poll::Ready(Ok(outputs)) => Poll::Ready(Ok(this.owned(outputs))),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+// The run futures are `Unpin` (their node futures live in the run's heap arena), and so is
+// what `Keep` holds.
+impl<R: Unpin, P, K: Flavor, E> Unpin for OwnedRun<R, P, K, E> {}
+
+impl<R: fmt::Debug, P, K: Flavor, E> fmt::Debug for OwnedRun<R, P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedRun").field("run", &self.run).finish()
+    }
+}
+
+/// The outputs of an owned run ([`Dag::run_owned`]): [`Outputs`] that keep their DAG and
+/// parameter alive, so they can be returned from a spawned task and sent to other threads.
+///
+/// Read them as [`Outputs`] (they dereference to it); [`take`](Self::take) and
+/// [`take_many`](Self::take_many) move values out.
+pub struct OwnedOutputs<P, K: Flavor, E> {
+    /// Borrows `keep`: declared first, so dropped first.
+    outputs: Outputs<'static, P, K>,
+    keep: Keep<P, K, E>,
+}
+
+impl<P, K: Flavor, E> OwnedOutputs<P, K, E> {
+    /// Moves the output of task `node` out, as [`Outputs::take`].
+    ///
+    /// # Errors
+    /// As [`Outputs::take`].
+    pub fn take<T>(&mut self, node: Node<T>) -> Result<T, OutputError> {
+        self.outputs.take(node)
+    }
+
+    /// Moves the outputs of several tasks out at once, as [`Outputs::take_many`].
+    ///
+    /// # Errors
+    /// As [`Outputs::take_many`]; nothing is taken then.
+    pub fn take_many<H: crate::outputs::Handles>(
+        &mut self,
+        handles: H,
+    ) -> Result<H::Values, OutputError> {
+        self.outputs.take_many(handles)
+    }
+
+    /// The run's parameter.
+    pub fn param(&self) -> &P {
+        &self.keep.param
+    }
+
+    /// The DAG that produced these outputs.
+    pub fn dag(&self) -> &Arc<Dag<P, K, E>> {
+        &self.keep.dag
+    }
+}
+
+/// Only shared access: a `&mut Outputs<'static, ..>` could be swapped with another run's,
+/// which would then outlive the DAG and parameter it borrows.
+impl<P, K: Flavor, E> Deref for OwnedOutputs<P, K, E> {
+    type Target = Outputs<'static, P, K>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.outputs
+    }
+}
+
+impl<T, P, K: Flavor, E> Index<Node<T>> for OwnedOutputs<P, K, E> {
+    type Output = T;
+
+    /// # Panics
+    /// As indexing [`Outputs`].
+    #[track_caller]
+    fn index(&self, node: Node<T>) -> &T {
+        &self.outputs[node]
+    }
+}
+
+impl<P, K: Flavor, E> fmt::Debug for OwnedOutputs<P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedOutputs").field(&self.outputs).finish()
+    }
+}
