@@ -82,6 +82,8 @@ mod inputs;
 mod node;
 mod observe;
 mod outputs;
+// `Arc` needs compare-and-swap: not on thumbv6m.
+#[cfg(target_has_atomic = "ptr")]
 mod owned;
 mod ready;
 mod run;
@@ -103,6 +105,7 @@ pub use inputs::{Inputs, TryInputs, WithState};
 pub use node::{DagId, Node, NodeId};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
 pub use outputs::{Handles, Outputs};
+#[cfg(target_has_atomic = "ptr")]
 pub use owned::{OwnedOutputs, OwnedRun};
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use task::{NodeFn, Plain, Try};

@@ -99,3 +99,56 @@ impl Drop for DropFlag {
         self.0.store(true, core::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// A calibration a sensor node keeps as state.
+#[derive(Debug)]
+pub struct Calibration {
+    /// Added to every raw reading.
+    pub offset: u32,
+}
+
+async fn calibrated(calibration: &Calibration, raw: &u32) -> u32 {
+    raw + calibration.offset
+}
+
+async fn average(label: &&'static str, readings: &[&u32]) -> (&'static str, u32) {
+    let sum: u32 = readings.iter().copied().sum();
+    (label, sum / readings.len().max(1) as u32)
+}
+
+/// A `Sendable` DAG of stateful nodes, on no_std: `width` sensors, each calibrated by a node
+/// with state (`add_node_with`), averaged by a node that takes a plain input and a list.
+pub fn calibrated_average(width: u32) -> (Dag<u32>, Node<(&'static str, u32)>) {
+    let b = DagBuilder::<u32>::new();
+    let readings: Vec<Node<u32>> = (0..width)
+        .map(|offset| b.add_node_with(Calibration { offset }, calibrated, b.param()))
+        .collect();
+    let avg = b.add_node(average, (b.add_constant("avg"), readings));
+    (b.build(), avg)
+}
+
+/// A `Local` DAG whose nodes are async closures capturing a shared counter (an `Rc`, which a
+/// `Sendable` DAG would refuse), on no_std: returns the DAG, its output, and the counter of
+/// node calls.
+pub fn counted_chain(
+    length: u32,
+) -> (
+    LocalDag<u32>,
+    Node<u32>,
+    alloc::rc::Rc<core::cell::Cell<u32>>,
+) {
+    let calls = alloc::rc::Rc::new(core::cell::Cell::new(0));
+    let b = LocalDagBuilder::<u32>::new();
+    let mut last = b.param();
+    for _ in 0..length {
+        let calls = calls.clone();
+        last = b.add_node(
+            async move |n: &u32| {
+                calls.set(calls.get() + 1);
+                n + 1
+            },
+            last,
+        );
+    }
+    (b.build(), last, calls)
+}

@@ -37,3 +37,24 @@ fn a_local_fan_in_on_a_local_executor() {
     let out = pool.run_until(dag.run(&1));
     assert_eq!(out[sum], 2000);
 }
+
+#[test]
+fn stateful_no_std_nodes_on_another_thread_and_a_local_executor() {
+    let (dag, avg) = dagfut_tests::calibrated_average(4);
+    let param = 10;
+    // A `Sendable` run of stateful nodes, polled on another thread.
+    let value = std::thread::scope(|scope| {
+        let run = dag.run(&param);
+        scope
+            .spawn(move || futures_executor::block_on(run)[avg])
+            .join()
+            .unwrap()
+    });
+    // Offsets 0..4 on 10: (10 + 11 + 12 + 13) / 4.
+    assert_eq!(value, ("avg", 11));
+
+    let (dag, last, calls) = dagfut_tests::counted_chain(5);
+    let executor = smol::LocalExecutor::new();
+    assert_eq!(smol::block_on(executor.run(dag.run(&1)))[last], 6);
+    assert_eq!(calls.get(), 5);
+}
