@@ -5,10 +5,10 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::error::BuildError;
-use crate::flavor::{Flavor, Local, Sendable};
+use crate::flavor::{Flavor, Local, Sendable, Value};
 use crate::node::{DagId, Node};
 use crate::slots::MAX_INPUT_EDGES;
-use crate::task::{ErasedTask, Many, NodeFn, NodeTask, One, Plain, Shape, Try};
+use crate::task::{ErasedTask, Many, NodeError, NodeFn, NodeTask, One, Plain, Shape, Try, TryAs};
 
 pub(crate) mod sealed {
     use super::*;
@@ -179,51 +179,72 @@ macro_rules! collect_all {
 /// The impls of one tuple arity: infallible and fallible, in each flavour.
 macro_rules! tuple_inputs {
     ($($E:ident $e:ident),*) => {
-        tuple_inputs!(@sendable Plain, [], T; $($E $e),*);
-        tuple_inputs!(@sendable Try<Er>, [Er: Send + Sync + 'static,], Result<T, Er>; $($E $e),*);
-        tuple_inputs!(@local Plain, [], T; $($E $e),*);
-        tuple_inputs!(@local Try<Er>, [Er: 'static,], Result<T, Er>; $($E $e),*);
+        tuple_inputs!(@all ($($E,)*), ($($e,)*), $($E $e),*);
     };
-    (@sendable $mode:ty, [$($error:tt)*], $output:ty; $($E:ident $e:ident),*) => {
-        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Sendable, $mode> for ($($E,)*)
+    // A single element `E1` stands for `(E1,)`: `b.add_node(f, x)` is `b.add_node(f, (x,))`.
+    (single) => {
+        tuple_inputs!(@all E1, e1, E1 e1);
+    };
+    (@all $Self:ty, $pattern:pat, $($E:ident $e:ident),*) => {
+        tuple_inputs!(@sendable $Self, $pattern, Plain, Plain, [], T; $($E $e),*);
+        tuple_inputs!(
+            @sendable $Self, $pattern, Try<Er>, TryAs<X, Er>,
+            [Er: Value<Sendable>, X: NodeError<Er> + 'static,], Result<T, X>;
+            $($E $e),*
+        );
+        tuple_inputs!(@local $Self, $pattern, Plain, Plain, [], T; $($E $e),*);
+        tuple_inputs!(
+            @local $Self, $pattern, Try<Er>, TryAs<X, Er>,
+            [Er: Value<Local>, X: NodeError<Er> + 'static,], Result<T, X>;
+            $($E $e),*
+        );
+    };
+    (
+        @sendable $Self:ty, $pattern:pat, $mode:ty, $task_mode:ty, [$($error:tt)*], $output:ty;
+        $($E:ident $e:ident),*
+    ) => {
+        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Sendable, $mode> for $Self
         where
             F: for<'a> NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*), Output = $output>
                 + Send
                 + Sync
                 + 'static,
             for<'a> <F as NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*)>>::Future: Send,
-            T: Send + Sync + 'static,
+            T: Value<Sendable>,
             $($E::Item: Sync,)*
         {
             type Out = T;
             #[allow(unused_variables)]
             fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-                let ($($e,)*) = self;
+                let $pattern = self;
                 let (sources, counts) = collect_all!(dag; $($e),*);
                 let call = |f: &'static F, refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
                     f.call(refs)
                 };
-                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $mode>::new(
+                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $task_mode>::new(
                     f, call, sources, counts,
                 )))
             }
         }
     };
-    (@local $mode:ty, [$($error:tt)*], $output:ty; $($E:ident $e:ident),*) => {
-        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Local, $mode> for ($($E,)*)
+    (
+        @local $Self:ty, $pattern:pat, $mode:ty, $task_mode:ty, [$($error:tt)*], $output:ty;
+        $($E:ident $e:ident),*
+    ) => {
+        impl<F, T, $($error)* $($E: Input),*> IntoTask<F, Local, $mode> for $Self
         where
             F: for<'a> AsyncFn($(<$E::Shape as Shape>::Ref<'a>),*) -> $output + 'static,
-            T: 'static,
+            T: Value<Local>,
         {
             type Out = T;
             #[allow(unused_variables)]
             fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-                let ($($e,)*) = self;
+                let $pattern = self;
                 let (sources, counts) = collect_all!(dag; $($e),*);
                 let call = |f: &'static F, ($($e,)*): ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
                     f($($e),*)
                 };
-                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $mode>::new(
+                Ok(Box::new(NodeTask::<F, ($($E::Shape,)*), _, _, $task_mode>::new(
                     f, call, sources, counts,
                 )))
             }
@@ -245,16 +266,7 @@ tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10
 tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10, E11 e11);
 tuple_inputs!(E1 e1, E2 e2, E3 e3, E4 e4, E5 e5, E6 e6, E7 e7, E8 e8, E9 e9, E10 e10, E11 e11, E12 e12);
 
-/// A single element is a tuple of one: `b.add_node(f, x)` is `b.add_node(f, (x,))`.
-impl<F, K, M, E: Input> IntoTask<F, K, M> for E
-where
-    (E,): IntoTask<F, K, M>,
-{
-    type Out = <(E,) as IntoTask<F, K, M>>::Out;
-    fn into_task(self, f: F, dag: DagId) -> Result<Box<dyn ErasedTask>, BuildError> {
-        IntoTask::into_task((self,), f, dag)
-    }
-}
+tuple_inputs!(single);
 
 /// The inputs of a node with state ([`add_node_with`](crate::DagBuilder::add_node_with)):
 /// the same forms as [`Inputs`], up to 11 elements; the state comes first.

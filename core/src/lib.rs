@@ -108,7 +108,7 @@ pub use outputs::{Handles, Outputs};
 #[cfg(target_has_atomic = "ptr")]
 pub use owned::{OwnedOutputs, OwnedRun};
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
-pub use task::{NodeFn, Plain, Try};
+pub use task::{NodeError, NodeFn, Plain, Try};
 pub use timeout::Timeout;
 
 /// The README's examples, compiled and run as doctests.

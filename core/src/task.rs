@@ -95,7 +95,8 @@ pub(crate) unsafe trait Mode<R>: 'static {
 #[derive(Debug)]
 pub enum Plain {}
 
-/// Fallible nodes: `Ok(value)` is the value, `Err(error)` fails the node.
+/// Fallible nodes of a DAG whose error type is `E`: `Ok(value)` is the value, `Err(error)`
+/// fails the node (its error converted into `E`, see [`NodeError`]).
 #[derive(Debug)]
 pub struct Try<E>(PhantomData<fn(E) -> E>);
 
@@ -107,13 +108,39 @@ unsafe impl<T> Mode<T> for Plain {
     }
 }
 
+/// The error a fallible node returns, turned into the DAG's error type `E`: every error that
+/// converts `Into<E>` (`E` itself, and whatever `?` would convert).
+#[diagnostic::on_unimplemented(
+    message = "this node fails with `{Self}`, but the DAG's error type is `{E}`",
+    label = "the node's error type",
+    note = "set the DAG's error type once, on the builder: `DagBuilder::<P>::new().with_error::<{Self}>()` \
+            (without it, it is `Infallible`: the DAG's nodes cannot fail)",
+    note = "a node may fail with any error that converts `Into<{E}>`; convert others with `map_err`"
+)]
+pub trait NodeError<E> {
+    /// The error as the DAG's error type.
+    fn into_dag_error(self) -> E;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E, X: Into<E>> NodeError<E> for X {
+    fn into_dag_error(self) -> E {
+        self.into()
+    }
+}
+
+/// The mode of a fallible node whose function fails with `X`, in a DAG whose error type is
+/// `E`: its error is converted as it is stored.
+pub(crate) struct TryAs<X, E>(PhantomData<fn(X) -> E>);
+
 // SAFETY: writes only an `E` into the sink, which the trait's contract makes an `Option<E>`.
-unsafe impl<T, E: 'static> Mode<Result<T, E>> for Try<E> {
+unsafe impl<T, X: NodeError<E> + 'static, E: 'static> Mode<Result<T, X>> for TryAs<X, E> {
     type Value = T;
-    unsafe fn settle(output: Result<T, E>, error_sink: *mut ()) -> Option<T> {
+    unsafe fn settle(output: Result<T, X>, error_sink: *mut ()) -> Option<T> {
         match output {
             Ok(value) => Some(value),
             Err(error) => {
+                let error = error.into_dag_error();
                 // SAFETY: the sink is the run's `Option<E>` (the trait's contract), not
                 // borrowed elsewhere during a node's poll.
                 unsafe { *error_sink.cast::<Option<E>>() = Some(error) };

@@ -374,3 +374,35 @@ fn take_many_takes_nothing_unless_it_can_take_everything() {
     assert_eq!(out.take_many((s, a)).unwrap(), (4, "<2>".to_string()));
     assert!(out.is_empty());
 }
+
+#[test]
+fn a_node_error_converts_into_the_dag_error_type() {
+    #[derive(Debug, PartialEq)]
+    struct AppError(String);
+    impl From<std::num::ParseIntError> for AppError {
+        fn from(error: std::num::ParseIntError) -> Self {
+            AppError(error.to_string())
+        }
+    }
+    async fn parse(text: &&'static str) -> Result<u32, std::num::ParseIntError> {
+        text.parse()
+    }
+    async fn positive(n: &u32) -> Result<u32, AppError> {
+        if *n == 0 {
+            Err(AppError("zero".into()))
+        } else {
+            Ok(*n)
+        }
+    }
+    let b = DagBuilder::<()>::new().with_error::<AppError>();
+    let bad = b.add_try_node(parse, b.add_constant("x1"));
+    let checked = b.add_try_node(positive, bad);
+    let dag = b.build();
+    let settled = futures_executor::block_on(dag.run_settled(&()));
+    assert_eq!(settled.errors.len(), 1);
+    assert!(matches!(
+        &settled.errors[0],
+        DagError::Failed { error: AppError(message), .. } if message == "invalid digit found in string"
+    ));
+    assert!(settled.outputs.get(checked).is_err());
+}
