@@ -7,9 +7,14 @@
 //!
 //! Each model also counts which of its interesting interleavings it reached, and asserts that
 //! loom explored each of them at least once.
+//!
+//! The waker block is allocated with the global allocator, which loom's leak check does not
+//! see: this binary's allocator ([`WatchFrees`]) tells a model whether the block was freed.
 
 #![cfg(dagfut_loom)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -63,25 +68,83 @@ async fn wait(gate: &Gate) -> u32 {
 }
 
 /// Counts the interleavings a model reached (outside loom: it must not be a loom object).
-struct Reached([AtomicUsize; 2]);
+struct Reached<const N: usize>([AtomicUsize; N]);
 
-impl Reached {
+impl<const N: usize> Reached<N> {
     const fn new() -> Self {
-        Reached([AtomicUsize::new(0), AtomicUsize::new(0)])
+        Reached([const { AtomicUsize::new(0) }; N])
     }
     fn hit(&self, which: usize) {
         self.0[which].fetch_add(1, SeqCst);
     }
-    fn assert_both(&self, what: [&str; 2]) {
+    fn assert_all(&self, what: [&str; N]) {
         for (count, what) in self.0.iter().zip(what) {
             assert!(count.load(SeqCst) > 0, "loom never reached: {what}");
         }
     }
 }
 
+/// This binary's allocator: the system's, which also notes when the allocation holding a
+/// watched address is freed ([`watch_block`]).
+struct WatchFrees;
+
+#[global_allocator]
+static ALLOCATOR: WatchFrees = WatchFrees;
+
+thread_local! {
+    /// The watched address (0: none) and whether the allocation holding it was freed since.
+    /// loom runs a model's threads as coroutines on the test's own thread, so every thread of
+    /// a model sees the same pair, and other tests (on their own threads) never touch it.
+    static WATCHED: Cell<(usize, bool)> = const { Cell::new((0, false)) };
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; `dealloc` only reads and writes a
+// thread-local `Cell` besides (no allocation, no destructor).
+unsafe impl GlobalAlloc for WatchFrees {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as the caller guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as the caller guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let start = ptr.addr();
+        WATCHED.with(|watched| {
+            let (address, _) = watched.get();
+            if address != 0 && (start..start + layout.size()).contains(&address) {
+                watched.set((0, true));
+            }
+        });
+        // SAFETY: as the caller guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    // A reallocation cannot free the watched allocation: while it lives no other allocation
+    // holds its address, and the waker block is only ever freed with `dealloc`.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as the caller guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Watches the waker block that `waker` (a clone of a node's waker, so the block is live)
+/// points into: [`block_freed`] says whether it was freed since.
+fn watch_block(waker: &Waker) {
+    WATCHED.with(|watched| watched.set((waker.data().addr(), false)));
+}
+
+/// Whether the block passed to [`watch_block`] was freed since.
+fn block_freed() -> bool {
+    WATCHED.with(|watched| watched.get().1)
+}
+
 #[test]
 fn a_wake_racing_the_poll_that_drains_the_queue() {
-    static REACHED: Reached = Reached::new();
+    static REACHED: Reached<2> = Reached::new();
     loom::model(|| {
         let (gate, dag, node) = one_gate();
         let opener = {
@@ -94,7 +157,7 @@ fn a_wake_racing_the_poll_that_drains_the_queue() {
         // Whether the node had to park (the wake came through the queue) or not.
         REACHED.hit(usize::from(gate.0.lock().unwrap().2));
     });
-    REACHED.assert_both([
+    REACHED.assert_all([
         "the gate opened before the first poll",
         "a wake through the queue",
     ]);
@@ -114,7 +177,7 @@ impl Observer for WakeOrder {
 
 #[test]
 fn wakes_from_two_threads_at_once() {
-    static REACHED: Reached = Reached::new();
+    static REACHED: Reached<2> = Reached::new();
     loom::model(|| {
         let (first, second) = (Gate::default(), Gate::default());
         let b = DagBuilder::<()>::new();
@@ -145,12 +208,12 @@ fn wakes_from_two_threads_at_once() {
         assert_eq!(woken.0.len(), 2);
         REACHED.hit(woken.0[0]);
     });
-    REACHED.assert_both(["the first thread's wake pushed first", "the second's first"]);
+    REACHED.assert_all(["the first thread's wake pushed first", "the second's first"]);
 }
 
 #[test]
 fn a_wake_racing_the_completion_of_the_same_node() {
-    static REACHED: Reached = Reached::new();
+    static REACHED: Reached<2> = Reached::new();
     loom::model(|| {
         let (gate, dag, node) = one_gate();
         let mut run = dag.run(&());
@@ -167,12 +230,12 @@ fn a_wake_racing_the_completion_of_the_same_node() {
         late.join().unwrap();
         REACHED.hit(usize::from(polls.load(SeqCst) > 1));
     });
-    REACHED.assert_both(["the late wake absorbed", "the late wake woke the parent"]);
+    REACHED.assert_all(["the late wake absorbed", "the late wake woke the parent"]);
 }
 
 #[test]
 fn a_wake_racing_the_drop_of_the_run() {
-    static REACHED: Reached = Reached::new();
+    static REACHED: Reached<2> = Reached::new();
     loom::model(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
@@ -185,7 +248,7 @@ fn a_wake_racing_the_drop_of_the_run() {
         opener.join().unwrap();
         REACHED.hit(polls.load(SeqCst));
     });
-    REACHED.assert_both([
+    REACHED.assert_all([
         "the wake after the drop (ignored)",
         "the wake before the drop",
     ]);
@@ -204,6 +267,117 @@ fn the_last_waker_clone_dropped_on_another_thread() {
         drop(gate); // the gate's own clone goes with the last handle
         dropper.join().unwrap();
     });
+}
+
+/// Where the run was when the other thread's stale wake landed ([`Stage::during`]).
+const BEFORE_COMPLETION: usize = 0;
+/// The woken node completed; the run goes on (its dependent pends once), so the next poll
+/// drains the stale wake of a node that is done.
+const AFTER_COMPLETION: usize = 1;
+/// The last node completed: the run ends in this poll, without draining the wake.
+const LAST_NODE_DONE: usize = 2;
+/// The run's future returned its outputs; the block is closed.
+const AFTER_THE_RUN: usize = 3;
+
+/// The stage of the run, behind a lock that the waking thread holds across each wake, so a
+/// wake lands in exactly one stage.
+#[derive(Clone)]
+struct Stage(Arc<Mutex<usize>>);
+
+impl Stage {
+    fn new() -> Self {
+        Stage(Arc::new(Mutex::new(BEFORE_COMPLETION)))
+    }
+
+    fn set(&self, stage: usize) {
+        *self.0.lock().unwrap() = stage;
+    }
+
+    /// Runs `wake`, and returns the stage it ran in with what it returned.
+    fn during<R>(&self, wake: impl FnOnce() -> R) -> (usize, R) {
+        let stage = self.0.lock().unwrap();
+        let woken = wake();
+        (*stage, woken)
+    }
+}
+
+/// Moves the stage on as the run's nodes complete: task 0 to `AFTER_COMPLETION`, task 1 to
+/// `LAST_NODE_DONE`.
+struct Completions(Stage);
+
+impl Observer for Completions {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        if event == NodeEvent::Completed {
+            self.0.set([AFTER_COMPLETION, LAST_NODE_DONE][task]);
+        }
+    }
+}
+
+/// `n + 1`, after one `Pending` (it wakes itself first): the run is polled again after the
+/// node's input completed.
+async fn pend_once_then_inc(n: &u32) -> u32 {
+    smol::future::yield_now().await;
+    n + 1
+}
+
+#[test]
+fn a_stale_wake_racing_the_completion_of_its_node_and_the_end_of_the_run() {
+    static BY_REFERENCE: Reached<4> = Reached::new();
+    static BY_VALUE: Reached<4> = Reached::new();
+    static FREED_BY: Reached<2> = Reached::new();
+    const STAGES: [&str; 4] = [
+        "a stale wake before its node completed",
+        "a stale wake after its node completed, while the run goes on",
+        "a stale wake after the last node completed, as the run ends",
+        "a stale wake after the run returned",
+    ];
+    loom::model(|| {
+        let gate = Gate::default();
+        let b = DagBuilder::<()>::new();
+        let waited = b.add_node(wait, b.add_constant(gate.clone()));
+        let next = b.add_node(pend_once_then_inc, waited);
+        let dag = b.build();
+        let stage = Stage::new();
+        let mut run = dag.run(&()).with_observer(Completions(stage.clone()));
+        let (_polls, _waker) = first_poll(&mut run);
+        // The other thread holds a clone of the parked node's waker: it opens the gate (which
+        // wakes the gate's own clone), then wakes its clone by reference and by value, the
+        // last of which gives up its reference.
+        let stale = gate.waker().expect("the node parked");
+        watch_block(&stale);
+        let waker_thread = {
+            let (gate, stage) = (gate.clone(), stage.clone());
+            thread::spawn(move || {
+                gate.open();
+                let (by_reference, ()) = stage.during(|| stale.wake_by_ref());
+                // Read right after the wake (no loom operation in between): only this thread
+                // can have freed the block, as it held a reference until then.
+                let (by_value, freed) = stage.during(move || {
+                    stale.wake();
+                    block_freed()
+                });
+                (by_reference, by_value, freed)
+            })
+        };
+        let out = loom::future::block_on(&mut run);
+        stage.set(AFTER_THE_RUN);
+        assert_eq!((out[waited], out[next]), (1, 2));
+        drop(out);
+        drop(run);
+        let (by_reference, by_value, freed_by_the_wake) = waker_thread.join().unwrap();
+        drop((dag, gate));
+        // The run's end or the other thread's last clone freed the block, whichever came last.
+        assert!(block_freed(), "the waker block was not freed");
+        BY_REFERENCE.hit(by_reference);
+        BY_VALUE.hit(by_value);
+        FREED_BY.hit(usize::from(freed_by_the_wake));
+    });
+    BY_REFERENCE.assert_all(STAGES);
+    BY_VALUE.assert_all(STAGES);
+    FREED_BY.assert_all([
+        "the block freed as the run ended",
+        "the block freed by the last clone's wake",
+    ]);
 }
 
 /// A DAG of one node that waits on the returned gate.
