@@ -56,22 +56,28 @@ unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
 const _: () = assert_send::<DagBuilder<core::cell::Cell<u8>, Sendable>>();
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
-/// executors.
+/// executors. Its nodes can be async closures that capture state, `Rc` and `RefCell` included.
 ///
 /// # Examples
 ///
 /// ```
+/// use std::cell::Cell;
 /// use std::rc::Rc;
 /// use dagfut::LocalDagBuilder;
 ///
-/// async fn count(shared: &Rc<str>) -> usize {
-///     shared.len()
-/// }
-///
-/// let b = LocalDagBuilder::<()>::new();
-/// let n = b.add_node(count, (b.add_constant(Rc::<str>::from("local")),));
+/// let calls = Rc::new(Cell::new(0));
+/// let b = LocalDagBuilder::<u32>::new();
+/// let counter = calls.clone();
+/// let doubled = b.add_node(
+///     async move |n: &u32| {
+///         counter.set(counter.get() + 1); // state the closure captured
+///         n * 2
+///     },
+///     b.param(),
+/// );
 /// let dag = b.build();
-/// assert_eq!(futures_executor::block_on(dag.run(&()))[n], 5);
+/// assert_eq!(futures_executor::block_on(dag.run(&21))[doubled], 42);
+/// assert_eq!(calls.get(), 1);
 /// ```
 pub type LocalDagBuilder<P, E = Infallible> = DagBuilder<P, Local, E>;
 
