@@ -54,7 +54,10 @@
 //!
 //! # Features
 //!
-//! - `std` (default): nothing the core needs; reserved for hosted conveniences.
+//! - `std` (default): the [`trace`] module (spans on a clock, critical path, Chrome JSON,
+//!   Mermaid and SVG timelines) and `catch_panics` on fallible runs (a node's panic becomes a
+//!   [`DagError::Panicked`]). Everything else is `no_std` + `alloc`: for firmware, depend on
+//!   `dagfut = { version = "0.1", default-features = false }`.
 
 #![no_std]
 // no_std hygiene, for this crate's own code (test files and std crates use `std` freely).
@@ -63,7 +66,7 @@
     clippy::std_instead_of_alloc,
     clippy::alloc_instead_of_core
 )]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 extern crate alloc;
@@ -100,16 +103,24 @@ mod waker;
 pub use builder::{DagBuilder, LocalDagBuilder, Named};
 pub use dag::{Dag, LocalDag};
 pub use error::{BuildError, DagError, OutputError};
-pub use flavor::{CannotFail, Flavor, Local, Sendable, Value};
-pub use inputs::{Inputs, TryInputs, WithState};
+pub use flavor::{Local, Sendable};
 pub use node::{DagId, Node, NodeId};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
-pub use outputs::{Handles, Outputs};
+pub use outputs::Outputs;
 #[cfg(target_has_atomic = "ptr")]
 pub use owned::{OwnedOutputs, OwnedRun};
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
-pub use task::{NodeError, NodeFn, Plain, Try};
 pub use timeout::Timeout;
+
+/// The traits and marker types behind the builder's bounds: what a node function, its
+/// inputs, its values and its errors must be. Users rarely name them; their docs say what
+/// fits, and their compile errors say what to change.
+pub mod marker {
+    pub use crate::flavor::{CannotFail, Flavor, Value};
+    pub use crate::inputs::{Inputs, TryInputs, WithState};
+    pub use crate::outputs::Handles;
+    pub use crate::task::{NodeError, NodeFn, Plain, Try};
+}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

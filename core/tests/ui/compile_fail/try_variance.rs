@@ -1,6 +1,6 @@
 //! `Try<E>`, the mode of fallible nodes, is invariant in `E`.
 
-use dagfut::Try;
+use dagfut::marker::Try;
 
 /// `E` cannot go from a higher-ranked type to one of its instances (the
 /// audit's case: an error valid for any lifetime seen as an `fn(&'static String)`)...

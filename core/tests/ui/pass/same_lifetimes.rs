@@ -3,9 +3,10 @@
 
 use std::convert::Infallible;
 
+use dagfut::marker::Try;
 use dagfut::{
     Dag, DagBuilder, DagFuture, Named, Node, Outputs, OwnedOutputs, OwnedRun, Sendable, Settled,
-    SettledDagFuture, Try, TryDagFuture,
+    SettledDagFuture, TryDagFuture,
 };
 use futures_executor::block_on;
 
