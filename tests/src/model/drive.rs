@@ -1,0 +1,433 @@
+//! The scripted executor: polls a run, and between polls wakes nodes and maybe drops it, as
+//! a [`Schedule`] says, checking every poll and every drop.
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::panic::AssertUnwindSafe;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
+
+use super::DropPanic;
+use super::node::{Control, Raised, expecting_core_panic, panic_message};
+use super::std;
+use std::panic::catch_unwind;
+
+/// How the driver delivers a wake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// `waker.wake_by_ref()`.
+    ByRef,
+    /// `waker.wake()`, consuming a clone.
+    ByValue,
+    /// `waker.wake()` on another thread, joined before the driver goes on.
+    FromThread,
+}
+
+/// Chooses what the driver does between polls.
+pub trait Schedule {
+    /// Which of the `count` candidates (`0..count`) to wake next: a parked node, or a
+    /// finished one for a stale wake.
+    fn pick(&mut self, count: usize) -> usize;
+    /// Whether to wake the parked node twice (the second wake must be absorbed).
+    fn twice(&mut self) -> bool;
+    /// How to deliver the next wake.
+    fn delivery(&mut self) -> Delivery;
+    /// How many stale wakes (of finished nodes) to send now.
+    fn stale_wakes(&mut self) -> usize;
+    /// Whether to drop the run now, after `polls` polls, instead of polling it again.
+    fn drop_run(&mut self, polls: u32) -> bool;
+}
+
+/// A small deterministic schedule from a seed (xorshift).
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    state: u64,
+    /// Whether 1 in 8 wakes comes from another thread.
+    pub threads: bool,
+    /// Drop the run after this many polls (0: before the first), if it has not ended.
+    pub drop_after: Option<u32>,
+}
+
+impl Seeded {
+    /// Wakes on this thread only, and polls the run to its end.
+    pub fn new(seed: u64) -> Self {
+        Seeded {
+            state: seed,
+            threads: false,
+            drop_after: None,
+        }
+    }
+
+    /// Sets whether 1 in 8 wakes comes from another thread.
+    pub fn with_threads(mut self, threads: bool) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets after how many polls the run is dropped, if it has not ended.
+    pub fn with_drop_after(mut self, drop_after: Option<u32>) -> Self {
+        self.drop_after = drop_after;
+        self
+    }
+
+    /// The next pseudo-random number.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.state | 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+}
+
+impl Schedule for Seeded {
+    fn pick(&mut self, count: usize) -> usize {
+        (self.next_u64() % count as u64) as usize
+    }
+    fn twice(&mut self) -> bool {
+        self.next_u64() % 4 == 0
+    }
+    fn delivery(&mut self) -> Delivery {
+        match self.next_u64() % 8 {
+            0 if self.threads => Delivery::FromThread,
+            0..=3 => Delivery::ByRef,
+            _ => Delivery::ByValue,
+        }
+    }
+    fn stale_wakes(&mut self) -> usize {
+        match self.next_u64() % 8 {
+            0..=3 => 0,
+            4 | 5 => 1,
+            6 => 2,
+            _ => 3,
+        }
+    }
+    fn drop_run(&mut self, polls: u32) -> bool {
+        self.drop_after == Some(polls)
+    }
+}
+
+/// Counts the wakes of the run's parent.
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// How a driven run ended.
+pub(super) enum Ending<T> {
+    /// It resolved to this.
+    Completed(Held<T>),
+    /// A poll panicked as it had to; the run was then found poisoned, and dropped.
+    Panicked,
+    /// The schedule dropped it before it ended.
+    Dropped,
+}
+
+/// A value that an early error return drops under `catch_unwind`: the check has failed
+/// already, and a panic out of the value's `Drop` must not hide why.
+pub(super) struct Held<T>(Option<T>);
+
+impl<T> Held<T> {
+    pub(super) fn new(value: T) -> Self {
+        Held(Some(value))
+    }
+
+    pub(super) fn get_mut(&mut self) -> &mut T {
+        self.0.as_mut().expect("held until taken")
+    }
+
+    /// The value, to be dropped the checked way.
+    pub(super) fn into_inner(mut self) -> T {
+        self.0.take().expect("held until taken")
+    }
+}
+
+impl<T> core::ops::Deref for Held<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("held until taken")
+    }
+}
+
+impl<T> Drop for Held<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+        }
+    }
+}
+
+/// Polls one run, as a schedule says.
+pub(super) struct Driver<'s> {
+    control: Rc<Control>,
+    schedule: &'s mut dyn Schedule,
+    parent: Arc<CountingWaker>,
+    /// How many times the run was polled.
+    pub(super) polls: u32,
+    /// The futures and outputs alive when the run resolved.
+    pub(super) alive_at_end: (i64, i64),
+}
+
+impl<'s> Driver<'s> {
+    pub(super) fn new(control: &Rc<Control>, schedule: &'s mut dyn Schedule) -> Self {
+        Driver {
+            control: control.clone(),
+            schedule,
+            parent: Arc::new(CountingWaker(AtomicUsize::new(0))),
+            polls: 0,
+            alive_at_end: (0, 0),
+        }
+    }
+
+    fn parent_wakes(&self) -> usize {
+        self.parent.0.load(Ordering::SeqCst)
+    }
+
+    /// Polls `run` until it resolves, panics, or the schedule drops it. The run future itself
+    /// is dropped (checked) before this returns.
+    pub(super) fn drive<F: Future + Unpin>(&mut self, run: F) -> Result<Ending<F::Output>, String> {
+        let waker = Waker::from(self.parent.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut run = Held::new(run);
+        loop {
+            if self.schedule.drop_run(self.polls) {
+                self.drop_checked(run.into_inner(), "the run", true)?;
+                self.wakes_after_the_run()?;
+                return Ok(Ending::Dropped);
+            }
+            self.polls += 1;
+            self.control.round.set(self.polls);
+            let parent_before = self.parent_wakes();
+            let polled = self.poll_checked(run.get_mut(), &mut cx)?;
+            self.control
+                .check_violations(|| format!("poll {}", self.polls))?;
+            match polled {
+                None => {
+                    self.check_poisoned(run.get_mut(), &mut cx)?;
+                    self.stale_wakes(false);
+                    self.drop_checked(run.into_inner(), "the poisoned run", true)?;
+                    self.wakes_after_the_run()?;
+                    return Ok(Ending::Panicked);
+                }
+                Some(Poll::Ready(output)) => {
+                    self.alive_at_end = (
+                        self.control.futures_alive.get(),
+                        self.control.outputs_alive.get(),
+                    );
+                    let output = Held::new(output);
+                    self.drop_checked(run.into_inner(), "the completed run", false)?;
+                    self.wakes_after_the_run()?;
+                    return Ok(Ending::Completed(output));
+                }
+                Some(Poll::Pending) => {
+                    self.check_woken_were_polled()?;
+                    self.stale_wakes(true);
+                    self.wake_a_parked_node(parent_before)?;
+                    self.stale_wakes(true);
+                }
+            }
+        }
+    }
+
+    /// Polls the run once: `None` if it panicked, as it had to (see [`Raised`]).
+    fn poll_checked<F: Future + Unpin>(
+        &mut self,
+        run: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Result<Option<Poll<F::Output>>, String> {
+        self.control.raised.borrow_mut().clear();
+        let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *run).poll(cx)));
+        let raised: Vec<Raised> = self.control.raised.borrow_mut().drain(..).collect();
+        let catch = self.control.spec.catch_panics;
+        let escaping = raised.iter().find(|raised| raised.escapes_poll(catch));
+        let poll = self.polls;
+        match (polled, escaping) {
+            (Ok(polled), None) => Ok(Some(polled)),
+            (Err(payload), Some(raised)) if panic_message(&*payload) == raised.message => Ok(None),
+            (Err(payload), escaping) => Err(format!(
+                "poll {poll} panicked with {:?}; expected {:?}",
+                panic_message(&*payload),
+                escaping.map(|raised| &raised.message)
+            )),
+            (Ok(_), Some(raised)) => Err(format!(
+                "poll {poll} returned, but {:?} ({:?}) should have come out of it",
+                raised.message, raised.site
+            )),
+        }
+    }
+
+    /// A run whose poll panicked panics when polled again, saying so.
+    fn check_poisoned<F: Future + Unpin>(
+        &mut self,
+        run: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Result<(), String> {
+        let again = expecting_core_panic(|| {
+            catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *run).poll(cx)))
+        });
+        let ran = core::mem::take(&mut *self.control.raised.borrow_mut());
+        if let Some(raised) = ran.first() {
+            return Err(format!("polling a poisoned run ran a node: {raised:?}"));
+        }
+        self.control
+            .check_violations(|| format!("polling the poisoned run after poll {}", self.polls))?;
+        match again {
+            Ok(_) => Err("polling a run again after its poll panicked did not panic".into()),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                if message.starts_with("dagfut: ") && message.contains("panicked") {
+                    Ok(())
+                } else {
+                    Err(format!("polling a poisoned run panicked with {message:?}"))
+                }
+            }
+        }
+    }
+
+    /// Drops `value`, which must panic exactly if it holds the one value whose `Drop`
+    /// panics. `owner`: whether it holds whatever futures and outputs are alive (a run, the
+    /// outputs), or nothing (a run that resolved).
+    pub(super) fn drop_checked<T>(
+        &mut self,
+        value: T,
+        what: &str,
+        owner: bool,
+    ) -> Result<(), String> {
+        let control = &self.control;
+        let armed_alive = owner
+            && match control.spec.drop_panic {
+                Some(DropPanic::Future(node)) => {
+                    let trace = &control.nodes.borrow()[node];
+                    trace.started.is_some() && trace.future_drops == 0
+                }
+                Some(DropPanic::Output(node)) => {
+                    let trace = &control.nodes.borrow()[node];
+                    trace.outputs_made > trace.output_drops
+                }
+                None => false,
+            };
+        control.raised.borrow_mut().clear();
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(value)));
+        let raised: Vec<Raised> = control.raised.borrow_mut().drain(..).collect();
+        control.check_violations(|| format!("dropping {what} after poll {}", self.polls))?;
+        match (dropped, raised.first()) {
+            (Ok(()), None) if !armed_alive => Ok(()),
+            (Err(payload), Some(raised))
+                if armed_alive && panic_message(&*payload) == raised.message =>
+            {
+                Ok(())
+            }
+            (Ok(()), _) if armed_alive => Err(format!(
+                "dropping {what} did not drop the value that panics when dropped ({:?})",
+                control.spec.drop_panic
+            )),
+            (dropped, raised) => Err(format!(
+                "dropping {what}: {:?}, with the nodes' panics {raised:?}",
+                dropped.map_err(|payload| panic_message(&*payload))
+            )),
+        }
+    }
+
+    /// Every node woken while parked was polled by the poll that just returned `Pending`.
+    fn check_woken_were_polled(&self) -> Result<(), String> {
+        let nodes = self.control.nodes.borrow();
+        match nodes.iter().position(|trace| trace.resumed) {
+            Some(index) => Err(format!(
+                "node {index} was woken before poll {}, which did not poll it",
+                self.polls
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Wakes one parked node (maybe twice); the run's parent must have been woken since the
+    /// start of the last poll (`parent_before` wakes then), so that it polls the run again.
+    fn wake_a_parked_node(&mut self, parent_before: usize) -> Result<(), String> {
+        let mut parked = self.control.parked.borrow_mut();
+        if parked.is_empty() {
+            return Err(format!(
+                "poll {}: the run is pending but no node is parked",
+                self.polls
+            ));
+        }
+        let pick = self.schedule.pick(parked.len());
+        let (index, waker) = parked.swap_remove(pick);
+        drop(parked);
+        self.control.nodes.borrow_mut()[index].resumed = true;
+        if self.schedule.twice() {
+            waker.wake_by_ref();
+        }
+        self.deliver(waker);
+        if self.parent_wakes() == parent_before {
+            return Err(format!(
+                "waking node {index} after poll {} left the run asleep",
+                self.polls
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends the schedule's number of wakes to stored wakers: of finished nodes only (a
+    /// stale wake) if `finished_only`, of any node otherwise.
+    fn stale_wakes(&mut self, finished_only: bool) {
+        for _ in 0..self.schedule.stale_wakes() {
+            let nodes = self.control.nodes.borrow();
+            let candidates: Vec<&Waker> = nodes
+                .iter()
+                .filter(|trace| !finished_only || trace.finished.is_some())
+                .filter_map(|trace| trace.waker.as_ref())
+                .collect();
+            if candidates.is_empty() {
+                return;
+            }
+            let waker = candidates[self.schedule.pick(candidates.len())].clone();
+            drop(nodes);
+            self.deliver(waker);
+        }
+    }
+
+    /// Once the run is over (resolved or dropped), its wakers do nothing.
+    fn wakes_after_the_run(&mut self) -> Result<(), String> {
+        let before = self.parent_wakes();
+        self.stale_wakes(false);
+        if self.parent_wakes() != before {
+            return Err("a wake after the run was over woke its parent".into());
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, waker: Waker) {
+        match self.schedule.delivery() {
+            Delivery::ByRef => waker.wake_by_ref(),
+            Delivery::ByValue => waker.wake(),
+            Delivery::FromThread => std::thread::spawn(move || waker.wake())
+                .join()
+                .expect("a wake from another thread panicked"),
+        }
+    }
+}
+
+impl Control {
+    /// Everything the nodes saw that must not happen, as an error, saying `during` what.
+    pub(super) fn check_violations(&self, during: impl FnOnce() -> String) -> Result<(), String> {
+        let violations = self.violations.borrow();
+        match violations.first() {
+            Some(first) => Err(format!(
+                "{}: {first} ({} problems in all)",
+                during(),
+                violations.len()
+            )),
+            None => Ok(()),
+        }
+    }
+}
