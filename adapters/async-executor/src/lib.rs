@@ -121,8 +121,14 @@ pub async fn timeout<F: Future>(
 /// what it uses: clone the inputs it needs inside the node, then await the task. The node gets
 /// the executor as an input (a constant `Arc<Executor<'static>>`, say).
 ///
-/// The executor must be run by threads (`executor.run(..)`) for the work to make progress;
-/// with one thread that is also the one running the DAG, offloading brings no parallelism.
+/// # Threads
+///
+/// As many as run `executor` (`executor.run(..)`): this crate starts none, and the work makes
+/// no progress until a thread runs the executor. Offloaded computations run in parallel up to
+/// that count; for one per core, run it on `std::thread::available_parallelism()` threads
+/// (the example of the crate runs two). With one thread, or only the thread that also runs the
+/// DAG (a `LocalExecutor` or an `Executor` run by `block_on` around the run), offloading brings
+/// no parallelism: the work runs when the run's future waits.
 ///
 /// # Panics
 ///

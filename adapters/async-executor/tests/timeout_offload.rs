@@ -155,3 +155,47 @@ fn offloaded_panics_and_cancellation() {
         );
     });
 }
+
+/// Two offloaded computations that wait for each other (for 20 s at most): they meet only if
+/// they run at the same time, on two of the executor's threads.
+async fn meet(executor: &Arc<Executor<'static>>, barrier: &Arc<Rendezvous>) -> bool {
+    let barrier = Arc::clone(barrier);
+    dagfut_async_executor::offload(executor, async move { barrier.meet() }).await
+}
+
+/// A barrier for two that gives up after 20 s: `meet` says whether both arrived in time.
+struct Rendezvous {
+    arrived: std::sync::Mutex<usize>,
+    all_here: std::sync::Condvar,
+}
+
+impl Rendezvous {
+    fn meet(&self) -> bool {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let (arrived, _) = self
+            .all_here
+            .wait_timeout_while(arrived, Duration::from_secs(20), |arrived| *arrived < 2)
+            .unwrap();
+        *arrived >= 2
+    }
+}
+
+#[test]
+fn two_threads_run_two_offloaded_nodes_at_the_same_time() {
+    let executor = Arc::new(Executor::new());
+    let b = DagBuilder::<()>::new();
+    let pool = b.add_constant(Arc::clone(&executor));
+    let barrier = b.add_constant(Arc::new(Rendezvous {
+        arrived: std::sync::Mutex::new(0),
+        all_here: std::sync::Condvar::new(),
+    }));
+    let first = b.add_node(meet, (pool, barrier));
+    let second = b.add_node(meet, (pool, barrier));
+    let dag = b.build();
+    with_two_threads(&executor, || {
+        let out = async_io::block_on(dag.run(&()));
+        assert!(out[first] && out[second]);
+    });
+}

@@ -89,8 +89,12 @@ use embassy_time::{Duration, Instant};
 pub use dagfut::Timeout;
 
 /// Runs `work` with a deadline of `after` on embassy-time's timer
-/// ([`embassy_time::with_timeout`]): its output, or a [`Timeout`] labelled `label` if the
+/// ([`embassy_time::with_deadline`]): its output, or a [`Timeout`] labelled `label` if the
 /// deadline passes first (and `work` is dropped).
+///
+/// The deadline saturates at [`Instant::MAX`], the end of the board's clock: a duration too long
+/// to add to now (`Duration::MAX`, as "no deadline") never fires, where `with_timeout` panics
+/// with "overflow when adding duration to instant".
 ///
 /// Call it inside a node's body, so the node stays an ordinary `async fn` of its inputs; a node
 /// with an error type of its own converts with `From<Timeout>` and `timeout(..).await??`.
@@ -103,7 +107,8 @@ pub async fn timeout<F: Future>(
     after: Duration,
     work: F,
 ) -> Result<F::Output, Timeout> {
-    embassy_time::with_timeout(after, work)
+    let deadline = Instant::now().saturating_add(after);
+    embassy_time::with_deadline(deadline, work)
         .await
         .map_err(|_elapsed| {
             Timeout::new(label, core::time::Duration::from_micros(after.as_micros()))

@@ -9,7 +9,7 @@ use dagfut::{DagError, LocalDagBuilder};
 use dagfut_embassy::{EmbassyClock, Timeout};
 use dagfut_tests::DropFlag;
 use embassy_executor::{Executor, SpawnError, SpawnToken};
-use embassy_time::{Duration, Timer};
+use embassy_time::{Duration, Instant, Timer};
 
 /// Runs the task of `token` on a fresh embassy executor until it sets `done`.
 fn run_on_embassy<S>(token: Result<SpawnToken<S>, SpawnError>, done: &'static AtomicBool) {
@@ -110,4 +110,38 @@ async fn timeout_task() {
 #[test]
 fn timeouts_on_the_embassy_executor() {
     run_on_embassy(timeout_task(), &TIMEOUT_DONE);
+}
+
+async fn sense_without_deadline(delay: &Duration) -> Result<u32, Timeout> {
+    let work = async {
+        Timer::after(*delay).await;
+        7
+    };
+    dagfut_embassy::timeout("sense", Duration::MAX, work).await
+}
+
+static NO_DEADLINE_DONE: AtomicBool = AtomicBool::new(false);
+
+#[embassy_executor::task]
+async fn no_deadline_task() {
+    // At tick 0 (the std driver's clock starts at its first reading) `Duration::MAX` still
+    // fits: let the clock move first.
+    Timer::after(Duration::from_millis(2)).await;
+    assert!(Instant::now() > Instant::MIN);
+    let b = LocalDagBuilder::<Duration>::new().with_error::<Timeout>();
+    let sensed = b
+        .named("sense")
+        .add_try_node(sense_without_deadline, b.param());
+    let dag = b.build();
+    // `Duration::MAX` from now is past the end of the clock: the deadline saturates, never
+    // fires, and the node completes (tokio, smol and async-executor accept it too).
+    let delay = Duration::from_millis(5);
+    let out = dag.try_run(&delay).await.unwrap();
+    assert_eq!(out[sensed], 7);
+    NO_DEADLINE_DONE.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn a_timeout_of_duration_max_never_fires() {
+    run_on_embassy(no_deadline_task(), &NO_DEADLINE_DONE);
 }

@@ -6,9 +6,10 @@
 //!
 //! - [`timeout`]: a node's future with a deadline from smol's timer ([`smol::Timer`]),
 //!   failing with a [`Timeout`] that names the node;
-//! - [`offload`] and [`offload_blocking`]: run a CPU-heavy piece of a node on smol's global
-//!   executor threads (`smol::spawn`) or its blocking pool (`smol::unblock`), so two such nodes
-//!   use two cores while the rest of the DAG stays in the one future;
+//! - [`offload`] and [`offload_blocking`]: run a CPU-heavy piece of a node on an executor run
+//!   by one thread per core (this crate's; not smol's global one, a single thread by default)
+//!   or on smol's blocking pool (`smol::unblock`), so two such nodes use two cores while the
+//!   rest of the DAG stays in the one future;
 //! - [`SmolClock`]: the clock of smol's timers (`std::time::Instant`), for run traces.
 //!
 //! # Examples
@@ -43,7 +44,9 @@
 use core::future::Future;
 use core::time::Duration;
 
-use smol::{Task, Timer};
+use std::sync::Once;
+
+use smol::{Executor, Task, Timer};
 
 /// The clock of smol's timers: a [`dagfut::Clock`] reading `std::time::Instant` from the
 /// moment it was made (async-io's timers measure that instant too).
@@ -89,12 +92,27 @@ pub async fn timeout<F: Future>(
     Timeout::race(label, after, work, Timer::after(after)).await
 }
 
-/// Runs `work` as a task on smol's global executor (`smol::spawn`), on whichever of its
-/// threads is free, and returns its [`Task`]: await it for the output.
+/// Runs `work` as a task of this crate's offload executor, on whichever of its threads is
+/// free, and returns its [`Task`]: await it for the output.
 ///
 /// A dagfut run polls its nodes inside one future, so a node that computes for long holds up
 /// every other node of the run. Offloading moves that work to a task of its own. It must own
 /// what it uses (`'static`): clone the inputs it needs inside the node, then await the task.
+///
+/// # Threads
+///
+/// The offload executor is a [`smol::Executor`] of this crate's, run by one thread per core
+/// (`std::thread::available_parallelism()`, 1 if unknown), started at the first `offload` and
+/// kept for the life of the process: two offloaded computations use two cores with no
+/// configuration. The `DAGFUT_SMOL_THREADS` environment variable (a positive integer, read at
+/// the first `offload`) sets another count. `offload` does not use smol's global executor
+/// (`smol::spawn`): that one is run by a single thread unless `SMOL_THREADS` says otherwise, so
+/// offloaded work on it would run one piece at a time. To choose the threads yourself, spawn
+/// on an executor of your own, run by the threads you want (`executor.spawn(work)`), as
+/// `dagfut-async-executor`'s `offload` does.
+///
+/// A task blocks the thread it runs on while it computes; for work that waits on blocking
+/// calls (files, locks), use [`offload_blocking`], whose pool grows with the calls.
 ///
 /// # Examples
 ///
@@ -108,7 +126,8 @@ pub async fn timeout<F: Future>(
 ///
 /// # Panics
 ///
-/// A panic of `work` is resumed where the task is awaited, in the node.
+/// A panic of `work` is resumed where the task is awaited, in the node. If a thread cannot be
+/// started at the first `offload`, that call panics.
 ///
 /// # Cancel safety
 ///
@@ -118,11 +137,48 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    smol::spawn(work)
+    offload_executor().spawn(work)
+}
+
+/// The environment variable that sets how many threads run [`offload`]'s executor.
+const THREADS_VAR: &str = "DAGFUT_SMOL_THREADS";
+
+/// The executor of [`offload`], its threads started on first use.
+fn offload_executor() -> &'static Executor<'static> {
+    static EXECUTOR: Executor<'static> = Executor::new();
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        for n in 1..=offload_threads() {
+            std::thread::Builder::new()
+                .name(format!("dagfut-smol-{n}"))
+                .spawn(|| {
+                    loop {
+                        // A task's panic goes to its awaiter; this only guards the thread.
+                        let run = || smol::block_on(EXECUTOR.run(smol::future::pending::<()>()));
+                        let _ = std::panic::catch_unwind(run);
+                    }
+                })
+                .expect("dagfut-smol: cannot start an offload thread");
+        }
+    });
+    &EXECUTOR
+}
+
+/// How many threads run [`offload`]'s executor: `DAGFUT_SMOL_THREADS`, or one per core.
+fn offload_threads() -> usize {
+    std::env::var(THREADS_VAR)
+        .ok()
+        .and_then(|threads| threads.trim().parse::<usize>().ok())
+        .filter(|&threads| threads > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Runs the blocking function `work` on smol's blocking thread pool (`smol::unblock`) and
 /// returns its [`Task`]: for computations with no `.await` in them.
+///
+/// The pool starts threads as calls queue up, up to 500 (the `BLOCKING_MAX_THREADS`
+/// environment variable sets another limit), and lets idle ones exit: offloaded calls run in
+/// parallel, whatever `SMOL_THREADS` says.
 ///
 /// # Examples
 ///

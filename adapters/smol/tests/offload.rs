@@ -88,3 +88,79 @@ fn a_failed_run_cancels_its_offloaded_tasks() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// A barrier for `parties` threads that gives up after `patience`: `meet` says whether every
+/// party arrived in time. Offloaded work that runs one piece at a time never gets there (the
+/// first waits alone, and the second starts only when the first gave up).
+struct Rendezvous {
+    arrived: std::sync::Mutex<usize>,
+    all_here: std::sync::Condvar,
+    parties: usize,
+}
+
+impl Rendezvous {
+    fn new(parties: usize) -> Self {
+        Rendezvous {
+            arrived: std::sync::Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+            parties,
+        }
+    }
+
+    fn meet(&self, patience: Duration) -> bool {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let (arrived, _) = self
+            .all_here
+            .wait_timeout_while(arrived, patience, |arrived| *arrived < self.parties)
+            .unwrap();
+        *arrived >= self.parties
+    }
+}
+
+/// Long enough for a loaded machine to schedule two threads; a serial offload waits it out.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn meet_offloaded(rendezvous: &Arc<Rendezvous>) -> bool {
+    let rendezvous = Arc::clone(rendezvous);
+    dagfut_smol::offload(async move { rendezvous.meet(PATIENCE) }).await
+}
+
+async fn meet_unblocked(rendezvous: &Arc<Rendezvous>) -> bool {
+    let rendezvous = Arc::clone(rendezvous);
+    dagfut_smol::offload_blocking(move || rendezvous.meet(PATIENCE)).await
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+#[test]
+fn two_offloaded_nodes_run_at_the_same_time() {
+    if cores() < 2 {
+        eprintln!("one core: `offload` runs one thread here, nothing to show");
+        return;
+    }
+    let b = DagBuilder::<()>::new();
+    let rendezvous = b.add_constant(Arc::new(Rendezvous::new(2)));
+    let first = b.add_node(meet_offloaded, rendezvous);
+    let second = b.add_node(meet_offloaded, rendezvous);
+    let dag = b.build();
+    let out = smol::block_on(dag.run(&()));
+    assert!(
+        out[first] && out[second],
+        "the two offloaded computations never ran at once"
+    );
+}
+
+#[test]
+fn two_nodes_offloaded_to_the_blocking_pool_run_at_the_same_time() {
+    let b = DagBuilder::<()>::new();
+    let rendezvous = b.add_constant(Arc::new(Rendezvous::new(2)));
+    let first = b.add_node(meet_unblocked, rendezvous);
+    let second = b.add_node(meet_unblocked, rendezvous);
+    let dag = b.build();
+    let out = smol::block_on(dag.run(&()));
+    assert!(out[first] && out[second]);
+}

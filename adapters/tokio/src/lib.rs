@@ -11,8 +11,9 @@
 //!   rest of the DAG stays in the one future;
 //! - [`TokioClock`]: a [`dagfut::Clock`] reading `tokio::time::Instant`, so run traces follow
 //!   paused and advanced test time;
-//! - [`cooperative`]: a run that yields when the task's cooperative budget is spent and
-//!   charges the budget for its polls.
+//! - [`cooperative`]: a run that charges each node poll to the task's cooperative budget and
+//!   yields, as tokio resources do, when it is spent: at most 128 node polls between two
+//!   chances of the other tasks, whatever the run's own poll budget.
 //!
 //! # Examples
 //!
@@ -60,6 +61,6 @@ mod offload;
 mod timeout;
 
 pub use clock::TokioClock;
-pub use coop::{Cooperative, cooperative};
+pub use coop::{Cooperative, PollBudget, cooperative};
 pub use offload::{Offloaded, offload, offload_blocking};
 pub use timeout::{Timeout, timeout};

@@ -14,6 +14,16 @@ use tokio::task::JoinHandle;
 /// every other node of the run. Offloading moves that work to a task of its own. It must own
 /// what it uses (`'static`): clone the inputs it needs inside the node, then await the result.
 ///
+/// # Threads
+///
+/// The task runs on the runtime's worker threads. A multi-thread runtime has one per core by
+/// default (`Builder::worker_threads`, `#[tokio::main(worker_threads = N)]` or the
+/// `TOKIO_WORKER_THREADS` environment variable change it). A **current-thread runtime**
+/// (`#[tokio::main(flavor = "current_thread")]`, and `#[tokio::test]` by default) has one
+/// thread, the one that also runs the DAG: there `offload` gives no parallelism, the offloaded
+/// task runs when the run's task yields. Use [`offload_blocking`] there: tokio's blocking pool
+/// has threads of its own on either kind of runtime.
+///
 /// # Examples
 ///
 /// ```
@@ -47,6 +57,14 @@ where
 /// Runs the blocking function `work` on tokio's blocking thread pool
 /// (`tokio::task::spawn_blocking`) and resolves to its result: for computations with no
 /// `.await` in them.
+///
+/// # Threads
+///
+/// The blocking pool is the runtime's, on a current-thread runtime as on a multi-thread one:
+/// it starts a thread whenever a call finds none idle, up to 512 by default
+/// (`Builder::max_blocking_threads`), and lets idle ones exit after 10 s
+/// (`Builder::thread_keep_alive`). Offloaded calls run in parallel, as many at once as there
+/// are cores.
 ///
 /// # Examples
 ///
