@@ -365,15 +365,15 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
         self.add_task(f, inputs.with_state(state), None)
     }
 
-    /// Adds the task of `f` on `inputs`, with its name, and returns its handle as a
-    /// `Node<T>`: the callers name `T` through `Inputs::Output` or `TryInputs::Output`, which
-    /// is `I::Out`, the type of the task's value (their only impls say so).
-    fn add_task<T, F, M, I: IntoTask<F, K, M>>(
+    /// Adds the task of `f` on `inputs`, with its name, and returns its handle: a
+    /// `Node<I::Out>`, the type of the task's value (`Inputs::Output` and `TryInputs::Output`
+    /// are bound to it).
+    fn add_task<F, M, I: IntoTask<F, K, M>>(
         &self,
         f: F,
         inputs: I,
         name: Option<Cow<'static, str>>,
-    ) -> Result<Node<T>, BuildError> {
+    ) -> Result<Node<I::Out>, BuildError> {
         let task = IntoTask::into_task(inputs, f, self.id)?;
         self.push_task(task, name)
     }

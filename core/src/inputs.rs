@@ -70,7 +70,9 @@ use sealed::{Input, IntoTask};
             values that are not `Send` (`Rc`, `RefCell`)",
     note = "a function returning `Result<T, E>` that should fail the run is added with `add_try_node`"
 )]
-pub trait Inputs<F, K: Flavor>: IntoTask<F, K, Plain> {
+pub trait Inputs<F, K: Flavor>:
+    IntoTask<F, K, Plain, Out = <Self as Inputs<F, K>>::Output>
+{
     /// The type of the node's output.
     type Output;
 }
@@ -89,7 +91,9 @@ impl<F, K: Flavor, I: IntoTask<F, K, Plain>> Inputs<F, K> for I {
             `DagBuilder::<P>::new().with_error::<E>()` (without it the error type is `Infallible`)",
     note = "its inputs are as for `add_node`: a `Node<T>` input is a `&T`, a list such as `Vec<Node<T>>` is a `&[&T]`"
 )]
-pub trait TryInputs<F, K: Flavor, E>: IntoTask<F, K, Try<E>> {
+pub trait TryInputs<F, K: Flavor, E>:
+    IntoTask<F, K, Try<E>, Out = <Self as TryInputs<F, K, E>>::Output>
+{
     /// The type of the node's value when it succeeds.
     type Output;
 }

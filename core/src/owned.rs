@@ -17,10 +17,21 @@ use crate::outputs::Outputs;
 use crate::run::{DagFuture, TryDagFuture};
 
 /// What an owned run keeps alive for the values that borrow it: the DAG and the parameter.
-/// Both live behind `Arc`s, so moving this moves two pointers, never what they point to.
+/// Both live behind `Arc`s, so moving this moves two pointers, never what they point to. The
+/// run and its outputs each keep their own (a completed run still holds its borrows until it
+/// is dropped).
 struct Keep<P, K: Flavor, E> {
     dag: Arc<Dag<P, K, E>>,
     param: Arc<P>,
+}
+
+impl<P, K: Flavor, E> Clone for Keep<P, K, E> {
+    fn clone(&self) -> Self {
+        Keep {
+            dag: Arc::clone(&self.dag),
+            param: Arc::clone(&self.param),
+        }
+    }
 }
 
 impl<P: 'static, K: Flavor, E> Keep<P, K, E> {
@@ -53,9 +64,9 @@ impl<P: 'static, K: Flavor, E> Keep<P, K, E> {
 /// As [`DagFuture`]: dropping it drops every running future and every output once.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct OwnedRun<R, P, K: Flavor, E> {
-    /// Borrows `keep`: declared first, so dropped first.
+    /// Borrows `keep` (even once it completed): declared first, so dropped first.
     run: R,
-    keep: Option<Keep<P, K, E>>,
+    keep: Keep<P, K, E>,
 }
 
 impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
@@ -94,7 +105,7 @@ impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
         // `CannotFail` is only `Infallible`: the run's sink type (see `Dag::run`).
         OwnedRun {
             run: DagFuture::new(core, param),
-            keep: Some(keep),
+            keep,
         }
     }
 
@@ -109,20 +120,18 @@ impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
         let (core, param) = unsafe { keep.lend() };
         OwnedRun {
             run: TryDagFuture::new(core, param),
-            keep: Some(keep),
+            keep,
         }
     }
 }
 
 impl<R, P, K: Flavor, E> OwnedRun<R, P, K, E> {
-    /// The outputs of a completed run, with what they borrow.
-    fn owned(&mut self, outputs: Outputs<'static, P, K>) -> OwnedOutputs<P, K, E> {
+    /// The outputs of a completed run, with their own hold on what they borrow: the run keeps
+    /// its own, since it still points at the DAG and the parameter until it is dropped.
+    fn owned(&self, outputs: Outputs<'static, P, K>) -> OwnedOutputs<P, K, E> {
         OwnedOutputs {
             outputs,
-            keep: self
-                .keep
-                .take()
-                .expect("dagfut: a run's future was polled after completion"),
+            keep: self.keep.clone(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
 use crate::ready::ReadyQueue;
-use crate::slots::{DONE, RUNNING, Slots};
+use crate::slots::{DONE, Lent, RUNNING, Slots};
 use crate::task::Completion;
 use crate::waker::WakeQueue;
 
@@ -36,8 +36,8 @@ enum Policy {
 /// The scheduler, shared by the three run futures. `E` is the DAG's error type, `O` the
 /// observer (`()`: none).
 struct RunCore<'a, P, E, O> {
-    core: &'a DagCore,
-    param: &'a P,
+    core: Lent<'a, DagCore>,
+    param: Lent<'a, P>,
     budget: usize,
     #[cfg(feature = "std")]
     catch_panics: bool,
@@ -78,8 +78,8 @@ enum Ending<'a, E> {
 impl<'a, P, E> RunCore<'a, P, E, ()> {
     fn new(core: &'a DagCore, param: &'a P) -> Self {
         RunCore {
-            core,
-            param,
+            core: Lent::new(core),
+            param: Lent::new(param),
             budget: DEFAULT_POLL_BUDGET,
             #[cfg(feature = "std")]
             catch_panics: false,
@@ -127,11 +127,11 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
     fn poll_ready_nodes(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
         let catch_panics = self.catches_panics();
         if let Phase::NotStarted = self.phase {
-            let count = self.core.tasks.len();
+            let count = self.core.get().tasks.len();
             let mut ready = ReadyQueue::new(count);
-            self.core.roots.iter().for_each(|&root| ready.push(root));
+            self.core.get().roots.iter().for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {
-                slots: Slots::new(self.core, self.param),
+                slots: Slots::new(self.core.get(), self.param.get()),
                 wakes: WakeQueue::new(count),
                 ready,
                 remaining: count,
@@ -170,8 +170,9 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
             // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that made
-            // this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in `E`, and
-            // its builder only takes fallible nodes that fail with an `E`).
+            // this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in `E`; its
+            // fallible nodes fail with an `E`, or with `Infallible` if added before
+            // `with_error`, which never writes: see `Mode`).
             let polled =
                 unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) };
             let (error, panic) = match polled {
@@ -191,7 +192,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 Err(message) => (None, Some(message)),
             };
             self.observer.on_event(task as usize, NodeEvent::Failed);
-            let error = failure(self.core, task, error, panic);
+            let error = failure(self.core.get(), task, error, panic);
             match policy {
                 Policy::FailFast => {
                     // Dropping the run drops every running future, then every output.
@@ -271,8 +272,8 @@ unsafe fn poll_node(
 impl<P, E, O> RunCore<'_, P, E, O> {
     fn debug(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
         let mut s = f.debug_struct(name);
-        s.field("dag", &self.core.id)
-            .field("tasks", &self.core.tasks.len());
+        s.field("dag", &self.core.get().id)
+            .field("tasks", &self.core.get().tasks.len());
         match &self.phase {
             Phase::NotStarted => s.field("phase", &"not started"),
             Phase::Running(run) => s
@@ -345,7 +346,8 @@ pub struct DagFuture<'a, P, K: Flavor = Sendable, O = ()> {
 
 // SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
 // `DagCore` (`Sync`: see `Dag`'s impl), node futures that are `Send` and outputs that are
-// `Send + Sync` (the `NodeFuture<Sendable>` and `Value<Sendable>` bounds of `add_node`), and its
+// `Send + Sync` (the `for<'a> NodeFn::Future: Send` and `Value<Sendable>` bounds of the
+// `Sendable` `IntoTask` impls), and its
 // waker block, which is thread-safe (`WakeQueue`). The observer goes with the run, hence
 // `O: Send`.
 unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}

@@ -42,6 +42,7 @@
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
@@ -62,9 +63,38 @@ pub(crate) const FAILED: u32 = u32::MAX - 3;
 /// The most input edges a task may have (the states above are not counts).
 pub(crate) const MAX_INPUT_EDGES: u32 = u32::MAX - 4;
 
+/// A shared borrow for `'a`, kept as a raw pointer: a value that holds it (a run, its outputs)
+/// may be the one whose drop frees the borrowed value last (an owned run keeps an `Arc` of its
+/// DAG beside it), and a reference field would assert, for as long as such a value is passed
+/// by value, that its target stays allocated.
+pub(crate) struct Lent<'a, T>(NonNull<T>, PhantomData<&'a T>);
+
+impl<'a, T> Lent<'a, T> {
+    pub(crate) fn new(value: &'a T) -> Self {
+        Lent(NonNull::from(value), PhantomData)
+    }
+
+    /// The borrowed value.
+    #[inline]
+    pub(crate) fn get(self) -> &'a T {
+        // SAFETY: made from a `&'a T`: the value lives and is not written for `'a` (for an
+        // owned run, `'a` stands for "as long as the `Arc`s kept beside this", which outlive
+        // every use: `owned.rs`).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T> Clone for Lent<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Lent<'_, T> {}
+
 /// The values of one run: task slots and their states, the parameter and the DAG's constants.
 pub(crate) struct Slots<'a> {
-    core: &'a DagCore,
+    core: Lent<'a, DagCore>,
     param: *const (),
     arena: NonNull<u8>,
     states: Box<[u32]>,
@@ -90,7 +120,7 @@ impl<'a> Slots<'a> {
             NonNull::new(arena).unwrap_or_else(|| handle_alloc_error(layout))
         };
         Slots {
-            core,
+            core: Lent::new(core),
             param: (param as *const P).cast(),
             arena,
             states: core.in_degree.clone(),
@@ -101,7 +131,7 @@ impl<'a> Slots<'a> {
 
     /// The DAG these slots belong to.
     pub(crate) fn dag_id(&self) -> crate::node::DagId {
-        self.core.id
+        self.core.get().id
     }
 
     /// Whether `task` is ready to start (its next poll starts it).
@@ -119,7 +149,7 @@ impl<'a> Slots<'a> {
         // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
         self.arena
             .as_ptr()
-            .wrapping_add(self.core.offsets[task as usize])
+            .wrapping_add(self.core.get().offsets[task as usize])
     }
 
     /// Whether `task` has started and not finished: its future is in its slot.
@@ -140,22 +170,23 @@ impl<'a> Slots<'a> {
     ///
     /// # Safety
     /// `error_sink` points to an `Option<E>`, `E` the error type of the `Dag` this run belongs
-    /// to (all its fallible nodes fail with an `E`: `DagBuilder::add_try_node`).
+    /// to: its fallible nodes fail with an `E`, or, if added before `with_error`, with
+    /// `Infallible`, which never writes (see `Mode`).
     pub(crate) unsafe fn poll_task(
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
         error_sink: *mut (),
     ) -> Option<Poll<Completion>> {
-        let erased = &*self.core.tasks[task as usize];
+        let erased = &*self.core.get().tasks[task as usize];
         let slot = self.slot_ptr(task);
         let state = &mut self.states[task as usize];
         let poll = match *state {
             0 => {
                 let inputs = Resolver {
                     arena: self.arena.as_ptr(),
-                    offsets: &self.core.offsets,
-                    constants: &self.core.constants,
+                    offsets: &self.core.get().offsets,
+                    constants: &self.core.get().constants,
                     param: self.param,
                 };
                 // SAFETY: state 0 means every task input has completed (each completion
@@ -187,7 +218,7 @@ impl<'a> Slots<'a> {
     /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
     /// the state is never changed then.
     pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
-        let core = self.core;
+        let core = self.core.get();
         let start = core.dependents_start[task as usize] as usize;
         let end = core.dependents_start[task as usize + 1] as usize;
         for &dependent in &core.dependents[start..end] {
@@ -211,7 +242,7 @@ impl<'a> Slots<'a> {
     /// Marks every task that depends, directly or not, on the failed `task` as never to run
     /// (state `FAILED`), and returns how many there were. Iterative: no recursion on depth.
     pub(crate) fn skip_dependents_of(&mut self, task: u32, scratch: &mut VecDeque<u32>) -> usize {
-        let core = self.core;
+        let core = self.core.get();
         let mut skipped = 0;
         scratch.clear();
         scratch.push_back(task);
@@ -246,7 +277,7 @@ impl<'a> Slots<'a> {
     pub(crate) fn abandon(&mut self, task: u32) {
         let state = core::mem::replace(&mut self.states[task as usize], FAILED);
         let slot = self.slot_ptr(task);
-        let erased = &self.core.tasks[task as usize];
+        let erased = &self.core.get().tasks[task as usize];
         match state {
             // SAFETY: RUNNING: the slot holds the future (a future whose poll panicked is still
             // a valid value to drop); it is FAILED from now on, so it is dropped once.
@@ -262,15 +293,15 @@ impl<'a> Slots<'a> {
     }
 
     fn value_ptr<T>(&self, node: &Node<T>) -> Result<*const u8, OutputError> {
-        let Some(slot) = node.slot_in(self.core.id) else {
+        let Some(slot) = node.slot_in(self.core.get().id) else {
             return Err(OutputError::ForeignNode {
                 node: node.id(),
-                outputs: self.core.id,
+                outputs: self.core.get().id,
             });
         };
         match slot {
             Slot::Param => Ok(self.param.cast()),
-            Slot::Constant(index) => Ok(self.core.constants[index as usize].as_ptr()),
+            Slot::Constant(index) => Ok(self.core.get().constants[index as usize].as_ptr()),
             Slot::Task(task) => match self.states[task as usize] {
                 DONE => Ok(self.slot_ptr(task).cast_const()),
                 VACANT => Err(OutputError::Taken { node: node.id() }),
@@ -319,10 +350,10 @@ impl<'a> Slots<'a> {
             if state == RUNNING {
                 self.states[task] = VACANT;
                 // SAFETY: RUNNING: the slot holds the future; it is VACANT from now on.
-                unsafe { self.core.tasks[task].drop_future(self.slot_ptr(task as u32)) };
+                unsafe { self.core.get().tasks[task].drop_future(self.slot_ptr(task as u32)) };
             }
         }
-        if !self.core.outputs_need_drop {
+        if !self.core.get().outputs_need_drop {
             return;
         }
         while let Some(&state) = self.states.get(self.output_cursor) {
@@ -332,7 +363,7 @@ impl<'a> Slots<'a> {
                 self.states[task] = VACANT;
                 // SAFETY: DONE: the slot holds the output, and no future is left that could
                 // borrow it (the pass above); it is VACANT from now on.
-                unsafe { self.core.tasks[task].drop_output(self.slot_ptr(task as u32)) };
+                unsafe { self.core.get().tasks[task].drop_output(self.slot_ptr(task as u32)) };
             }
         }
     }
@@ -347,7 +378,7 @@ impl Drop for Slots<'_> {
             fn drop(&mut self) {
                 let slots = &mut *self.0;
                 slots.drop_values();
-                let layout = slots.core.arena;
+                let layout = slots.core.get().arena;
                 if layout.size() != 0 {
                     // SAFETY: the arena was allocated in `new` with this layout and every
                     // value in it has been dropped or moved out.

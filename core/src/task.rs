@@ -79,8 +79,11 @@ node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10
 /// How a node's future's output becomes the node's value.
 ///
 /// # Safety
-/// `settle` may treat `error_sink` as `*mut Option<E>` for its own `E` only: the builder
-/// guarantees the run's sink has that type (a DAG's fallible nodes all share its error type).
+/// `settle` may write an error into `error_sink` as `*mut Option<E>` for its own `E` only: the
+/// builder guarantees the run's sink has that type whenever such a write can happen. Fallible
+/// nodes added after `with_error::<E>()` settle into `E`; those added before it settle into
+/// `Infallible`, whose values cannot exist, so they never write (a conversion into
+/// `Infallible` can only diverge).
 pub(crate) unsafe trait Mode<R>: 'static {
     /// The node's value.
     type Value;

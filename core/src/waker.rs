@@ -362,12 +362,20 @@ impl WakeQueue {
 
 impl Drop for WakeQueue {
     fn drop(&mut self) {
+        /// Gives up the queue's reference even if dropping the parent's waker panics.
+        struct Release(NonNull<Header>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the queue's own reference, given up exactly once, here.
+                unsafe { release(self.0) };
+            }
+        }
+        let release = Release(self.block.0);
         let header = self.header();
         header.closed.store(1, Ordering::Release);
         // Let go of the parent's waker now: a late wake finds nothing to wake.
         drop(header.parent.take());
-        // SAFETY: the queue gives up the reference it owns.
-        unsafe { release(self.block.0) };
+        drop(release);
     }
 }
 

@@ -138,3 +138,53 @@ fn a_run_and_its_outputs_free_everything() {
     });
     assert_eq!(leaked, 0);
 }
+
+/// A waker whose drop panics once `ARMED` is set (its clones share the flag).
+mod panicking_drop {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    pub(super) static ARMED: AtomicBool = AtomicBool::new(false);
+
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_waker);
+
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+
+    fn noop(_: *const ()) {}
+
+    fn drop_waker(_: *const ()) {
+        if ARMED.swap(false, Ordering::SeqCst) {
+            panic!("the executor's waker panicked in drop");
+        }
+    }
+
+    pub(super) fn waker() -> Waker {
+        // SAFETY: the vtable's functions keep no state behind the null data pointer.
+        unsafe { Waker::from_raw(clone(std::ptr::null())) }
+    }
+}
+
+#[test]
+fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let leaked = leaked_by(|| {
+        let stash = Arc::new(Mutex::new(None));
+        let b = DagBuilder::<()>::new();
+        b.add_node(park, b.add_constant(stash.clone()));
+        let dag = b.build();
+        let parent = panicking_drop::waker();
+        let mut run = dag.run(&());
+        assert!(
+            Pin::new(&mut run)
+                .poll(&mut Context::from_waker(&parent))
+                .is_pending()
+        );
+        drop(stash.lock().unwrap().take());
+        // Dropping the run closes the waker block and drops its copy of the parent's waker.
+        panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(catch_unwind(AssertUnwindSafe(|| drop(run))).is_err());
+    });
+    assert_eq!(leaked, 0, "the waker block leaked");
+}

@@ -406,3 +406,39 @@ fn a_node_error_converts_into_the_dag_error_type() {
     ));
     assert!(settled.outputs.get(checked).is_err());
 }
+
+#[test]
+fn a_completed_owned_run_stays_valid_after_its_outputs_and_the_callers_arc_are_gone() {
+    let b = DagBuilder::<u64>::new();
+    let sq = b.add_node(async |n: &u64| n * n, b.param());
+    let dag = Arc::new(b.build());
+    let id = dag.id();
+    let mut run = dag.run_owned(12);
+    let out = futures_executor::block_on(&mut run);
+    assert_eq!(out[sq], 144);
+    drop(out);
+    drop(dag);
+    // The run still points at the DAG: it keeps its own hold on it until it is dropped.
+    let moved = std::hint::black_box(run);
+    assert!(format!("{moved:?}").contains(&format!("{id:?}")));
+}
+
+/// Consumes owned values by value, dropping them inside the call.
+fn consume<T>(value: T) {
+    drop(value);
+}
+
+#[test]
+fn owned_runs_and_outputs_may_hold_the_last_reference_to_their_dag() {
+    let b = DagBuilder::<u64>::new();
+    let sq = b.add_node(async |n: &u64| n * n, b.param());
+    let dag = Arc::new(b.build());
+    let out = futures_executor::block_on(dag.run_owned(3));
+    let never_polled = dag.run_owned(4);
+    drop(dag);
+    assert_eq!(out[sq], 9);
+    // Each frees the DAG and the parameter as it is dropped inside a call (Miri checks that no
+    // reference into them is still asserted then).
+    consume(out);
+    consume(never_polled);
+}
