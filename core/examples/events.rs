@@ -1,5 +1,6 @@
 //! The seed library's second example: fetch two events, insert the allowed one, publish the
-//! results and log everything — the same DAG invoked twice with different parameters.
+//! results and log everything — the same DAG invoked twice with different parameters, with an
+//! observer that prints when each node starts and ends, by name.
 //!
 //! ```text
 //! cargo run --example events
@@ -7,7 +8,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dagfut::DagBuilder;
+use dagfut::{Dag, DagBuilder, NodeEvent, Observer};
 use smol::Timer;
 
 #[derive(Debug, Clone)]
@@ -74,15 +75,52 @@ async fn logger(event_1: &Event, result_1: &bool, event_2: &Event, result_2: &bo
     println!("{event_1:?} {result_1} {event_2:?} {result_2}");
 }
 
+/// Prints each node's start and end, by name, and the run's end.
+struct Timeline<'d> {
+    dag: &'d Dag<Parameters>,
+    started: Instant,
+}
+
+impl Observer for Timeline<'_> {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        let what = match event {
+            NodeEvent::Started => "started",
+            NodeEvent::Completed => "completed",
+            NodeEvent::Failed => "failed",
+            _ => return,
+        };
+        let name = self.dag.task_name(task).unwrap_or("?");
+        let at = self.started.elapsed().as_secs_f64();
+        println!("  {at:.2} s  {name} {what}");
+    }
+
+    fn on_poll_end(&mut self, ready: bool) {
+        if ready {
+            let at = self.started.elapsed().as_secs_f64();
+            println!("  {at:.2} s  the run ended");
+        }
+    }
+}
+
 fn main() {
     let b = DagBuilder::<Parameters>::new();
     let params = b.param();
-    let moon_event = b.add_node(fetch_event, (b.add_constant("moon"), params));
-    let moon_insert = b.add_node(insert_to_db, (moon_event, params));
-    let sun_event = b.add_node(fetch_event, (b.add_constant("sun"), params));
-    let sun_insert = b.add_node(insert_to_db, (sun_event, params));
-    b.add_node(publish_results, (moon_insert, sun_insert, params));
-    b.add_node(logger, (moon_event, moon_insert, sun_event, sun_insert));
+    let moon_event = b
+        .named("fetch moon")
+        .add_node(fetch_event, (b.add_constant("moon"), params));
+    let moon_insert = b
+        .named("insert moon")
+        .add_node(insert_to_db, (moon_event, params));
+    let sun_event = b
+        .named("fetch sun")
+        .add_node(fetch_event, (b.add_constant("sun"), params));
+    let sun_insert = b
+        .named("insert sun")
+        .add_node(insert_to_db, (sun_event, params));
+    b.named("publish")
+        .add_node(publish_results, (moon_insert, sun_insert, params));
+    b.named("log")
+        .add_node(logger, (moon_event, moon_insert, sun_event, sun_insert));
     let dag = b.build();
 
     smol::block_on(async {
@@ -94,7 +132,8 @@ fn main() {
             };
             let started = Instant::now();
             // The same DAG, a new parameter: no rebuilding.
-            let result = dag.run(&parameters).await;
+            let timeline = Timeline { dag: &dag, started };
+            let result = dag.run(&parameters).with_observer(timeline).await;
             println!("{:?}", result[moon_event]);
             println!("moon inserted: {}", result[moon_insert]);
             println!("sun inserted: {}", result[sun_insert]);

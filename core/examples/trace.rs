@@ -3,7 +3,7 @@
 //! the critical path with each node's slack.
 //!
 //! ```text
-//! cargo run --example trace [-- OUTPUT_DIR]
+//! cargo run --example trace [-- OUTPUT_DIR]   # default: target/dagfut-trace
 //! ```
 
 use std::time::Duration;
@@ -23,7 +23,11 @@ async fn add(delay: &Duration, a: &u32, b: &u32) -> u32 {
 }
 
 fn main() -> std::io::Result<()> {
-    let out_dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
+    // Written under `target/` unless a directory is given (`-- docs` refreshes the README's).
+    let out_dir =
+        std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dagfut-trace").into()
+        }));
     std::fs::create_dir_all(&out_dir)?;
 
     let ms = |ms| Duration::from_millis(ms);
@@ -54,8 +58,10 @@ fn main() -> std::io::Result<()> {
     let critical = trace.critical_path();
     println!("critical path: {critical}");
     for span in &trace.spans {
-        if let Some(slack) = critical.slack[span.task] {
-            println!("  {:<12} slack {:.3} s", span.name, slack.as_secs_f64());
+        match critical.slack[span.task] {
+            Some(slack) => println!("  {:<12} slack {:.3} s", span.name, slack.as_secs_f64()),
+            // Only a node that completed has a slack: a failed, cancelled or skipped one not.
+            None => println!("  {:<12} {}", span.name, span.outcome.as_str()),
         }
     }
     println!("wrote {} and {}", json.display(), svg.display());

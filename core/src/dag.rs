@@ -262,6 +262,31 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
         self.core.names.get(task)?.as_deref()
     }
 
+    /// The name given to task `task`: the index an [`Observer`](crate::Observer) receives
+    /// (tasks count from 0 in insertion order). `None` if the task has no name or there is no
+    /// such task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn inc(n: &u32) -> u32 {
+    ///     n + 1
+    /// }
+    ///
+    /// let b = DagBuilder::<u32>::new();
+    /// let first = b.named("first").add_node(inc, b.param());
+    /// b.add_node(inc, first);
+    /// let dag = b.build();
+    /// assert_eq!(dag.task_name(0), Some("first"));
+    /// assert_eq!(dag.task_name(1), None); // unnamed
+    /// assert_eq!(dag.task_name(2), None); // no such task
+    /// ```
+    pub fn task_name(&self, task: usize) -> Option<&str> {
+        self.core.names.get(task)?.as_deref()
+    }
+
     /// The identity of this DAG.
     pub fn id(&self) -> DagId {
         self.core.id

@@ -119,7 +119,10 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
              drop it instead"
         );
         self.poisoned = true;
+        // The observer sees each poll begin and end (`ready`: the run ended with it).
+        self.observer.on_poll_start();
         let poll = self.poll_ready_nodes(cx, policy);
+        self.observer.on_poll_end(poll.is_ready());
         self.poisoned = false;
         poll
     }

@@ -103,7 +103,7 @@ fn unnamed_nodes_and_quotes_are_exported_safely() {
     let dag = b.build();
     assert_eq!(
         dag.to_mermaid(),
-        "graph TD;\n    t0[\"say #quot;hi#quot;\"];\n    t1[\"task #1\"];\n    t0-->t1;\n"
+        "graph TD;\n    t0[\"say #34;hi#34;\"];\n    t1[\"task #35;1\"];\n    t0-->t1;\n"
     );
     assert!(dag.to_dot().contains("t0 [label=\"say \\\"hi\\\"\"];"));
 }
@@ -207,7 +207,7 @@ fn the_trace_of_the_seed_and_its_critical_path() {
 
     let json = trace.to_chrome_json();
     assert!(json.contains(
-        "{\"name\": \"slow_task_b\", \"cat\": \"node\", \"ph\": \"X\", \"ts\": 100000, \"dur\": 1000000, \"pid\": 1, \"tid\": 1, \"args\": {\"polls\": 2}}"
+        "{\"name\": \"slow_task_b\", \"cat\": \"completed\", \"ph\": \"X\", \"ts\": 100000, \"dur\": 1000000, \"pid\": 1, \"tid\": 1, \"args\": {\"polls\": 2, \"outcome\": \"completed\", \"critical\": true}}"
     ));
     assert_eq!(json.matches("\"ph\": \"X\"").count(), 6);
     let gantt = trace.to_mermaid_gantt();
@@ -217,9 +217,155 @@ fn the_trace_of_the_seed_and_its_critical_path() {
     let svg = trace.to_svg();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(
-        svg.matches("fill=\"#d62728\" rx").count(),
+        svg.matches("<rect class=\"completed critical\"").count(),
         3,
         "three critical bars"
     );
+    assert_eq!(svg.matches("fill=\"#d62728\" rx").count(), 3);
     assert!(svg.contains("critical path: fast_task_a → slow_task_b → end_task (1.200 s)"));
+}
+
+/// What an observer saw: poll starts and ends, and node events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    PollStart,
+    Node(usize, NodeEvent),
+    PollEnd(bool),
+}
+
+#[derive(Default)]
+struct Watch(Vec<Seen>);
+
+impl Observer for Watch {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        self.0.push(Seen::Node(task, event));
+    }
+    fn on_poll_start(&mut self) {
+        self.0.push(Seen::PollStart);
+    }
+    fn on_poll_end(&mut self, ready: bool) {
+        self.0.push(Seen::PollEnd(ready));
+    }
+}
+
+#[test]
+fn the_observer_sees_each_poll_start_and_end() {
+    let trigger = Trigger::default();
+    async fn wait(t: &Trigger) -> u8 {
+        t.wait().await;
+        1
+    }
+    async fn after(x: &u8) -> u8 {
+        x + 1
+    }
+    let b = DagBuilder::<()>::new();
+    let w = b.add_node(wait, b.add_constant(trigger.clone()));
+    b.add_node(after, w);
+    let dag = b.build();
+    let mut watch = Watch::default();
+    let mut run = dag.run(&()).with_observer(&mut watch);
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+    trigger.fire();
+    assert!(poller.poll(&mut run).is_ready());
+    drop(run);
+    use NodeEvent::*;
+    use Seen::*;
+    assert_eq!(
+        watch.0,
+        [
+            PollStart,
+            Node(0, Started),
+            Node(0, Pending),
+            PollEnd(false),
+            PollStart,
+            Node(0, Woken),
+            Node(0, Completed),
+            Node(1, Started),
+            Node(1, Completed),
+            PollEnd(true),
+        ]
+    );
+}
+
+/// Sleeps `delay` ms on the virtual clock, then fails if `fail`.
+async fn fallible(delay: &u64, fail: &bool, inputs: &[&u32], env: &Env) -> Result<u32, String> {
+    env.clock.sleep(*delay).await;
+    if *fail {
+        return Err("no".into());
+    }
+    Ok(inputs.iter().fold(1, |sum, &&n| sum.wrapping_add(n)))
+}
+
+/// Six nodes: `ok_10` and `ok_5` complete at 10 and 5 ms, `fails` fails at 20 ms and its
+/// chain `skip_1` → `skip_2` never starts, `ok_50` completes at 50 ms unless a fail-fast run
+/// stopped first.
+fn six(env: &Env) -> dagfut::Dag<(), dagfut::Sendable, String> {
+    let b = DagBuilder::<()>::new().with_error::<String>();
+    let e = b.add_constant(env.clone());
+    let node = |name: &'static str, delay: u64, fail: bool, inputs: Vec<dagfut::Node<u32>>| {
+        b.named(name).add_try_node(
+            fallible,
+            (b.add_constant(delay), b.add_constant(fail), inputs, e),
+        )
+    };
+    node("ok_10", 10, false, vec![]);
+    let fails = node("fails", 20, true, vec![]);
+    node("ok_5", 5, false, vec![]);
+    let skip = node("skip_1", 1, false, vec![fails]);
+    node("skip_2", 1, false, vec![skip]);
+    node("ok_50", 50, false, vec![]);
+    b.build()
+}
+
+#[test]
+fn the_task_name_of_what_an_observer_sees() {
+    let env = Env::default();
+    let dag = six(&env);
+    let mut watch = Watch::default();
+    let _ = block_on(&env.clock, dag.run_settled(&()).with_observer(&mut watch));
+    let finished: Vec<_> = watch
+        .0
+        .iter()
+        .filter_map(|seen| match *seen {
+            Seen::Node(task, NodeEvent::Completed | NodeEvent::Failed) => dag.task_name(task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, ["ok_5", "ok_10", "fails", "ok_50"]);
+    assert_eq!(dag.task_name(6), None);
+}
+
+#[test]
+fn progress_reaches_the_total_when_a_run_fails_or_settles() {
+    let env = Env::default();
+    let dag = six(&env);
+    let mut reports = Vec::new();
+    let progress = Progress::new(dag.task_count(), |done, total| reports.push((done, total)));
+    let result = block_on(&env.clock, dag.try_run(&()).with_observer(progress));
+    assert_eq!(result.unwrap_err().name(), Some("fails"));
+    assert_eq!(reports, [(1, 6), (2, 6), (3, 6), (6, 6)], "fail-fast");
+
+    let env = Env::default();
+    let dag = six(&env);
+    let mut reports = Vec::new();
+    let progress = Progress::new(dag.task_count(), |done, total| reports.push((done, total)));
+    let settled = block_on(&env.clock, dag.run_settled(&()).with_observer(progress));
+    assert_eq!(settled.errors.len(), 1);
+    assert_eq!(reports, [(1, 6), (2, 6), (3, 6), (4, 6), (6, 6)], "settled");
+}
+
+#[test]
+fn one_progress_counts_each_run_from_zero() {
+    let env = Env::default();
+    let dag = seed(&env);
+    let mut reports = Vec::new();
+    {
+        let report = |done, total| reports.push((done, total));
+        let mut progress = Progress::new(dag.task_count(), report);
+        block_on(&env.clock, dag.run(&0).with_observer(&mut progress));
+        block_on(&env.clock, dag.run(&0).with_observer(&mut progress));
+    }
+    let once: Vec<_> = (1..=6).map(|done| (done, 6)).collect();
+    assert_eq!(reports, [once.clone(), once].concat());
 }
