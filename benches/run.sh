@@ -12,11 +12,14 @@ mkdir -p "$out"
 criterion_args=(--warm-up-time 1 --measurement-time 2 "$@")
 cat > "$out/command.txt" <<CMD
 cargo bench -p dagfut-benches -- ${criterion_args[*]}
+cargo bench -p dagfut-benches --features tracing --bench tracing -- ${criterion_args[*]}
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
 CMD
 cut -d' ' -f1-3 /proc/loadavg > "$out/load.txt"
 cargo bench -p dagfut-benches -- "${criterion_args[@]}"
+# The `tracing` feature's cost: the same bench again with spans compiled in (tracing-on).
+cargo bench -p dagfut-benches --features tracing --bench tracing -- "${criterion_args[@]}"
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
 if [ "${DAGFUT_BENCH_PYTHON:-0}" = 1 ]; then

@@ -58,6 +58,11 @@
 //!   Mermaid and SVG timelines) and `catch_panics` on fallible runs (a node's panic becomes a
 //!   [`DagError::Panicked`]). Everything else is `no_std` + `alloc`: for firmware, depend on
 //!   `dagfut = { version = "0.1", default-features = false }`.
+//! - `tracing` (off by default; works without `std`): a [`tracing`](https://docs.rs/tracing)
+//!   span for each run (`dagfut.run`, with the DAG's id) and, inside it, one per node
+//!   (`dagfut.node`, with its name, task index and DAG id), entered around each poll of that
+//!   node, so `tracing-subscriber`, tokio-console and OpenTelemetry exporters show the DAG's
+//!   nodes with no code of yours. Off, nothing of it is compiled.
 
 #![no_std]
 // no_std hygiene, for this crate's own code (test files and std crates use `std` freely).
@@ -91,6 +96,8 @@ mod owned;
 mod ready;
 mod run;
 mod slots;
+#[cfg(feature = "tracing")]
+mod spans;
 mod sync;
 // `Shape`, named by the sealed `Input` trait, names the crate-private `Slot` and `Resolver`.
 #[allow(private_interfaces)]

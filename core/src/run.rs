@@ -48,6 +48,9 @@ struct RunCore<'a, P, E, O> {
     poisoned: bool,
 }
 
+// With `tracing`, a run's spans make `Running` larger: the future is moved rarely (it is
+// polled in place), so boxing them would only add an allocation per run.
+#[cfg_attr(feature = "tracing", allow(clippy::large_enum_variant))]
 enum Phase<'a, E> {
     NotStarted,
     Running(Run<'a, E>),
@@ -67,6 +70,8 @@ struct Run<'a, E> {
     error_sink: Option<E>,
     /// The failures so far, in completion order (kept by the settling policy).
     errors: Vec<DagError<E>>,
+    #[cfg(feature = "tracing")]
+    spans: crate::spans::RunSpans,
 }
 
 /// How a run ended.
@@ -132,7 +137,11 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         if let Phase::NotStarted = self.phase {
             let count = self.core.get().tasks.len();
             let mut ready = ReadyQueue::new(count);
-            self.core.get().roots.iter().for_each(|&root| ready.push(root));
+            self.core
+                .get()
+                .roots
+                .iter()
+                .for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {
                 slots: Slots::new(self.core.get(), self.param.get()),
                 wakes: WakeQueue::new(count),
@@ -140,11 +149,15 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 remaining: count,
                 error_sink: None,
                 errors: Vec::new(),
+                #[cfg(feature = "tracing")]
+                spans: crate::spans::RunSpans::new(self.core.get()),
             });
         }
         let Phase::Running(run) = &mut self.phase else {
             panic!("dagfut: a run's future was polled after completion");
         };
+        #[cfg(feature = "tracing")]
+        let _run_span = run.spans.run().clone().entered();
         run.wakes.register(cx.waker());
         let before = run.ready.mark();
         run.wakes.drain_into(&mut run.ready);
@@ -172,12 +185,23 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
-            // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that made
-            // this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in `E`; its
-            // fallible nodes fail with an `E`, or with `Infallible` if added before
-            // `with_error`, which never writes: see `Mode`).
-            let polled =
-                unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) };
+            let polled = {
+                // The node's span, entered around its poll (not for a stale wake).
+                #[cfg(feature = "tracing")]
+                let _node_span = (run.slots.is_ready(task) || run.slots.is_running(task))
+                    .then(|| run.spans.node(self.core.get(), task))
+                    .flatten()
+                    .map(tracing::Span::enter);
+                // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that
+                // made this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in
+                // `E`; its fallible nodes fail with an `E`, or with `Infallible` if added before
+                // `with_error`, which never writes: see `Mode`).
+                unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) }
+            };
+            #[cfg(feature = "tracing")]
+            if matches!(polled, Ok(Some(Poll::Ready(_))) | Err(_)) {
+                run.spans.close(task);
+            }
             let (error, panic) = match polled {
                 // A stale wake: the task completed, failed or was skipped.
                 Ok(None) => continue,
