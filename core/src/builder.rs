@@ -319,8 +319,7 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
         I: WithState<S>,
         I::With: Inputs<F, K>,
     {
-        let state = self.try_add_constant(state)?;
-        self.add_task(f, inputs.with_state(state), None)
+        self.add_task_with(state, f, inputs, None)
     }
 
     /// Adds a fallible node with state: [`add_node_with`](Self::add_node_with) for a function
@@ -361,8 +360,23 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
         I: WithState<S>,
         I::With: TryInputs<F, K, E>,
     {
+        self.add_task_with(state, f, inputs, None)
+    }
+
+    /// Adds `state` as a constant, then the task of `f` on it and `inputs`, with its name.
+    #[allow(clippy::type_complexity)] // the handle's type, spelled out as `add_task`'s
+    fn add_task_with<S: Value<K>, F, M, I: WithState<S>>(
+        &self,
+        state: S,
+        f: F,
+        inputs: I,
+        name: Option<Cow<'static, str>>,
+    ) -> Result<Node<<I::With as IntoTask<F, K, M>>::Out>, BuildError>
+    where
+        I::With: IntoTask<F, K, M>,
+    {
         let state = self.try_add_constant(state)?;
-        self.add_task(f, inputs.with_state(state), None)
+        self.add_task(f, inputs.with_state(state), name)
     }
 
     /// Adds the task of `f` on `inputs`, with its name, and returns its handle: a
@@ -522,9 +536,8 @@ impl<P, K: Flavor, E> Named<'_, P, K, E> {
         I: WithState<S>,
         I::With: Inputs<F, K>,
     {
-        let state = self.builder.try_add_constant(state)?;
         self.builder
-            .add_task(f, inputs.with_state(state), Some(self.name))
+            .add_task_with(state, f, inputs, Some(self.name))
     }
 
     /// [`DagBuilder::add_try_node_with`], with the name.
@@ -563,9 +576,8 @@ impl<P, K: Flavor, E> Named<'_, P, K, E> {
         I: WithState<S>,
         I::With: TryInputs<F, K, E>,
     {
-        let state = self.builder.try_add_constant(state)?;
         self.builder
-            .add_task(f, inputs.with_state(state), Some(self.name))
+            .add_task_with(state, f, inputs, Some(self.name))
     }
 }
 

@@ -98,26 +98,34 @@ async fn park(stash: &Arc<Mutex<Option<Waker>>>) -> u32 {
     pending().await
 }
 
+/// A run of one node that parks, polled once with `parent`: `then` gets the run and a clone
+/// of the node's waker.
+fn with_a_parked_run(parent: &Waker, then: impl FnOnce(dagfut::DagFuture<'_, ()>, Waker)) {
+    let stash = Arc::new(Mutex::new(None));
+    let b = DagBuilder::<()>::new();
+    b.add_node(park, b.add_constant(stash.clone()));
+    let dag = b.build();
+    let mut run = dag.run(&());
+    assert!(
+        Pin::new(&mut run)
+            .poll(&mut Context::from_waker(parent))
+            .is_pending()
+    );
+    let node_waker = stash.lock().unwrap().take().unwrap();
+    then(run, node_waker);
+}
+
 #[test]
 fn a_waker_woken_by_value_is_released_even_if_the_parent_waker_panics() {
     // Quiet panics: printing one (and its backtrace) allocates for good.
     std::panic::set_hook(Box::new(|_| {}));
     let leaked = leaked_by(|| {
-        let stash = Arc::new(Mutex::new(None));
-        let b = DagBuilder::<()>::new();
-        b.add_node(park, b.add_constant(stash.clone()));
-        let dag = b.build();
         let parent = Waker::from(Arc::new(PanicOnWake));
-        let mut run = dag.run(&());
-        assert!(
-            Pin::new(&mut run)
-                .poll(&mut Context::from_waker(&parent))
-                .is_pending()
-        );
-        let node_waker = stash.lock().unwrap().take().unwrap();
-        // The node's waker is consumed; waking the parent panics inside.
-        assert!(catch_unwind(AssertUnwindSafe(|| node_waker.wake())).is_err());
-        drop(run);
+        with_a_parked_run(&parent, |run, node_waker| {
+            // The node's waker is consumed; waking the parent panics inside.
+            assert!(catch_unwind(AssertUnwindSafe(|| node_waker.wake())).is_err());
+            drop(run);
+        });
     });
     assert_eq!(leaked, 0, "allocations left after the run and its wakers");
 }
@@ -170,21 +178,14 @@ mod panicking_drop {
 fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
     std::panic::set_hook(Box::new(|_| {}));
     let leaked = leaked_by(|| {
-        let stash = Arc::new(Mutex::new(None));
-        let b = DagBuilder::<()>::new();
-        b.add_node(park, b.add_constant(stash.clone()));
-        let dag = b.build();
         let parent = panicking_drop::waker();
-        let mut run = dag.run(&());
-        assert!(
-            Pin::new(&mut run)
-                .poll(&mut Context::from_waker(&parent))
-                .is_pending()
-        );
-        drop(stash.lock().unwrap().take());
-        // Dropping the run closes the waker block and drops its copy of the parent's waker.
-        panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert!(catch_unwind(AssertUnwindSafe(|| drop(run))).is_err());
+        with_a_parked_run(&parent, |run, node_waker| {
+            drop(node_waker);
+            // Dropping the run closes the waker block and drops its copy of the parent's
+            // waker.
+            panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(catch_unwind(AssertUnwindSafe(|| drop(run))).is_err());
+        });
     });
     assert_eq!(leaked, 0, "the waker block leaked");
 }

@@ -180,12 +180,15 @@ fn a_panic_drops_running_futures_before_the_outputs_they_borrow() {
 
 // --- Findings 4, 5 and 7: a wake of a node that already completed is ignored ---------------
 
-/// `quick` completes after waking itself; `slow`, its dependent, is still running when the
-/// stale wake reaches the run. Returns the outcome's check of every value and drop.
-fn stale_wake_of_a_completed_node(policy: &str) {
-    let (stash, trigger) = (Stash::default(), Trigger::default());
-    let (outputs, futures) = (DropCounter::default(), DropCounter::default());
-    let b = DagBuilder::<()>::new().with_error::<String>();
+/// Adds `quick` (wakes itself, then completes with a token of `outputs`) and `slow` (takes
+/// `quick`, holds a token of `futures` until `trigger` fires).
+fn quick_then_slow<E>(
+    b: &DagBuilder<(), dagfut::Sendable, E>,
+    stash: &Stash,
+    trigger: &Trigger,
+    outputs: &DropCounter,
+    futures: &DropCounter,
+) -> (dagfut::Node<Token>, dagfut::Node<u32>) {
     let quick = b.add_node(
         wake_then_ready,
         (
@@ -201,6 +204,16 @@ fn stale_wake_of_a_completed_node(policy: &str) {
             b.add_constant(futures.clone()),
         ),
     );
+    (quick, slow)
+}
+
+/// `quick` completes after waking itself; `slow`, its dependent, is still running when the
+/// stale wake reaches the run. Returns the outcome's check of every value and drop.
+fn stale_wake_of_a_completed_node(policy: &str) {
+    let (stash, trigger) = (Stash::default(), Trigger::default());
+    let (outputs, futures) = (DropCounter::default(), DropCounter::default());
+    let b = DagBuilder::<()>::new().with_error::<String>();
+    let (quick, slow) = quick_then_slow(&b, &stash, &trigger, &outputs, &futures);
     let dag = b.build();
     let poller = Poller::new();
     let check = |out: &dagfut::Outputs<'_, ()>| {
@@ -305,21 +318,7 @@ fn stale_wakes_from_another_thread_and_after_the_run_do_nothing() {
     let (stash, trigger) = (Stash::default(), Trigger::default());
     let (outputs, futures) = (DropCounter::default(), DropCounter::default());
     let b = DagBuilder::<()>::new();
-    let quick = b.add_node(
-        wake_then_ready,
-        (
-            b.add_constant(stash.clone()),
-            b.add_constant(outputs.clone()),
-        ),
-    );
-    let slow = b.add_node(
-        wait_for,
-        (
-            quick,
-            b.add_constant(trigger.clone()),
-            b.add_constant(futures.clone()),
-        ),
-    );
+    let (quick, slow) = quick_then_slow(&b, &stash, &trigger, &outputs, &futures);
     let dag = b.build();
     let poller = Poller::new();
     let mut run = dag.run(&());
