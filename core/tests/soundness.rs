@@ -318,7 +318,7 @@ fn stale_wakes_from_another_thread_and_after_the_run_do_nothing() {
     let (stash, trigger) = (Stash::default(), Trigger::default());
     let (outputs, futures) = (DropCounter::default(), DropCounter::default());
     let b = DagBuilder::<()>::new();
-    let (quick, slow) = quick_then_slow(&b, &stash, &trigger, &outputs, &futures);
+    let (_quick, slow) = quick_then_slow(&b, &stash, &trigger, &outputs, &futures);
     let dag = b.build();
     let poller = Poller::new();
     let mut run = dag.run(&());
