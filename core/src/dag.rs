@@ -9,10 +9,12 @@ use core::convert::Infallible;
 use core::fmt;
 use core::marker::PhantomData;
 
+use crate::cache::RunCache;
 use crate::error::BuildError;
 use crate::flavor::{CannotFail, Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::NodeId;
 use crate::node::{DagId, Node, Slot};
+use crate::ready::ReadyQueue;
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 use crate::task::{ConstBox, ErasedTask};
 
@@ -39,6 +41,8 @@ pub(crate) struct DagCore {
     /// Whether any task's output needs dropping: if none does, dropping a run's outputs
     /// skips the tasks, reading only their states.
     pub(crate) outputs_need_drop: bool,
+    /// The memory a run leaves for the next one.
+    pub(crate) cache: RunCache,
 }
 
 impl DagCore {
@@ -103,6 +107,7 @@ impl DagCore {
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
             offsets,
+            cache: RunCache::new(arena.pad_to_align(), count, ReadyQueue::buffer_len(count)),
             arena: arena.pad_to_align(),
             constants: constants.into_boxed_slice(),
             dependents_start: dependents_start.into_boxed_slice(),

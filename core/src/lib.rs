@@ -79,6 +79,7 @@ extern crate alloc;
 extern crate std;
 
 mod builder;
+mod cache;
 mod dag;
 mod error;
 mod export;

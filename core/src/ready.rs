@@ -14,8 +14,10 @@
 //! never to the size of the graph. A task is queued at most once at a time (the scheduler guarantees it: a task
 //! becomes ready once, and a woken task is not queued again before it is polled).
 
-use alloc::vec;
-use alloc::vec::Vec;
+use alloc::boxed::Box;
+
+use crate::cache::Words;
+use crate::slots::Lent;
 
 /// Bits per bitmap word.
 const WORD: usize = u32::BITS as usize;
@@ -25,11 +27,13 @@ const WORD: usize = u32::BITS as usize;
 const SMALL_BATCH: usize = 16;
 
 /// Tasks to poll: the current batch, in index order, then the tasks queued since.
-pub(crate) struct ReadyQueue {
+pub(crate) struct ReadyQueue<'a> {
     /// One allocation: two lists of up to `tasks` indexes each, at `0` and at `tasks` — the
     /// batch being polled and the tasks queued since, which is which alternating — then a
     /// bitmap of one bit per task, all clear between batches.
-    buf: Vec<u32>,
+    buf: Box<[u32]>,
+    /// Where the buffer goes when the run is done with it (none in unit tests).
+    cache: Option<Lent<'a, Words>>,
     tasks: usize,
     /// Where the current batch's list starts (`0` or `tasks`), the position of the next task
     /// to poll in it, and its length.
@@ -41,12 +45,25 @@ pub(crate) struct ReadyQueue {
     next_len: usize,
 }
 
-impl ReadyQueue {
+impl<'a> ReadyQueue<'a> {
+    /// How many words the buffer of a queue for `tasks` tasks holds.
+    pub(crate) const fn buffer_len(tasks: usize) -> usize {
+        2 * tasks + tasks.div_ceil(WORD)
+    }
+
     /// An empty queue for a run of `tasks` tasks: it never grows, each task being queued at
-    /// most once at a time.
-    pub(crate) fn new(tasks: usize) -> Self {
+    /// most once at a time. Its buffer comes from `cache` if one is there, and goes back to it.
+    pub(crate) fn new(tasks: usize, cache: Option<&'a Words>) -> Self {
+        let mut buf = match cache {
+            Some(cache) => cache.take(),
+            None => alloc::vec![0; Self::buffer_len(tasks)].into_boxed_slice(),
+        };
+        // A kept buffer's bitmap is clear (each batch clears what it set), but clearing it is
+        // cheap and makes that no one's invariant.
+        buf[2 * tasks..].fill(0);
         ReadyQueue {
-            buf: vec![0; 2 * tasks + tasks.div_ceil(WORD)],
+            buf,
+            cache: cache.map(Lent::new),
             tasks,
             current: 0,
             cursor: 0,
@@ -133,6 +150,14 @@ impl ReadyQueue {
     }
 }
 
+impl Drop for ReadyQueue<'_> {
+    fn drop(&mut self) {
+        if let Some(cache) = self.cache {
+            cache.get().leave(core::mem::take(&mut self.buf));
+        }
+    }
+}
+
 /// Puts `batch` in index order: through `bits` (clear, one bit per task) when the range of
 /// its indexes holds at most two bitmap words per task, by sorting otherwise. `bits` is clear
 /// again afterwards.
@@ -164,15 +189,17 @@ fn order_large_batch(batch: &mut [u32], bits: &mut [u32]) {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec::Vec;
+
     use super::*;
 
-    fn drain(queue: &mut ReadyQueue) -> Vec<u32> {
+    fn drain(queue: &mut ReadyQueue<'_>) -> Vec<u32> {
         core::iter::from_fn(|| queue.pop()).collect()
     }
 
     #[test]
     fn batches_come_out_in_index_order() {
-        let mut queue = ReadyQueue::new(200);
+        let mut queue = ReadyQueue::new(200, None);
         for task in [70, 3, 65, 4, 199, 0] {
             queue.push(task);
         }
@@ -192,7 +219,7 @@ mod tests {
 
     #[test]
     fn sparse_batches_are_sorted() {
-        let mut queue = ReadyQueue::new(10_000);
+        let mut queue = ReadyQueue::new(10_000, None);
         queue.push(9_999);
         queue.push(5);
         assert_eq!(drain(&mut queue), [5, 9_999]);

@@ -60,10 +60,10 @@ enum Phase<'a, E> {
 /// A run in progress. Field order is drop order: node futures go before the waker block.
 struct Run<'a, E> {
     slots: Slots<'a>,
-    wakes: WakeQueue,
+    wakes: WakeQueue<'a>,
     /// Tasks to poll: just started, or woken, in batches polled in index order. Each is here
     /// at most once (a woken task stays marked queued until it is polled).
-    ready: ReadyQueue,
+    ready: ReadyQueue<'a>,
     /// Tasks not completed, failed or skipped yet.
     remaining: usize,
     /// Where a failing node leaves its error (see `Slots::poll_task`).
@@ -136,7 +136,8 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         let catch_panics = self.catches_panics();
         if let Phase::NotStarted = self.phase {
             let count = self.core.get().tasks.len();
-            let mut ready = ReadyQueue::new(count);
+            let core = self.core.get();
+            let mut ready = ReadyQueue::new(count, Some(&core.cache.ready));
             self.core
                 .get()
                 .roots
@@ -144,7 +145,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 .for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {
                 slots: Slots::new(self.core.get(), self.param.get()),
-                wakes: WakeQueue::new(count),
+                wakes: WakeQueue::new(count, Some(&core.cache)),
                 ready,
                 remaining: count,
                 error_sink: None,

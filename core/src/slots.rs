@@ -114,16 +114,21 @@ impl<'a> Slots<'a> {
         let arena = if layout.size() == 0 {
             // Zero-sized slots need only an aligned, non-null address.
             NonNull::new(ptr::without_provenance_mut(layout.align())).expect("align is non-zero")
+        } else if let Some(arena) = core.cache.arena.take() {
+            // The arena a run before left, holding no value (`Drop` below).
+            arena
         } else {
             // SAFETY: the layout has a non-zero size.
             let arena = unsafe { alloc(layout) };
             NonNull::new(arena).unwrap_or_else(|| handle_alloc_error(layout))
         };
+        let mut states = core.cache.states.take();
+        states.copy_from_slice(&core.in_degree);
         Slots {
             core: Lent::new(core),
             param: (param as *const P).cast(),
             arena,
-            states: core.in_degree.clone(),
+            states,
             future_cursor: 0,
             output_cursor: 0,
         }
@@ -217,7 +222,7 @@ impl<'a> Slots<'a> {
     /// # Panics
     /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
     /// the state is never changed then.
-    pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
+    pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue<'_>) {
         let core = self.core.get();
         let start = core.dependents_start[task as usize] as usize;
         let end = core.dependents_start[task as usize + 1] as usize;
@@ -378,11 +383,17 @@ impl Drop for Slots<'_> {
             fn drop(&mut self) {
                 let slots = &mut *self.0;
                 slots.drop_values();
-                let layout = slots.core.get().arena;
+                // Every value in the arena has been dropped or moved out: the next run of the
+                // DAG may have it, and the states.
+                let core = slots.core.get();
+                core.cache.states.leave(core::mem::take(&mut slots.states));
+                let layout = core.arena;
                 if layout.size() != 0 {
-                    // SAFETY: the arena was allocated in `new` with this layout and every
-                    // value in it has been dropped or moved out.
-                    unsafe { dealloc(slots.arena.as_ptr(), layout) };
+                    if let Err(arena) = core.cache.arena.leave(slots.arena) {
+                        // SAFETY: the arena was allocated with this layout (`new`), and holds
+                        // no value.
+                        unsafe { dealloc(arena.as_ptr(), layout) };
+                    }
                 }
             }
         }
@@ -430,7 +441,7 @@ mod tests {
         );
         // Completed: a late wake polls nothing.
         assert_eq!(poll(&mut slots, 0, &mut cx), None);
-        let mut ready = ReadyQueue::new(2);
+        let mut ready = ReadyQueue::new(2, None);
         slots.release_dependents(0, &mut ready);
         assert_eq!(ready.pop(), Some(1));
         assert_eq!(
@@ -451,7 +462,7 @@ mod tests {
         let dag = b.build();
         let mut slots = Slots::new(&dag.core, &());
         let mut cx = Context::from_waker(Waker::noop());
-        let mut ready = ReadyQueue::new(2);
+        let mut ready = ReadyQueue::new(2, None);
         for task in [0, 1] {
             // SAFETY: plain nodes never touch the sink.
             let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut()) };

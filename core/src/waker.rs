@@ -31,7 +31,9 @@ use core::mem::{ManuallyDrop, align_of, size_of};
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
+use crate::cache::RunCache;
 use crate::ready::ReadyQueue;
+use crate::slots::Lent;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
 
 /// `Slot::next` of a task that is not queued.
@@ -198,6 +200,19 @@ unsafe fn release(header: NonNull<Header>) {
     }
 }
 
+/// Frees a block that a run left in the cache (no waker of it alive, its parent waker taken).
+///
+/// # Safety
+/// `block` is such a block, of `len` slots, owned by the caller and not used again.
+pub(crate) unsafe fn free_kept_block(block: NonNull<u8>, len: usize) {
+    // SAFETY: as the caller guarantees: the header is initialised, no one else can reach it,
+    // and the block was allocated with `block_layout(len)`.
+    unsafe {
+        core::ptr::drop_in_place(block.as_ptr().cast::<Header>());
+        dealloc(block.as_ptr(), block_layout(len));
+    }
+}
+
 fn abort(message: &str) -> ! {
     // A panic while panicking aborts the process, on `std` and `no_std` alike.
     struct PanicOnDrop<'m>(&'m str);
@@ -248,33 +263,46 @@ unsafe fn drop_waker(data: *const ()) {
 }
 
 /// The run's handle on its waker block (it owns one reference).
-pub(crate) struct WakeQueue {
+pub(crate) struct WakeQueue<'a> {
     block: Block,
+    /// Where the block goes when the run ends with no waker of it alive (none in unit tests).
+    cache: Option<Lent<'a, RunCache>>,
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
 // `AtomicWaker`); the non-atomic fields (`len`, slot indexes) are written before the block is
 // shared and never again.
-unsafe impl Send for WakeQueue {}
+unsafe impl Send for WakeQueue<'_> {}
 // SAFETY: as above.
-unsafe impl Sync for WakeQueue {}
+unsafe impl Sync for WakeQueue<'_> {}
 
-impl WakeQueue {
-    /// A block for `len` tasks, none queued.
-    pub(crate) fn new(len: usize) -> Self {
+impl<'a> WakeQueue<'a> {
+    /// A block for `len` tasks, none queued: the one a run before left in `cache` if there is
+    /// one (and it goes back there), or a new one.
+    pub(crate) fn new(len: usize, cache: Option<&'a RunCache>) -> Self {
         assert!(
             len <= MAX_TASKS,
             "dagfut: a DAG holds at most {MAX_TASKS} tasks"
         );
         let layout = block_layout(len);
-        // SAFETY: the layout has a non-zero size (the header is not zero-sized).
-        let block = unsafe { alloc(layout) };
-        let Some(block) = NonNull::new(block) else {
-            handle_alloc_error(layout)
+        let kept = cache.and_then(|cache| cache.wakes.take());
+        let block = match kept {
+            Some(block) => {
+                // SAFETY: a block left by `Drop` with no waker alive, of this layout: its
+                // header was written by `new` and is ours alone; dropped here, then written
+                // anew below.
+                unsafe { core::ptr::drop_in_place(block.as_ptr().cast::<Header>()) };
+                block
+            }
+            None => {
+                // SAFETY: the layout has a non-zero size (the header is not zero-sized).
+                let block = unsafe { alloc(layout) };
+                NonNull::new(block).unwrap_or_else(|| handle_alloc_error(layout))
+            }
         };
         let header = block.cast::<Header>();
-        // SAFETY: `block` is a fresh allocation of `block_layout(len)`: the header fits at its
-        // start, aligned, and `len` slots follow it at `SLOTS_OFFSET`.
+        // SAFETY: `block` is a fresh or kept allocation of `block_layout(len)`, no one else's:
+        // the header fits at its start, aligned, and `len` slots follow it at `SLOTS_OFFSET`.
         unsafe {
             header.as_ptr().write(Header {
                 refs: AtomicUsize::new(1),
@@ -293,6 +321,7 @@ impl WakeQueue {
         }
         WakeQueue {
             block: Block(header),
+            cache: cache.map(Lent::new),
         }
     }
 
@@ -306,7 +335,7 @@ impl WakeQueue {
     }
 
     /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
-    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue) -> usize {
+    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue<'_>) -> usize {
         let header = self.header();
         if header.head.load(Ordering::Relaxed) == END {
             return 0;
@@ -360,7 +389,7 @@ impl WakeQueue {
     }
 }
 
-impl Drop for WakeQueue {
+impl Drop for WakeQueue<'_> {
     fn drop(&mut self) {
         /// Gives up the queue's reference even if dropping the parent's waker panics.
         struct Release(NonNull<Header>);
@@ -375,11 +404,25 @@ impl Drop for WakeQueue {
         header.closed.store(1, Ordering::Release);
         // Let go of the parent's waker now: a late wake finds nothing to wake.
         drop(header.parent.take());
+        // With no waker of the block alive, no one can reach it but us: the next run may
+        // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
+        // every access of that waker happened before. (Not under loom: its atomics live in one
+        // model's execution only.)
+        #[cfg(not(dagfut_loom))]
+        if let Some(cache) = self.cache {
+            if header.refs.load(Ordering::Acquire) == 1
+                && cache.get().wakes.leave(self.block.0.cast()).is_ok()
+            {
+                // The cache owns the block and its one reference now.
+                core::mem::forget(release);
+                return;
+            }
+        }
         drop(release);
     }
 }
 
-impl core::fmt::Debug for WakeQueue {
+impl core::fmt::Debug for WakeQueue<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WakeQueue")
             .field("tasks", &self.header().len)
@@ -393,13 +436,13 @@ mod tests {
 
     #[test]
     fn wakes_are_coalesced_and_drained_oldest_first() {
-        let queue = WakeQueue::new(4);
+        let queue = WakeQueue::new(4, None);
         let w2 = queue.waker(2);
         let w0 = queue.waker(0);
         w2.wake_by_ref();
         w0.wake_by_ref();
         w2.wake_by_ref();
-        let mut ready = ReadyQueue::new(4);
+        let mut ready = ReadyQueue::new(4, None);
         assert_eq!(queue.drain_into(&mut ready), 2);
         assert_eq!(ready.queued_since(0), [2, 0]);
         // The run polls them as one batch, in index order.
@@ -414,7 +457,7 @@ mod tests {
 
     #[test]
     fn clones_keep_the_block_alive_after_the_run() {
-        let queue = WakeQueue::new(2);
+        let queue = WakeQueue::new(2, None);
         let clone = (*queue.waker(1)).clone();
         assert_eq!(queue.ref_count(), 2);
         drop(queue);

@@ -22,6 +22,8 @@ const TRACKED: usize = 1024;
 thread_local! {
     /// Whether this thread records its allocations now.
     static ON: Cell<bool> = const { Cell::new(false) };
+    /// How many allocations this thread made while recording.
+    static MADE: Cell<usize> = const { Cell::new(0) };
     /// The addresses of the recorded allocations still live (0: a free entry).
     static LIVE: RefCell<[usize; TRACKED]> = const { RefCell::new([0; TRACKED]) };
 }
@@ -29,6 +31,7 @@ thread_local! {
 fn record(memory: *mut u8) {
     // `try_with`: a thread's last allocations come after its locals are gone.
     if ON.try_with(Cell::get).unwrap_or(false) {
+        let _ = MADE.try_with(|made| made.set(made.get() + 1));
         let _ = LIVE.try_with(|live| {
             let mut live = live.borrow_mut();
             let free = live.iter().position(|&entry| entry == 0);
@@ -78,6 +81,13 @@ fn leaked_by(work: impl FnOnce()) -> usize {
         *live = [0; TRACKED];
         leaked
     })
+}
+
+/// Runs `work` and returns how many allocations it made (freed or not).
+fn allocations_by(work: impl FnOnce()) -> usize {
+    MADE.with(|made| made.set(0));
+    leaked_by(work);
+    MADE.with(Cell::get)
 }
 
 /// A parent waker that panics when woken.
@@ -188,4 +198,50 @@ fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
         });
     });
     assert_eq!(leaked, 0, "the waker block leaked");
+}
+
+/// Returns `Pending` once (waking itself by reference: no waker clone), then doubles.
+async fn double(n: &u64) -> u64 {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
+    n * 2
+}
+
+async fn sum(parts: &[&u64]) -> u64 {
+    parts.iter().copied().sum()
+}
+
+#[test]
+fn a_run_after_the_first_allocates_nothing() {
+    let b = DagBuilder::<u64>::new();
+    let parts: Vec<_> = (0..50).map(|_| b.add_node(double, b.param())).collect();
+    let total = b.add_node(sum, parts);
+    let dag = b.build();
+    // The first run allocates its memory; it leaves it to the DAG for the next.
+    assert_eq!(futures_executor::block_on(dag.run(&1))[total], 100);
+    for param in 2..5 {
+        let made = allocations_by(|| {
+            let out = futures_executor::block_on(dag.run(&param));
+            assert_eq!(out[total], 100 * param);
+        });
+        assert_eq!(made, 0, "run with {param}");
+    }
+    // A run dropped midway leaves its memory too.
+    let mut run = dag.run(&9);
+    assert!(
+        Pin::new(&mut run)
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    drop(run);
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&5))[total], 500));
+    assert_eq!(made, 0);
 }

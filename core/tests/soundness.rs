@@ -512,3 +512,74 @@ fn a_run_larger_than_isize_max_is_a_build_error() {
     // One fewer fits.
     assert!(huge_nodes((1 << 17) - 1).try_build().is_ok());
 }
+
+// --- The memory a run leaves for the next one -----------------------------------------------
+
+#[test]
+fn a_waker_kept_from_an_earlier_run_never_reaches_a_later_one() {
+    async fn keep_waker(stash: &Stash, trigger: &Trigger) -> u32 {
+        poll_fn(|cx| {
+            *stash.0.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Ready(())
+        })
+        .await;
+        trigger.wait().await;
+        1
+    }
+    let stash = Stash::default();
+    let b = DagBuilder::<Trigger>::new();
+    b.add_node(keep_waker, (b.add_constant(stash.clone()), b.param()));
+    let dag = b.build();
+    let poller = Poller::new();
+    let first_trigger = Trigger::default();
+    let mut first = dag.run(&first_trigger);
+    assert!(poller.poll(&mut first).is_pending());
+    first_trigger.fire();
+    assert!(poller.poll(&mut first).is_ready());
+    drop(first);
+    // A waker of the first run is still alive: its block must not serve the second run.
+    let old = stash.take();
+    let second_trigger = Trigger::default();
+    let mut second = dag.run(&second_trigger);
+    assert!(poller.poll(&mut second).is_pending());
+    let (wakes, polls) = (poller.wakes(), second_trigger.polls());
+    old.wake_by_ref();
+    assert_eq!(poller.wakes(), wakes, "an old waker woke a later run");
+    assert!(poller.poll(&mut second).is_pending());
+    assert_eq!(
+        second_trigger.polls(),
+        polls,
+        "an old waker polled a later run's node"
+    );
+    old.wake();
+    second_trigger.fire();
+    assert!(poller.poll(&mut second).is_ready());
+}
+
+#[test]
+fn runs_on_several_threads_share_the_dags_memory_safely() {
+    async fn add(a: &u64, b: &u64) -> u64 {
+        support::YieldNow::default().await;
+        a + b
+    }
+    let b = DagBuilder::<u64>::new();
+    let x = b.add_node(add, (b.param(), b.param()));
+    let y = b.add_node(add, (x, b.param()));
+    let dag = b.build();
+    let runs = if cfg!(miri) { 3 } else { 200 };
+    std::thread::scope(|scope| {
+        for thread in 0..2u64 {
+            let dag = &dag;
+            scope.spawn(move || {
+                for n in 0..runs {
+                    let param = thread * 1000 + n;
+                    let out = futures_executor::block_on(dag.run(&param));
+                    assert_eq!(out[y], 3 * param);
+                }
+            });
+        }
+    });
+    // Overlapping runs on one thread: one takes the kept memory, the other allocates.
+    let (a, b) = futures_executor::block_on(futures_util::future::join(dag.run(&1), dag.run(&2)));
+    assert_eq!((a[y], b[y]), (3, 6));
+}

@@ -1,0 +1,147 @@
+//! The memory a DAG keeps between its runs, so that a run allocates nothing after the first.
+//!
+//! A run needs four blocks: the arena of node futures and outputs, a state per task, the ready
+//! queue's buffer and the waker block. When a run is done with one, it leaves it here (one of
+//! each at most); the next run of the same DAG takes it instead of allocating. Runs that
+//! overlap (concurrent runs of one `Dag`) find the cache empty and allocate as before. A waker
+//! block comes back only if no waker of it is still alive (see `WakeQueue`'s drop).
+//!
+//! Each place holds a raw pointer to an allocation whose layout the DAG fixes (the arena's
+//! layout, `tasks` states, the ready queue's length, the waker block's layout), or null. Taking
+//! swaps in null; leaving compares null for the pointer: an allocation is owned by exactly one
+//! of the cache or a run. Both sides are atomic, so runs on different threads may share it;
+//! `Acquire`/`Release` hand over the memory's contents with the pointer.
+
+use alloc::alloc::dealloc;
+use core::alloc::Layout;
+use alloc::boxed::Box;
+use core::ptr::{self, NonNull};
+
+use portable_atomic::{AtomicPtr, Ordering};
+
+/// One place of the cache: an allocation, or null.
+pub(crate) struct Place<T>(AtomicPtr<T>);
+
+impl<T> Place<T> {
+    const fn empty() -> Self {
+        Place(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    /// The allocation left here, if any: the caller owns it now.
+    pub(crate) fn take(&self) -> Option<NonNull<T>> {
+        NonNull::new(self.0.swap(ptr::null_mut(), Ordering::Acquire))
+    }
+
+    /// Leaves `memory` here, or gives it back if the place is taken.
+    pub(crate) fn leave(&self, memory: NonNull<T>) -> Result<(), NonNull<T>> {
+        self.0
+            .compare_exchange(
+                ptr::null_mut(),
+                memory.as_ptr(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .map(|_| ())
+            .map_err(|_| memory)
+    }
+
+    /// What is left here, for the cache's drop (which has `&mut`).
+    fn held(&mut self) -> Option<NonNull<T>> {
+        NonNull::new(*self.0.get_mut())
+    }
+}
+
+/// A cache of `[u32]` blocks of one length.
+pub(crate) struct Words {
+    place: Place<u32>,
+    len: usize,
+}
+
+impl Words {
+    const fn new(len: usize) -> Self {
+        Words {
+            place: Place::empty(),
+            len,
+        }
+    }
+
+    /// A block of `len` words: the cached one (its contents as its last run left them) or a
+    /// new one of zeros.
+    pub(crate) fn take(&self) -> Box<[u32]> {
+        match self.place.take() {
+            // SAFETY: only `leave` puts a pointer here, from a `Box<[u32]>` of `len` words,
+            // whose ownership the swap gave to us.
+            Some(words) => unsafe {
+                Box::from_raw(ptr::slice_from_raw_parts_mut(words.as_ptr(), self.len))
+            },
+            None => alloc::vec![0; self.len].into_boxed_slice(),
+        }
+    }
+
+    /// Keeps `words` for the next run (or frees it if a block is kept already).
+    pub(crate) fn leave(&self, words: Box<[u32]>) {
+        if words.len() != self.len || words.is_empty() {
+            return;
+        }
+        let memory = NonNull::from(Box::leak(words)).cast::<u32>();
+        if let Err(memory) = self.place.leave(memory) {
+            // SAFETY: `memory` came from the `Box<[u32]>` of `len` words leaked just above.
+            drop(unsafe {
+                Box::from_raw(ptr::slice_from_raw_parts_mut(memory.as_ptr(), self.len))
+            });
+        }
+    }
+}
+
+impl Drop for Words {
+    fn drop(&mut self) {
+        if let Some(words) = self.place.held() {
+            // SAFETY: a block left by `leave`: a `Box<[u32]>` of `len` words, owned here.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(words.as_ptr(), self.len)) });
+        }
+    }
+}
+
+/// What a DAG keeps for its next run.
+pub(crate) struct RunCache {
+    /// The arena (laid out as `arena_layout`; nothing is kept for a zero-sized one).
+    pub(crate) arena: Place<u8>,
+    arena_layout: Layout,
+    /// A state per task.
+    pub(crate) states: Words,
+    /// The ready queue's buffer.
+    pub(crate) ready: Words,
+    /// A waker block with no waker alive, for `tasks` tasks.
+    pub(crate) wakes: Place<u8>,
+    tasks: usize,
+}
+
+impl RunCache {
+    /// An empty cache for runs of `tasks` tasks whose arena is laid out as `arena` and whose
+    /// ready queue takes `ready` words.
+    pub(crate) const fn new(arena: Layout, tasks: usize, ready: usize) -> Self {
+        RunCache {
+            arena: Place::empty(),
+            arena_layout: arena,
+            states: Words::new(tasks),
+            ready: Words::new(ready),
+            wakes: Place::empty(),
+            tasks,
+        }
+    }
+}
+
+impl Drop for RunCache {
+    fn drop(&mut self) {
+        if let Some(arena) = self.arena.held() {
+            // SAFETY: an arena left by a run: allocated with `arena_layout`, holding no value
+            // (`Slots` drops every value before leaving it), owned here.
+            unsafe { dealloc(arena.as_ptr(), self.arena_layout) };
+        }
+        if let Some(block) = self.wakes.held() {
+            // SAFETY: a waker block of `tasks` slots left by a run with no waker alive, owned
+            // here.
+            unsafe { crate::waker::free_kept_block(block, self.tasks) };
+        }
+    }
+}
