@@ -13,8 +13,8 @@
 //! `Acquire`/`Release` hand over the memory's contents with the pointer.
 
 use alloc::alloc::dealloc;
-use core::alloc::Layout;
 use alloc::boxed::Box;
+use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
 use portable_atomic::{AtomicPtr, Ordering};

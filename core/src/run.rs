@@ -66,6 +66,8 @@ struct Run<'a, E> {
     ready: ReadyQueue<'a>,
     /// Tasks not completed, failed or skipped yet.
     remaining: usize,
+    /// Whether a poll returned `Pending`: from then on the parent's waker is registered.
+    waiting: bool,
     /// Where a failing node leaves its error (see `Slots::poll_task`).
     error_sink: Option<E>,
     /// The failures so far, in completion order (kept by the settling policy).
@@ -148,6 +150,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 wakes: WakeQueue::new(count, Some(&core.cache)),
                 ready,
                 remaining: count,
+                waiting: false,
                 error_sink: None,
                 errors: Vec::new(),
                 #[cfg(feature = "tracing")]
@@ -159,7 +162,9 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         };
         #[cfg(feature = "tracing")]
         let _run_span = run.spans.run().clone().entered();
-        run.wakes.register(cx.waker());
+        if run.waiting {
+            run.wakes.register(cx.waker());
+        }
         let before = run.ready.mark();
         run.wakes.drain_into(&mut run.ready);
         for &woken in run.ready.queued_since(before) {
@@ -236,6 +241,17 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
         }
         if run.remaining > 0 {
+            if !run.waiting {
+                // The run waits for the first time: from now on each poll registers the
+                // parent's waker as it starts. A run that completes in its first poll never
+                // touches it. A wake during this poll found no waker to wake: look once more
+                // after registering.
+                run.waiting = true;
+                run.wakes.register(cx.waker());
+                if run.wakes.has_wakes() {
+                    cx.waker().wake_by_ref();
+                }
+            }
             return Poll::Pending;
         }
         let Phase::Running(run) = core::mem::replace(&mut self.phase, Phase::Done) else {

@@ -334,6 +334,13 @@ impl<'a> WakeQueue<'a> {
         self.header().parent.register(waker);
     }
 
+    /// Whether a task was woken since the last drain. Called after `register`: a wake that
+    /// pushed before the registration is seen here, one that pushes after it wakes the newly
+    /// registered waker (`AtomicWaker`'s contract).
+    pub(crate) fn has_wakes(&self) -> bool {
+        self.header().head.load(Ordering::Acquire) != END
+    }
+
     /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
     pub(crate) fn drain_into(&self, ready: &mut ReadyQueue<'_>) -> usize {
         let header = self.header();
