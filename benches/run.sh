@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full benchmark run behind RESULTS.md: criterion (short times, for a small machine), the
-# allocation/poll/memory metrics, the makespan with real timers, then the report.
+# allocation/poll/memory metrics, the makespan with real timers, the instruction counts under
+# cachegrind (when valgrind is installed; benches/cachegrind.sh), then the report.
 #
 #   bash benches/run.sh            # everything, scaling up to 1M nodes (about 10 minutes)
 #   bash benches/run.sh scaling    # arguments go to criterion (here: a filter)
@@ -22,6 +23,15 @@ cargo bench -p dagfut-benches -- "${criterion_args[@]}"
 cargo bench -p dagfut-benches --features tracing --bench tracing -- "${criterion_args[@]}"
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
+# Instruction counts (exact, not timed): only with valgrind, which the rest does not need.
+if command -v valgrind >/dev/null; then
+  echo "bash benches/cachegrind.sh" >> "$out/command.txt"
+  bash benches/cachegrind.sh
+else
+  echo "run.sh: valgrind is not installed, skipping the instruction counts" \
+    "(apt-get install -y valgrind, then bash benches/cachegrind.sh)" >&2
+  rm -f "$out/cachegrind.json" # stale counts from an earlier run must not be reported
+fi
 if [ "${DAGFUT_BENCH_PYTHON:-0}" = 1 ]; then
   echo "DAGFUT_BENCH_PYTHON=1 bash benches/python/run.sh" >> "$out/command.txt"
   bash benches/python/run.sh

@@ -16,10 +16,12 @@ fn group_name(workload: &str, shape: &Shape) -> String {
     format!("{workload}-{}-{}", shape.name, shape.len())
 }
 
-/// Nodes ready on their first poll.
+/// Nodes ready on their first poll: the shapes of issue 5, and a chain of one node first
+/// (`ready-chain-1`: the fixed cost of a run, which the report subtracts to get the marginal
+/// cost per node of the other shapes).
 fn ready(c: &mut Criterion) {
     let runtimes = Runtimes::new();
-    for shape in issue_shapes() {
+    for shape in std::iter::once(Shape::chain(1)).chain(issue_shapes()) {
         let mut group = c.benchmark_group(group_name("ready", &shape));
         bench_contenders::<READY>(&mut group, &shape, None, &Contender::ALL, &runtimes);
         group.finish();

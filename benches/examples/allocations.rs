@@ -1,5 +1,10 @@
-//! Allocations, bytes, polls and peak memory of one run, with a counting global allocator:
+//! Allocations, bytes, polls and peak memory of runs, with a counting global allocator:
 //! dagfut against the hand-written baselines on every shape, and the scaling series.
+//!
+//! Each contender's first run is measured on its own (for dagfut: the first run of a freshly
+//! built `Dag`, whose bytes less the nodes' own futures are the scheduler's bytes per node),
+//! then the runs after it together: their allocations per run are the *allocations per run
+//! after a warm-up run* (0 for a scheduler that reuses its run state).
 //!
 //! ```text
 //! cargo run --release -p dagfut-benches --example allocations            # up to 1M nodes
@@ -10,7 +15,7 @@
 
 use std::fmt::Write as _;
 
-use dagfut_benches::contenders::{DagfutShape, Plan};
+use dagfut_benches::contenders::{DagfutShape, Plan, chain_await_loop, seed_nested_join};
 use dagfut_benches::counting_alloc::{Counting, Counts, measure};
 use dagfut_benches::node::{COUNT, PEND, READY, drive, many, n1, n2, n3, n4, polls, reset_polls};
 use dagfut_benches::peers::AsyncDagShape;
@@ -36,46 +41,91 @@ fn own_bytes(arity: usize) -> usize {
         .next_multiple_of(align_of::<u64>())
 }
 
+/// How many runs after the first are measured together, for the allocations per run after a
+/// warm-up run.
+const WARM_RUNS: usize = 3;
+
 /// One measured row.
 struct Row {
     shape: String,
     nodes: usize,
     contender: &'static str,
     workload: &'static str,
-    run: Counts,
+    /// The first run of this contender (for dagfut: the first run of a freshly built `Dag`).
+    first: Counts,
+    /// The [`WARM_RUNS`] runs after it, together.
+    warm: Counts,
     polls: u64,
     /// For dagfut: the built DAG's allocations and bytes, and the nodes' own bytes.
     build: Option<Counts>,
     own: usize,
 }
 
-/// Measures one run of `run` (allocations, bytes, peak) and, separately, its node polls.
-fn row<F: FnMut() -> u64>(
+/// Measures the first run of `measured`, then [`WARM_RUNS`] more (allocations, bytes), and
+/// counts the node polls of one run of `counted` (the same contender in mode [`COUNT`]).
+fn row(
     shape: &Shape,
     contender: &'static str,
     workload: &'static str,
-    mut measured: F,
-    mut counted: impl FnMut() -> u64,
+    mut measured: impl FnMut() -> u64,
+    counted: impl FnOnce() -> u64,
 ) -> Row {
-    measured(); // a first run: lazy one-time initialisation is not a run's cost
-    let (_, run) = measure(&mut measured);
+    // The counting twin runs first: besides counting the polls, it grows the pend driver's
+    // thread-local wake lists, which are the driver's memory, not the contender's.
     reset_polls();
     counted();
+    let polls = polls();
+    let (_, first) = measure(&mut measured);
+    let (_, warm) = measure(|| {
+        for _ in 0..WARM_RUNS {
+            measured();
+        }
+    });
     Row {
         shape: shape.name.clone(),
         nodes: shape.len(),
         contender,
         workload,
-        run,
-        polls: polls(),
+        first,
+        warm,
+        polls,
         build: None,
         own: 0,
     }
 }
 
+/// One row per workload of a contender given as a function generic over the mode:
+/// `measured!(rows, shape, random, "name", f(args))` runs `f::<READY>(args)` or
+/// `f::<PEND>(args)` under [`drive`], and its `COUNT` twin for the polls.
+macro_rules! measured {
+    ($rows:expr, $shape:expr, $random:expr, $pend:expr, $name:literal,
+     $($f:ident)::+ ($($arg:expr),*)) => {{
+        let mut twin = $random.clone();
+        let measured = if $pend {
+            row(
+                $shape,
+                $name,
+                "pend",
+                || drive($($f)::+::<PEND>($($arg),*), &mut $random),
+                || drive($($f)::+::<{ PEND | COUNT }>($($arg),*), &mut twin),
+            )
+        } else {
+            row(
+                $shape,
+                $name,
+                "ready",
+                || drive($($f)::+::<READY>($($arg),*), &mut $random),
+                || drive($($f)::+::<{ READY | COUNT }>($($arg),*), &mut twin),
+            )
+        };
+        $rows.push(measured);
+    }};
+}
+
 fn measure_shape(shape: &Shape, rows: &mut Vec<Row>, peers: bool) {
     let mut random = XorShift::new(WAKE_SEED);
     let own: usize = shape.inputs.iter().map(|i| own_bytes(i.len())).sum();
+    let plan = Plan::new(shape);
     for pend in [false, true] {
         let workload = if pend { "pend" } else { "ready" };
         let (dag, build) = measure(|| {
@@ -90,49 +140,67 @@ fn measure_shape(shape: &Shape, rows: &mut Vec<Row>, peers: bool) {
         } else {
             DagfutShape::build::<{ READY | COUNT }>(shape)
         };
-        let mut r = random.clone();
+        let mut twin = random.clone();
         let mut dagfut = row(
             shape,
             "dagfut",
             workload,
             || drive(dag.run(1), &mut random),
-            || drive(counting.run(1), &mut r),
+            || drive(counting.run(1), &mut twin),
         );
         dagfut.build = Some(build);
         dagfut.own = own;
         rows.push(dagfut);
         drop((dag, counting));
 
-        let plan = Plan::new(shape);
-        macro_rules! baseline {
-            ($name:literal, $method:ident) => {{
-                let mut r = random.clone();
-                let measured = if pend {
-                    row(
-                        shape,
-                        $name,
-                        workload,
-                        || drive(plan.$method::<PEND>(1), &mut random),
-                        || drive(plan.$method::<{ PEND | COUNT }>(1), &mut r),
-                    )
-                } else {
-                    row(
-                        shape,
-                        $name,
-                        workload,
-                        || drive(plan.$method::<READY>(1), &mut random),
-                        || drive(plan.$method::<{ READY | COUNT }>(1), &mut r),
-                    )
-                };
-                rows.push(measured);
-            }};
+        if shape.name == "seed" {
+            measured!(
+                rows,
+                shape,
+                random,
+                pend,
+                "nested_join",
+                seed_nested_join(1)
+            );
         }
-        baseline!("join_all_per_layer", join_all_per_layer);
-        baseline!("futures_unordered", futures_unordered);
-        baseline!("futures_buffered_flat", flat_join);
+        if shape.name == "chain" {
+            let n = shape.len();
+            measured!(
+                rows,
+                shape,
+                random,
+                pend,
+                "await_loop",
+                chain_await_loop(n, 1)
+            );
+        }
+        measured!(
+            rows,
+            shape,
+            random,
+            pend,
+            "join_all_per_layer",
+            Plan::join_all_per_layer(&plan, 1)
+        );
+        measured!(
+            rows,
+            shape,
+            random,
+            pend,
+            "futures_unordered",
+            Plan::futures_unordered(&plan, 1)
+        );
+        measured!(
+            rows,
+            shape,
+            random,
+            pend,
+            "futures_buffered_flat",
+            Plan::flat_join(&plan, 1)
+        );
 
         if peers && AsyncDagShape::supports(shape) {
-            let mut r = random.clone();
+            let mut twin = random.clone();
             let measured = if pend {
                 row(
                     shape,
@@ -142,7 +210,7 @@ fn measure_shape(shape: &Shape, rows: &mut Vec<Row>, peers: bool) {
                     || {
                         drive(
                             AsyncDagShape::build::<{ PEND | COUNT }>(shape, 1).run(),
-                            &mut r,
+                            &mut twin,
                         )
                     },
                 )
@@ -155,13 +223,22 @@ fn measure_shape(shape: &Shape, rows: &mut Vec<Row>, peers: bool) {
                     || {
                         drive(
                             AsyncDagShape::build::<{ READY | COUNT }>(shape, 1).run(),
-                            &mut r,
+                            &mut twin,
                         )
                     },
                 )
             };
             rows.push(measured);
         }
+    }
+}
+
+/// An average per run: whole numbers as such, others with two decimals.
+fn per_run(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value}")
+    } else {
+        format!("{value:.2}")
     }
 }
 
@@ -207,23 +284,24 @@ fn main() {
     }
 
     println!(
-        "| shape | nodes | workload | contender | allocations/run | bytes/run | bytes/node | scheduler bytes/node | polls/node |"
+        "| shape | nodes | workload | contender | allocations: first run | allocations per run after a warm-up run | bytes/node per run after warm-up | scheduler bytes/node (first run) | polls/node |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let mut json = String::from("{\n  \"rows\": [\n");
+    let mut json = format!("{{\n  \"warm_runs\": {WARM_RUNS},\n  \"rows\": [\n");
     for (i, r) in rows.iter().enumerate() {
-        let per_node = r.run.bytes as f64 / r.nodes as f64;
-        let scheduler =
-            (r.contender == "dagfut").then(|| (r.run.bytes as f64 - r.own as f64) / r.nodes as f64);
+        let warm_allocations = r.warm.allocations as f64 / WARM_RUNS as f64;
+        let warm_bytes = r.warm.bytes as f64 / WARM_RUNS as f64;
+        let scheduler = (r.contender == "dagfut")
+            .then(|| (r.first.bytes as f64 - r.own as f64) / r.nodes as f64);
         println!(
             "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} |",
             r.shape,
             r.nodes,
             r.workload,
             r.contender,
-            r.run.allocations,
-            r.run.bytes,
-            per_node,
+            r.first.allocations,
+            per_run(warm_allocations),
+            warm_bytes / r.nodes as f64,
             scheduler.map_or(String::new(), |s| format!("{s:.1}")),
             r.polls as f64 / r.nodes as f64
         );
@@ -231,15 +309,17 @@ fn main() {
         let _ = writeln!(
             json,
             "    {{\"shape\": \"{}\", \"nodes\": {}, \"workload\": \"{}\", \"contender\": \"{}\", \
-             \"allocations\": {}, \"bytes\": {}, \"peak\": {}, \"polls\": {}, \"own_bytes\": {}, \
-             \"build_allocations\": {}, \"build_bytes\": {}}}{}",
+             \"first_allocations\": {}, \"first_bytes\": {}, \"warm_allocations\": {}, \
+             \"warm_bytes\": {}, \"polls\": {}, \"own_bytes\": {}, \"build_allocations\": {}, \
+             \"build_bytes\": {}}}{}",
             r.shape,
             r.nodes,
             r.workload,
             r.contender,
-            r.run.allocations,
-            r.run.bytes,
-            r.run.peak,
+            r.first.allocations,
+            r.first.bytes,
+            r.warm.allocations,
+            r.warm.bytes,
             r.polls,
             r.own,
             build.allocations,

@@ -9,10 +9,9 @@ use std::task::{Context, Poll, Waker};
 
 use dagfut::{Dag, DagBuilder, Node};
 use futures_util::StreamExt;
-use futures_util::future::join;
 use futures_util::stream::FuturesUnordered;
 
-use crate::node::{Owned, input_lists, many, n1, n2, n3, n4, node_future, owned_node};
+use crate::node::{Owned, many, n1, n2, n3, n4, node_by_arity, owned_node};
 use crate::shape::Shape;
 
 /// A shape built as a dagfut DAG in mode `M`, with the handle of its last node.
@@ -90,17 +89,20 @@ impl Plan {
             [self.dependents_start[node] as usize..self.dependents_start[node + 1] as usize]
     }
 
-    /// The common hand-written way: one `join_all` per layer, each layer waiting for the whole
-    /// layer before it; the node futures borrow the earlier layers' outputs.
+    /// The common hand-written way: one `futures::future::join_all` per layer, each layer
+    /// waiting for the whole layer before it, as a user writes it for a graph given as data:
+    /// the futures of a layer are one `async fn` ([`node_by_arity`]) borrowing the earlier
+    /// layers' outputs from a `Vec<u64>` indexed by node, where each layer's outputs are then
+    /// stored. Nothing is boxed or wrapped.
     pub async fn join_all_per_layer<const M: u8>(&self, param: u64) -> u64 {
         let inputs = &self.shape.inputs;
         let mut values = vec![0u64; inputs.len()];
         for layer in &self.layers {
-            let lists = input_lists(inputs, layer, &values);
-            let mut lists = lists.iter();
-            let outputs = futures_util::future::join_all(layer.iter().map(|&node| {
-                node_future::<M>(&inputs[node as usize], &values, &param, &mut lists)
-            }))
+            let outputs = futures::future::join_all(
+                layer
+                    .iter()
+                    .map(|&node| node_by_arity::<M>(&inputs[node as usize], &values, &param)),
+            )
             .await;
             for (&node, value) in layer.iter().zip(outputs) {
                 values[node as usize] = value;
@@ -192,13 +194,10 @@ impl Plan {
     pub async fn flat_join<const M: u8>(&self, param: u64) -> u64 {
         let inputs = &self.shape.inputs;
         let values = vec![param; inputs.len()];
-        let all: Vec<u32> = (0..inputs.len() as u32).collect();
-        let lists = input_lists(inputs, &all, &values);
-        let mut lists = lists.iter();
         let outputs = futures_buffered::join_all(
             inputs
                 .iter()
-                .map(|node_inputs| node_future::<M>(node_inputs, &values, &param, &mut lists)),
+                .map(|node_inputs| node_by_arity::<M>(node_inputs, &values, &param)),
         )
         .await;
         outputs.last().copied().unwrap_or(0)
@@ -206,42 +205,34 @@ impl Plan {
 
     /// The same node futures as [`flat_join`](Self::flat_join), boxed and prebuilt, borrowing
     /// `inputs` (from [`FloorInputs::new`]): the input of [`poll_each_once`].
-    pub fn boxed_futures<'a>(&self, inputs: &'a FloorInputs) -> Vec<BoxedNode<'a>> {
-        let mut lists = inputs.lists.iter();
+    pub fn boxed_futures<'a>(&'a self, inputs: &'a FloorInputs) -> Vec<BoxedNode<'a>> {
         self.shape
             .inputs
             .iter()
             .map(|node_inputs| {
-                Box::pin(node_future::<{ crate::node::READY }>(
+                Box::pin(node_by_arity::<{ crate::node::READY }>(
                     node_inputs,
-                    inputs.values,
+                    &inputs.values,
                     &inputs.param,
-                    &mut lists,
                 )) as BoxedNode<'a>
             })
             .collect()
     }
 }
 
-/// The inputs the prebuilt futures of the polling floor borrow.
+/// The inputs the prebuilt futures of the polling floor borrow: every input the parameter.
 #[derive(Debug)]
 pub struct FloorInputs {
     param: u64,
-    values: &'static [u64],
-    lists: Vec<Vec<&'static u64>>,
+    values: Vec<u64>,
 }
 
 impl FloorInputs {
-    /// Every input `param`, for the nodes of `plan`. Leaks one `Vec<u64>` of the shape's
-    /// length (once per benchmark).
+    /// Every input `param`, for the nodes of `plan`.
     pub fn new(plan: &Plan, param: u64) -> Self {
-        let inputs = &plan.shape.inputs;
-        let values: &'static [u64] = Vec::leak(vec![param; inputs.len()]);
-        let all: Vec<u32> = (0..inputs.len() as u32).collect();
         FloorInputs {
             param,
-            values,
-            lists: input_lists(inputs, &all, values),
+            values: vec![param; plan.shape.len()],
         }
     }
 }
@@ -249,7 +240,8 @@ impl FloorInputs {
 /// A node future, boxed.
 pub type BoxedNode<'a> = Pin<Box<dyn Future<Output = u64> + 'a>>;
 
-/// The physical floor: one poll of each prebuilt future (all ready on their first poll).
+/// The physical floor of any shape: one poll of each prebuilt future (all ready on their
+/// first poll), nothing else.
 pub fn poll_each_once(futures: &mut [BoxedNode<'_>]) -> u64 {
     let mut cx = Context::from_waker(Waker::noop());
     let mut last = 0;
@@ -261,20 +253,39 @@ pub fn poll_each_once(futures: &mut [BoxedNode<'_>]) -> u64 {
     last
 }
 
-/// The seed graph ([`Shape::seed`]) as a hand-shaped nested `join`: the optimal schedule,
-/// written for this one graph.
+/// The floor of a chain ([`Shape::chain`] of `length` nodes): a loop of `.await`s in one
+/// future, each node awaiting the one before, as a user writes a sequence. No scheduler, no
+/// allocation: one state machine that polls each node in turn.
+pub async fn chain_await_loop<const M: u8>(length: usize, param: u64) -> u64 {
+    let mut value = param;
+    for _ in 0..length {
+        value = n1::<M>(&value).await;
+    }
+    value
+}
+
+/// The floor of the seed graph ([`Shape::seed`]): the hand-shaped nested `join!`, one async
+/// block per chain, as a user writes a small graph fixed at compile time (the optimal
+/// schedule, one stack-allocated state machine):
+///
+/// ```text
+/// let (slow_b, fast_c) = join!(
+///     async { let fast_a = fast_a(p).await; slow_b(&fast_a).await },
+///     async { let (slow_a, fast_b) = join!(slow_a(p), fast_b(p)); fast_c(&slow_a, &fast_b).await },
+/// );
+/// end(&fast_c, &slow_b).await
+/// ```
 pub async fn seed_nested_join<const M: u8>(param: u64) -> u64 {
     let p = &param;
-    let (slow_b, fast_c) = join(
+    let (slow_b, fast_c) = futures::join!(
         async {
             let fast_a = n1::<M>(p).await;
             n1::<M>(&fast_a).await
         },
         async {
-            let (slow_a, fast_b) = join(n1::<M>(p), n1::<M>(p)).await;
+            let (slow_a, fast_b) = futures::join!(n1::<M>(p), n1::<M>(p));
             n2::<M>(&slow_a, &fast_b).await
         },
-    )
-    .await;
+    );
     n2::<M>(&fast_c, &slow_b).await
 }

@@ -10,8 +10,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use futures_util::future::Either;
-
 use crate::shape::XorShift;
 
 /// Mode bits: nodes ready on their first poll.
@@ -39,7 +37,9 @@ pub fn reset_polls() {
     POLLS.with(|polls| polls.set(0));
 }
 
-/// The body of every node: resolves to `value`, after one `Pending` in mode [`PEND`].
+/// The body of every node: resolves to `value`, after one `Pending` in mode [`PEND`]. The
+/// value passes through [`black_box`](std::hint::black_box), so the compiler cannot compute
+/// a node's output ahead of its poll in any contender.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Work<const M: u8> {
@@ -67,7 +67,9 @@ impl<const M: u8> Future for Work<M> {
             PARKED.with(|parked| parked.borrow_mut().push(cx.waker().clone()));
             return Poll::Pending;
         }
-        Poll::Ready(self.value)
+        // Opaque to the optimiser, as a real node's work is: no contender's chain of ready
+        // nodes may fold into one addition (a loop of `.await`s otherwise compiles to `+ n`).
+        Poll::Ready(std::hint::black_box(self.value))
     }
 }
 
@@ -103,38 +105,24 @@ pub async fn many<const M: u8>(inputs: &[&u64]) -> u64 {
     work::<M>(sum.wrapping_add(1)).await
 }
 
-/// The future of the node function of `inputs`' arity, borrowing its inputs from `values`
-/// (or `param` for a root, the next of `lists` for more than four: see [`input_lists`]): the
-/// same futures dagfut runs, as one type ([`Either`]s, no boxing).
-pub fn node_future<'a, const M: u8>(
-    inputs: &[u32],
-    values: &'a [u64],
-    param: &'a u64,
-    lists: &mut std::slice::Iter<'a, Vec<&'a u64>>,
-) -> impl Future<Output = u64> + use<'a, M> {
+/// The node function of `inputs`' arity, borrowing its inputs from `values` (or `param` for
+/// a root): one `async fn` for every arity, as a user writes the node of a graph given as
+/// data, so that the futures of one layer have one type (no `Either`, no boxing). A node of
+/// more than four inputs gathers them into a `Vec` of references for [`many`] when first
+/// polled (the `&[&u64]` dagfut hands a list input).
+pub async fn node_by_arity<const M: u8>(inputs: &[u32], values: &[u64], param: &u64) -> u64 {
     let v = |i: usize| &values[inputs[i] as usize];
     match inputs.len() {
-        0 => Either::Left(Either::Left(n1::<M>(param))),
-        1 => Either::Left(Either::Left(n1::<M>(v(0)))),
-        2 => Either::Left(Either::Right(n2::<M>(v(0), v(1)))),
-        3 => Either::Right(Either::Left(n3::<M>(v(0), v(1), v(2)))),
-        4 => Either::Right(Either::Right(Either::Left(n4::<M>(v(0), v(1), v(2), v(3))))),
+        0 => n1::<M>(param).await,
+        1 => n1::<M>(v(0)).await,
+        2 => n2::<M>(v(0), v(1)).await,
+        3 => n3::<M>(v(0), v(1), v(2)).await,
+        4 => n4::<M>(v(0), v(1), v(2), v(3)).await,
         _ => {
-            let list = lists.next().expect("one list per large node");
-            Either::Right(Either::Right(Either::Right(many::<M>(list))))
+            let list: Vec<&u64> = inputs.iter().map(|&i| &values[i as usize]).collect();
+            many::<M>(&list).await
         }
     }
-}
-
-/// The input lists of the nodes of more than four inputs among `nodes`, borrowed from
-/// `values`, in order: what [`node_future`] takes as `lists`.
-pub fn input_lists<'a>(inputs: &[Vec<u32>], nodes: &[u32], values: &'a [u64]) -> Vec<Vec<&'a u64>> {
-    nodes
-        .iter()
-        .map(|&node| &inputs[node as usize])
-        .filter(|i| i.len() > 4)
-        .map(|i| i.iter().map(|&input| &values[input as usize]).collect())
-        .collect()
 }
 
 /// A node's input values, owned: what the hand-written baselines hand to a node future (one

@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use crate::contenders::{DagfutShape, FloorInputs, Plan, poll_each_once, seed_nested_join};
+use crate::contenders::{
+    DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_nested_join,
+};
 use crate::node::{PEND, READY, drive};
 use crate::peers::{AsyncDagShape, DagxShape};
 use crate::{Shape, WAKE_SEED, XorShift};
@@ -27,9 +29,11 @@ pub fn config() -> Criterion {
 pub enum Contender {
     /// A dagfut run.
     Dagfut,
-    /// Nested `join`s shaped by hand (the seed graph only).
+    /// Nested `join!`s shaped by hand: the seed graph's floor (the seed graph only).
     NestedJoin,
-    /// One `join_all` per layer.
+    /// A loop of `.await`s in one future: a chain's floor (chains only).
+    AwaitLoop,
+    /// One plain `join_all` per layer, of one `async fn` per node (no wrapping, no boxing).
     JoinAllPerLayer,
     /// A hand-scheduled `FuturesUnordered` with dependency counters.
     FuturesUnordered,
@@ -53,6 +57,7 @@ impl Contender {
         match self {
             Contender::Dagfut => "dagfut",
             Contender::NestedJoin => "nested_join",
+            Contender::AwaitLoop => "await_loop",
             Contender::JoinAllPerLayer => "join_all_per_layer",
             Contender::FuturesUnordered => "futures_unordered",
             Contender::FlatJoin => "futures_buffered_flat",
@@ -65,9 +70,10 @@ impl Contender {
     }
 
     /// Every contender, in report order.
-    pub const ALL: [Contender; 10] = [
+    pub const ALL: [Contender; 11] = [
         Contender::Dagfut,
         Contender::NestedJoin,
+        Contender::AwaitLoop,
         Contender::JoinAllPerLayer,
         Contender::FuturesUnordered,
         Contender::FlatJoin,
@@ -90,6 +96,7 @@ impl Contender {
         match self {
             _ if ready_only && M & PEND != 0 => false,
             Contender::NestedJoin => shape.name == "seed",
+            Contender::AwaitLoop => shape.name == "chain",
             Contender::Dagx => DagxShape::supports(shape),
             Contender::AsyncDag => AsyncDagShape::supports(shape),
             _ => true,
@@ -164,6 +171,16 @@ pub fn bench_contenders<const M: u8>(
                 assert_eq!(drive(seed_nested_join::<M>(1), &mut random), expected);
                 group.bench_function(id, |b| {
                     b.iter(|| black_box(drive(seed_nested_join::<M>(1), &mut random)))
+                });
+            }
+            Contender::AwaitLoop => {
+                let length = shape.len();
+                assert_eq!(
+                    drive(chain_await_loop::<M>(length, 1), &mut random),
+                    expected
+                );
+                group.bench_function(id, |b| {
+                    b.iter(|| black_box(drive(chain_await_loop::<M>(length, 1), &mut random)))
                 });
             }
             Contender::JoinAllPerLayer => {

@@ -1,7 +1,7 @@
 //! Every contender computes the same last output on every shape, in both workloads.
 
 use dagfut_benches::contenders::{
-    DagfutShape, FloorInputs, Plan, poll_each_once, seed_nested_join,
+    DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_nested_join,
 };
 use dagfut_benches::node::{COUNT, PEND, READY, drive, polls, reset_polls};
 use dagfut_benches::peers::{AsyncDagShape, DagxShape};
@@ -10,6 +10,7 @@ use dagfut_benches::{Shape, XorShift};
 fn shapes() -> Vec<Shape> {
     vec![
         Shape::seed(),
+        Shape::chain(1),
         Shape::chain(100),
         Shape::wide(100),
         Shape::fan_out(100),
@@ -30,8 +31,26 @@ fn contenders_agree() {
         let pend = DagfutShape::build::<PEND>(&shape);
         assert_eq!(drive(ready.run(1), &mut random), expected, "{}", shape.name);
         assert_eq!(drive(pend.run(1), &mut random), expected, "{}", shape.name);
-        let layer = drive(plan.join_all_per_layer::<PEND>(1), &mut random);
-        assert_eq!(layer, expected, "{}", shape.name);
+        for layer in [
+            drive(plan.join_all_per_layer::<READY>(1), &mut random),
+            drive(plan.join_all_per_layer::<PEND>(1), &mut random),
+        ] {
+            assert_eq!(layer, expected, "{}", shape.name);
+        }
+        // The floors of the shapes they fit: a loop of `.await`s for a chain, the nested
+        // `join!` for the seed graph.
+        if shape.name == "chain" {
+            let n = shape.len();
+            assert_eq!(
+                drive(chain_await_loop::<READY>(n, 1), &mut random),
+                expected
+            );
+            assert_eq!(drive(chain_await_loop::<PEND>(n, 1), &mut random), expected);
+        }
+        if shape.name == "seed" {
+            assert_eq!(drive(seed_nested_join::<READY>(1), &mut random), expected);
+            assert_eq!(drive(seed_nested_join::<PEND>(1), &mut random), expected);
+        }
         let unordered = drive(plan.futures_unordered::<PEND>(1), &mut random);
         assert_eq!(unordered, expected, "{}", shape.name);
         assert_eq!(tokio.block_on(plan.joinset::<READY>(1)), expected);
@@ -51,8 +70,6 @@ fn contenders_agree() {
             assert_eq!(drive(graph.run(), &mut random), expected, "{}", shape.name);
         }
     }
-    let seed = Shape::seed().expected_last(1);
-    assert_eq!(drive(seed_nested_join::<PEND>(1), &mut random), seed);
 }
 
 #[test]
@@ -67,4 +84,36 @@ fn dagfut_polls_each_node_once_per_wake() {
     reset_polls();
     drive(pend.run(1), &mut random);
     assert_eq!(polls(), 2_000);
+}
+
+/// The floors and the per-layer join poll every node once per start or wake: none is skipped
+/// (the await loop is not folded into one addition, see `node::Work`).
+#[test]
+fn floors_and_per_layer_join_poll_each_node_once_per_wake() {
+    let mut random = XorShift::new(1);
+    let plan = Plan::new(&Shape::chain(100));
+    for pend in [false, true] {
+        let polls_per_node = if pend { 2 } else { 1 };
+        reset_polls();
+        if pend {
+            drive(chain_await_loop::<{ PEND | COUNT }>(100, 1), &mut random);
+        } else {
+            drive(chain_await_loop::<{ READY | COUNT }>(100, 1), &mut random);
+        }
+        assert_eq!(polls(), 100 * polls_per_node, "await loop, pend: {pend}");
+        reset_polls();
+        if pend {
+            drive(plan.join_all_per_layer::<{ PEND | COUNT }>(1), &mut random);
+        } else {
+            drive(plan.join_all_per_layer::<{ READY | COUNT }>(1), &mut random);
+        }
+        assert_eq!(
+            polls(),
+            100 * polls_per_node,
+            "per-layer join, pend: {pend}"
+        );
+    }
+    reset_polls();
+    drive(seed_nested_join::<{ PEND | COUNT }>(1), &mut random);
+    assert_eq!(polls(), 12, "nested join!, pend");
 }
