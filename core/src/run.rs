@@ -274,6 +274,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
 ///
 /// # Panics
 /// If more tasks settle than remained (each settles once: a scheduler bug, never a wrap).
+#[inline]
 fn settle_count(remaining: usize, settled: usize) -> usize {
     remaining
         .checked_sub(settled)
@@ -286,6 +287,7 @@ fn settle_count(remaining: usize, settled: usize) -> usize {
 ///
 /// # Safety
 /// As [`Slots::poll_task`].
+#[inline]
 unsafe fn poll_node(
     slots: &mut Slots<'_>,
     task: u32,

@@ -222,6 +222,7 @@ impl<'a> Slots<'a> {
     /// # Panics
     /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
     /// the state is never changed then.
+    #[inline]
     pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue<'_>) {
         let core = self.core.get();
         let start = core.dependents_start[task as usize] as usize;
@@ -237,9 +238,7 @@ impl<'a> Slots<'a> {
                         ready.push(dependent);
                     }
                 }
-                state => panic!(
-                    "dagfut: task {dependent} in state {state:#x} while its input {task} completed"
-                ),
+                state => broken_state(dependent, state, task),
             }
         }
     }
@@ -372,6 +371,14 @@ impl<'a> Slots<'a> {
             }
         }
     }
+}
+
+/// The panic of a dependent found neither waiting nor skipped when its input `task`
+/// completed (it would mean a task completed twice). Out of line: the loop it guards is hot.
+#[cold]
+#[inline(never)]
+fn broken_state(dependent: u32, state: u32, task: u32) -> ! {
+    panic!("dagfut: task {dependent} in state {state:#x} while its input {task} completed")
 }
 
 impl Drop for Slots<'_> {
