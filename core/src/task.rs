@@ -29,9 +29,39 @@ use crate::slots::{DONE, RUNNING, VACANT};
 ///
 /// A node with state takes it as its first argument: [`add_node_with`](crate::DagBuilder::add_node_with).
 /// A closure that captures state works when its future borrows none of it: copy what it needs
-/// out before `async move` (`move |id: &u64| { let (c, id) = (client.clone(), *id); async move
-/// { c.get(id).await } }`). A [`Local`](crate::Local) DAG takes any `AsyncFn` instead,
-/// async closures that capture included.
+/// out before `async move`. A [`Local`](crate::Local) DAG takes any `AsyncFn` instead, async
+/// closures that capture included.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use dagfut::DagBuilder;
+///
+/// struct Client {
+///     base_url: String,
+/// }
+///
+/// impl Client {
+///     async fn get(&self, id: u64) -> String {
+///         format!("{}/{id}", self.base_url)
+///     }
+/// }
+///
+/// let client = Arc::new(Client { base_url: "svc".into() });
+/// let b = DagBuilder::<u64>::new();
+/// let got = b.add_node(
+///     // Clone the state and copy the input out, then `async move`: the future borrows
+///     // nothing of the closure or its input, so it is `Send` and fits a `DagBuilder`.
+///     move |id: &u64| {
+///         let (client, id) = (client.clone(), *id);
+///         async move { client.get(id).await }
+///     },
+///     b.param(),
+/// );
+/// let dag = b.build();
+/// assert_eq!(futures_executor::block_on(dag.run(&7))[got], "svc/7");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a node function taking `{Args}`",
     note = "a node function is an `async fn` taking `&` references to its inputs, in order"
