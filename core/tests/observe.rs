@@ -117,25 +117,8 @@ fn node_events_arrive_in_order() {
             self.0.push((task, event));
         }
     }
-    let trigger = Trigger::default();
-    async fn wait(t: &Trigger) -> u8 {
-        t.wait().await;
-        1
-    }
-    async fn after(x: &u8) -> u8 {
-        x + 1
-    }
-    let b = DagBuilder::<()>::new();
-    let w = b.add_node(wait, b.add_constant(trigger.clone()));
-    b.add_node(after, w);
-    let dag = b.build();
     let mut log = Log::default();
-    let mut run = dag.run(&()).with_observer(&mut log);
-    let poller = Poller::new();
-    assert!(poller.poll(&mut run).is_pending());
-    trigger.fire();
-    assert!(poller.poll(&mut run).is_ready());
-    drop(run);
+    wait_then_after(&mut log);
     use NodeEvent::*;
     assert_eq!(
         log.0,
@@ -250,25 +233,8 @@ impl Observer for Watch {
 
 #[test]
 fn the_observer_sees_each_poll_start_and_end() {
-    let trigger = Trigger::default();
-    async fn wait(t: &Trigger) -> u8 {
-        t.wait().await;
-        1
-    }
-    async fn after(x: &u8) -> u8 {
-        x + 1
-    }
-    let b = DagBuilder::<()>::new();
-    let w = b.add_node(wait, b.add_constant(trigger.clone()));
-    b.add_node(after, w);
-    let dag = b.build();
     let mut watch = Watch::default();
-    let mut run = dag.run(&()).with_observer(&mut watch);
-    let poller = Poller::new();
-    assert!(poller.poll(&mut run).is_pending());
-    trigger.fire();
-    assert!(poller.poll(&mut run).is_ready());
-    drop(run);
+    wait_then_after(&mut watch);
     use NodeEvent::*;
     use Seen::*;
     assert_eq!(
@@ -368,4 +334,26 @@ fn one_progress_counts_each_run_from_zero() {
     }
     let once: Vec<_> = (1..=6).map(|done| (done, 6)).collect();
     assert_eq!(reports, [once.clone(), once].concat());
+}
+
+/// Runs `wait` (pends until a trigger fires between the run's two polls) then `after` (takes
+/// it) under `observer`.
+fn wait_then_after<O: Observer>(observer: O) {
+    let trigger = Trigger::default();
+    async fn wait(t: &Trigger) -> u8 {
+        t.wait().await;
+        1
+    }
+    async fn after(x: &u8) -> u8 {
+        x + 1
+    }
+    let b = DagBuilder::<()>::new();
+    let w = b.add_node(wait, b.add_constant(trigger.clone()));
+    b.add_node(after, w);
+    let dag = b.build();
+    let mut run = dag.run(&()).with_observer(observer);
+    let poller = Poller::new();
+    assert!(poller.poll(&mut run).is_pending());
+    trigger.fire();
+    assert!(poller.poll(&mut run).is_ready());
 }
