@@ -11,11 +11,15 @@ use core::marker::PhantomData;
 use crate::dag::{Dag, DagCore};
 use crate::error::BuildError;
 use crate::flavor::{Flavor, Local, Sendable, TypeMarker, Value, assert_send};
+use crate::guarded::Guarded;
 use crate::inputs::{Inputs, TryInputs, WithState, sealed::IntoTask};
 use crate::node::{DagId, Node, Slot};
+use crate::policy::{Backoff, Fallback, NoFallback, NoTimer, OrNode, OrValue, Timer, WithPolicy};
 use crate::slots::MAX_INPUT_EDGES;
 use crate::task::{ConstBox, ErasedTask};
 use crate::waker::MAX_TASKS;
+use alloc::format;
+use core::time::Duration;
 
 /// Builds a [`Dag`]: add the nodes, then [`build`](Self::build) it once and run it many times.
 ///
@@ -44,15 +48,19 @@ use crate::waker::MAX_TASKS;
 /// let out = futures_executor::block_on(dag.run(&20));
 /// assert_eq!((out[x], out[y]), (21, 42));
 /// ```
-pub struct DagBuilder<P, K: Flavor = Sendable, E = Infallible> {
+pub struct DagBuilder<P, K: Flavor = Sendable, E = Infallible, Tm = NoTimer> {
     id: DagId,
     parts: RefCell<Parts>,
+    /// The timer of node policies ([`with_timer`](Self::with_timer)); each such node keeps a
+    /// clone.
+    timer: Tm,
     _types: TypeMarker<P, K, E>,
 }
 
-// SAFETY: a `Sendable` builder holds what its `Dag` will (see the `Send` impl of `Dag`); it is
-// not `Sync` (its `RefCell`), so it is only ever used from one thread at a time.
-unsafe impl<P, E> Send for DagBuilder<P, Sendable, E> {}
+// SAFETY: a `Sendable` builder holds what its `Dag` will (see the `Send` impl of `Dag`), and
+// its timer; it is not `Sync` (its `RefCell`), so it is only ever used from one thread at a
+// time.
+unsafe impl<P, E, Tm: Send> Send for DagBuilder<P, Sendable, E, Tm> {}
 const _: () = assert_send::<DagBuilder<core::cell::Cell<u8>, Sendable>>();
 
 /// A builder of DAGs whose node futures need not be `Send`: for single-threaded and embedded
@@ -79,7 +87,7 @@ const _: () = assert_send::<DagBuilder<core::cell::Cell<u8>, Sendable>>();
 /// assert_eq!(futures_executor::block_on(dag.run(&21))[doubled], 42);
 /// assert_eq!(calls.get(), 1);
 /// ```
-pub type LocalDagBuilder<P, E = Infallible> = DagBuilder<P, Local, E>;
+pub type LocalDagBuilder<P, E = Infallible, Tm = NoTimer> = DagBuilder<P, Local, E, Tm>;
 
 #[derive(Default)]
 struct Parts {
@@ -88,7 +96,7 @@ struct Parts {
     constants: Vec<ConstBox>,
 }
 
-impl<P, K: Flavor> DagBuilder<P, K, Infallible> {
+impl<P, K: Flavor, Tm> DagBuilder<P, K, Infallible, Tm> {
     /// The builder with `E` as the error type of its fallible nodes: nodes added so far keep
     /// their handles.
     ///
@@ -106,25 +114,76 @@ impl<P, K: Flavor> DagBuilder<P, K, Infallible> {
     /// let dag = b.build();
     /// assert_eq!(futures_executor::block_on(dag.try_run(&())).unwrap()[n], 42);
     /// ```
-    pub fn with_error<E>(self) -> DagBuilder<P, K, E> {
+    pub fn with_error<E>(self) -> DagBuilder<P, K, E, Tm> {
         DagBuilder {
             id: self.id,
             parts: self.parts,
+            timer: self.timer,
             _types: PhantomData,
         }
     }
 }
 
-impl<P, K: Flavor, E> DagBuilder<P, K, E> {
+impl<P, K: Flavor, E> DagBuilder<P, K, E, NoTimer> {
     /// An empty builder with a fresh [`DagId`].
     pub fn new() -> Self {
         DagBuilder {
             id: DagId::fresh(),
             parts: RefCell::new(Parts::default()),
+            timer: NoTimer,
             _types: PhantomData,
         }
     }
 
+    /// The builder with `timer` for the timeouts and backoffs of its nodes' policies
+    /// ([`Guarded`]): each adapter has one (`dagfut_tokio::TokioTimer`, ...). Nodes added so
+    /// far keep their handles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use dagfut::{Backoff, DagBuilder, Timer};
+    ///
+    /// #[derive(Clone, Copy)]
+    /// struct NoWait; // a timer whose sleeps end at once
+    ///
+    /// impl Timer for NoWait {
+    ///     type Sleep = core::future::Ready<()>;
+    ///     fn sleep(&self, _: Duration) -> Self::Sleep {
+    ///         core::future::ready(())
+    ///     }
+    /// }
+    ///
+    /// static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    ///
+    /// async fn flaky(_: &()) -> Result<u32, String> {
+    ///     match CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+    ///         0 | 1 => Err("busy".to_string()),
+    ///         n => Ok(n),
+    ///     }
+    /// }
+    ///
+    /// let b = DagBuilder::<()>::new().with_error::<String>().with_timer(NoWait);
+    /// let n = b
+    ///     .named("flaky")
+    ///     .retry(3, Backoff::fixed(Duration::from_millis(10)))
+    ///     .add_try_node(flaky, b.param());
+    /// let dag = b.build();
+    /// let out = futures_executor::block_on(dag.try_run(&())).unwrap();
+    /// assert_eq!(out[n], 2); // the third attempt succeeded
+    /// ```
+    pub fn with_timer<Tm: Timer>(self, timer: Tm) -> DagBuilder<P, K, E, Tm> {
+        DagBuilder {
+            id: self.id,
+            parts: self.parts,
+            timer,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     /// The identity of the DAG being built; its handles carry it.
     pub fn id(&self) -> DagId {
         self.id
@@ -365,7 +424,7 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
 
     /// Adds `state` as a constant, then the task of `f` on it and `inputs`, with its name.
     #[allow(clippy::type_complexity)] // the handle's type, spelled out as `add_task`'s
-    fn add_task_with<S: Value<K>, F, M, I: WithState<S>>(
+    pub(crate) fn add_task_with<S: Value<K>, F, M, I: WithState<S>>(
         &self,
         state: S,
         f: F,
@@ -382,7 +441,7 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
     /// Adds the task of `f` on `inputs`, with its name, and returns its handle: a
     /// `Node<I::Out>`, the type of the task's value (`Inputs::Output` and `TryInputs::Output`
     /// are bound to it).
-    fn add_task<F, M, I: IntoTask<F, K, M>>(
+    pub(crate) fn add_task<F, M, I: IntoTask<F, K, M>>(
         &self,
         f: F,
         inputs: I,
@@ -394,10 +453,66 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
 
     /// Names the next node: `b.named("fetch_moon").add_node(f, inputs)`. Errors, `Debug`
     /// output and exports use the name; nodes without one are called by their index.
-    pub fn named(&self, name: impl Into<Cow<'static, str>>) -> Named<'_, P, K, E> {
+    pub fn named(&self, name: impl Into<Cow<'static, str>>) -> Named<'_, P, K, E, Tm> {
         Named {
             builder: self,
             name: name.into(),
+        }
+    }
+
+    /// The next node has a timeout per attempt: see [`Guarded::timeout`]. Name it with
+    /// [`named`](Self::named) first, so that its errors say which node timed out.
+    pub fn timeout(&self, after: Duration) -> Guarded<'_, P, K, E, Tm, NoFallback>
+    where
+        Tm: Timer,
+    {
+        Guarded::new(self, None).timeout(after)
+    }
+
+    /// The next node retries: see [`Guarded::retry`].
+    pub fn retry(&self, retries: u32, backoff: Backoff) -> Guarded<'_, P, K, E, Tm, NoFallback>
+    where
+        Tm: Timer,
+    {
+        Guarded::new(self, None).retry(retries, backoff)
+    }
+
+    /// Adds the task of `f` with its policy on `inputs`, and the task that takes its
+    /// fallback node's value in its place if it has one: the handle is that of the second.
+    pub(crate) fn add_guarded<F, M, Fb, T, I>(
+        &self,
+        f: F,
+        inputs: I,
+        guard: Guarded<'_, P, K, E, Tm, Fb>,
+    ) -> Result<Node<T>, BuildError>
+    where
+        Tm: Clone,
+        Fb: Fallback<T>,
+        I: IntoTask<WithPolicy<F, Tm, Fb>, K, M, Out = T>,
+    {
+        let merge_name = guard
+            .name
+            .as_ref()
+            .map(|name| Cow::Owned(format!("{name} | fallback")));
+        let fallback_node = guard.fallback.node();
+        let policy = WithPolicy {
+            f,
+            timer: self.timer.clone(),
+            spec: guard.spec,
+            fallback: guard.fallback,
+        };
+        let node = self.add_task(policy, inputs, guard.name)?;
+        match fallback_node {
+            None => Ok(node),
+            Some(other) => {
+                let other = other.slot_in(self.id).ok_or(BuildError::ForeignInput {
+                    position: 0,
+                    input: other.id(),
+                    builder: self.id,
+                })?;
+                let sources = [node.id.slot, other];
+                self.push_task(Fb::merge_task(sources), merge_name)
+            }
         }
     }
 
@@ -454,12 +569,40 @@ impl<P, K: Flavor, E> DagBuilder<P, K, E> {
 
 /// A builder about to add a named node: see [`DagBuilder::named`].
 #[derive(Debug)]
-pub struct Named<'b, P, K: Flavor, E> {
-    builder: &'b DagBuilder<P, K, E>,
+pub struct Named<'b, P, K: Flavor, E, Tm = NoTimer> {
+    builder: &'b DagBuilder<P, K, E, Tm>,
     name: Cow<'static, str>,
 }
 
-impl<P, K: Flavor, E> Named<'_, P, K, E> {
+impl<'b, P, K: Flavor, E, Tm> Named<'b, P, K, E, Tm> {
+    /// The node has a timeout per attempt: see [`Guarded::timeout`].
+    pub fn timeout(self, after: Duration) -> Guarded<'b, P, K, E, Tm, NoFallback>
+    where
+        Tm: Timer,
+    {
+        Guarded::new(self.builder, Some(self.name)).timeout(after)
+    }
+
+    /// The node retries when it fails: see [`Guarded::retry`].
+    pub fn retry(self, retries: u32, backoff: Backoff) -> Guarded<'b, P, K, E, Tm, NoFallback>
+    where
+        Tm: Timer,
+    {
+        Guarded::new(self.builder, Some(self.name)).retry(retries, backoff)
+    }
+
+    /// The node's value is `value` when it fails: see [`Guarded::or_value`].
+    pub fn or_value<V>(self, value: V) -> Guarded<'b, P, K, E, Tm, OrValue<V>> {
+        Guarded::new(self.builder, Some(self.name)).or_value(value)
+    }
+
+    /// The node's value is that of `other` when it fails: see [`Guarded::or_node`].
+    pub fn or_node<V>(self, other: Node<V>) -> Guarded<'b, P, K, E, Tm, OrNode<V>> {
+        Guarded::new(self.builder, Some(self.name)).or_node(other)
+    }
+}
+
+impl<P, K: Flavor, E, Tm> Named<'_, P, K, E, Tm> {
     /// [`DagBuilder::add_node`], with the name.
     ///
     /// # Panics
@@ -583,7 +726,7 @@ impl<P, K: Flavor, E> Named<'_, P, K, E> {
 
 /// The node of an adding method that panics on errors.
 #[track_caller]
-fn added<T>(node: Result<Node<T>, BuildError>) -> Node<T> {
+pub(crate) fn added<T>(node: Result<Node<T>, BuildError>) -> Node<T> {
     match node {
         Ok(node) => node,
         Err(error) => panic!("dagfut: cannot add the node: {error}"),
@@ -596,7 +739,7 @@ impl<P, K: Flavor, E> Default for DagBuilder<P, K, E> {
     }
 }
 
-impl<P, K: Flavor, E> fmt::Debug for DagBuilder<P, K, E> {
+impl<P, K: Flavor, E, Tm> fmt::Debug for DagBuilder<P, K, E, Tm> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts = self.parts.borrow();
         f.debug_struct("DagBuilder")

@@ -34,6 +34,13 @@ pub(crate) struct DagCore {
     /// once per edge (a task that takes `i` twice is there twice).
     pub(crate) dependents_start: Box<[u32]>,
     pub(crate) dependents: Box<[u32]>,
+    /// Whether each edge of `dependents` is an optional input (empty: none is).
+    pub(crate) optional_edges: Box<[bool]>,
+    /// Whether a failure of each task leaves the run going even when it fails fast: every
+    /// dependent takes it as an optional input (and it has one).
+    pub(crate) tolerated: Box<[bool]>,
+    /// Whether a task has a timeout, so it may fail even if its function cannot.
+    pub(crate) may_time_out: bool,
     /// How many task-input edges each task waits for (parameter and constants are ready).
     pub(crate) in_degree: Box<[u32]>,
     /// The tasks with no task inputs, which start at once.
@@ -75,16 +82,30 @@ impl DagCore {
                 .expect("dagfut: more than u32::MAX edges");
         }
         let mut dependents = vec![0u32; running as usize];
+        let any_optional = tasks.iter().any(|task| !task.optional_sources().is_empty());
+        let mut optional_edges = vec![false; if any_optional { running as usize } else { 0 }];
         let mut fill: Vec<u32> = dependents_start[..count].to_vec();
         for (task, erased) in tasks.iter().enumerate() {
-            for source in erased.sources() {
+            let optional = erased.optional_sources();
+            for (position, source) in erased.sources().iter().enumerate() {
                 if let Slot::Task(input) = *source {
                     let at = &mut fill[input as usize];
                     dependents[*at as usize] = task as u32;
+                    if optional.get(position) == Some(&true) {
+                        optional_edges[*at as usize] = true;
+                    }
                     *at += 1;
                 }
             }
         }
+        let tolerated = (0..count)
+            .map(|task| {
+                let mut edges =
+                    dependents_start[task] as usize..dependents_start[task + 1] as usize;
+                !edges.is_empty() && edges.all(|edge| optional_edges.get(edge) == Some(&true))
+            })
+            .collect();
+        let may_time_out = tasks.iter().any(|task| task.may_time_out());
         let roots = (0..count as u32)
             .filter(|&task| in_degree[task as usize] == 0)
             .collect();
@@ -112,6 +133,9 @@ impl DagCore {
             constants: constants.into_boxed_slice(),
             dependents_start: dependents_start.into_boxed_slice(),
             dependents: dependents.into_boxed_slice(),
+            optional_edges: optional_edges.into_boxed_slice(),
+            tolerated,
+            may_time_out,
             in_degree: in_degree.into_boxed_slice(),
             roots,
             outputs_need_drop,
@@ -177,10 +201,20 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     /// For a DAG whose nodes cannot fail (no [`with_error`](crate::DagBuilder::with_error));
     /// one with fallible nodes runs with [`try_run`](Self::try_run) or
     /// [`run_settled`](Self::run_settled), and `run` says so at compile time.
+    ///
+    /// # Panics
+    /// If a node has a timeout ([`Guarded::timeout`](crate::Guarded::timeout)): it may fail,
+    /// so the DAG runs with `try_run` or `run_settled`, whose errors say which node timed out.
+    #[track_caller]
     pub fn run<'a>(&'a self, param: &'a P) -> DagFuture<'a, P, K>
     where
         E: CannotFail,
     {
+        assert!(
+            !self.core.may_time_out,
+            "dagfut: this DAG has nodes with timeouts, which may fail: run it with `try_run` \
+             or `run_settled`"
+        );
         // `CannotFail` is sealed and only `Infallible` has it: `E` is `Infallible`, the error
         // type the run's sink is made for.
         DagFuture::new(&self.core, param)

@@ -3,6 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 use core::fmt;
+use core::time::Duration;
 
 use crate::node::{DagId, NodeId};
 
@@ -138,6 +139,29 @@ pub enum DagError<E> {
         /// Its error.
         error: E,
     },
+    /// A node with retries ([`Guarded::retry`](crate::Guarded::retry)) returned `Err` on
+    /// its last attempt.
+    Exhausted {
+        /// The node.
+        node: NodeId,
+        /// Its name, if it was given one.
+        name: Option<Cow<'static, str>>,
+        /// The error of its last attempt.
+        error: E,
+        /// How many attempts it made.
+        attempts: u32,
+    },
+    /// A node's last attempt ran out of time ([`Guarded::timeout`](crate::Guarded::timeout)).
+    TimedOut {
+        /// The node.
+        node: NodeId,
+        /// Its name, if it was given one.
+        name: Option<Cow<'static, str>>,
+        /// The timeout of each attempt.
+        after: Duration,
+        /// How many attempts it made.
+        attempts: u32,
+    },
     /// A node panicked, and the run was asked to catch panics
     /// ([`TryDagFuture::catch_panics`](crate::TryDagFuture::catch_panics)).
     Panicked {
@@ -154,23 +178,50 @@ impl<E> DagError<E> {
     /// The node that failed.
     pub fn node(&self) -> NodeId {
         match self {
-            DagError::Failed { node, .. } | DagError::Panicked { node, .. } => *node,
+            DagError::Failed { node, .. }
+            | DagError::Exhausted { node, .. }
+            | DagError::TimedOut { node, .. }
+            | DagError::Panicked { node, .. } => *node,
         }
     }
 
     /// The name of the node that failed, if it has one.
     pub fn name(&self) -> Option<&str> {
         match self {
-            DagError::Failed { name, .. } | DagError::Panicked { name, .. } => name.as_deref(),
+            DagError::Failed { name, .. }
+            | DagError::Exhausted { name, .. }
+            | DagError::TimedOut { name, .. }
+            | DagError::Panicked { name, .. } => name.as_deref(),
         }
     }
 
-    /// The node's error, if it returned one (not a panic).
+    /// The node's error, if it returned one (not a timeout or a panic).
     pub fn into_error(self) -> Option<E> {
         match self {
-            DagError::Failed { error, .. } => Some(error),
-            DagError::Panicked { .. } => None,
+            DagError::Failed { error, .. } | DagError::Exhausted { error, .. } => Some(error),
+            DagError::TimedOut { .. } | DagError::Panicked { .. } => None,
         }
+    }
+
+    /// The node's error, if it returned one, by reference.
+    pub fn error(&self) -> Option<&E> {
+        match self {
+            DagError::Failed { error, .. } | DagError::Exhausted { error, .. } => Some(error),
+            DagError::TimedOut { .. } | DagError::Panicked { .. } => None,
+        }
+    }
+
+    /// How many attempts the node made: 1 unless it had retries.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            DagError::Exhausted { attempts, .. } | DagError::TimedOut { attempts, .. } => *attempts,
+            DagError::Failed { .. } | DagError::Panicked { .. } => 1,
+        }
+    }
+
+    /// Whether the node's last attempt ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, DagError::TimedOut { .. })
     }
 
     fn describe_node(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -186,6 +237,18 @@ impl<E: fmt::Display> fmt::Display for DagError<E> {
         self.describe_node(f)?;
         match self {
             DagError::Failed { error, .. } => write!(f, " failed: {error}"),
+            DagError::Exhausted {
+                error, attempts, ..
+            } => write!(f, " failed after {attempts} attempts: {error}"),
+            DagError::TimedOut {
+                after, attempts: 1, ..
+            } => write!(f, " timed out after {after:?}"),
+            DagError::TimedOut {
+                after, attempts, ..
+            } => write!(
+                f,
+                " timed out after {after:?} on attempt {attempts} of {attempts}"
+            ),
             DagError::Panicked { message, .. } => write!(f, " panicked: {message}"),
         }
     }
@@ -194,8 +257,8 @@ impl<E: fmt::Display> fmt::Display for DagError<E> {
 impl<E: core::error::Error + 'static> core::error::Error for DagError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            DagError::Failed { error, .. } => Some(error),
-            DagError::Panicked { .. } => None,
+            DagError::Failed { error, .. } | DagError::Exhausted { error, .. } => Some(error),
+            DagError::TimedOut { .. } | DagError::Panicked { .. } => None,
         }
     }
 }

@@ -3,12 +3,17 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::convert::Infallible;
 
 use crate::error::BuildError;
 use crate::flavor::{Flavor, Local, Sendable, Value};
-use crate::node::{DagId, Node};
+use crate::node::{DagId, Node, Optional};
+use crate::policy::{Attempts, Fallback, Timer, WithPolicy};
 use crate::slots::MAX_INPUT_EDGES;
-use crate::task::{ErasedTask, Many, NodeError, NodeFn, NodeTask, One, Plain, Shape, Try, TryAs};
+use crate::task::{
+    ErasedTask, Guard, GuardAs, Many, Never, NodeError, NodeFn, NodeTask, One, Opt, Plain, Shape,
+    Try, TryAs, ViaInto,
+};
 
 pub(crate) mod sealed {
     use super::*;
@@ -103,6 +108,84 @@ impl<F, K: Flavor, E, I: IntoTask<F, K, Try<E>>> TryInputs<F, K, E> for I {
     type Output = I::Out;
 }
 
+/// The future of an infallible function, mapped to `Ok`.
+type MapOk<Fut, T, X> = futures_util::future::Map<Fut, fn(T) -> Result<T, X>>;
+
+/// The future of an infallible function as one that returns `Ok`: what `Attempts` takes.
+fn ok<T, X, Fut: core::future::Future<Output = T>>(future: Fut) -> MapOk<Fut, T, X> {
+    futures_util::FutureExt::map(future, Ok as fn(T) -> Result<T, X>)
+}
+
+/// The future of a fallible function, as it is.
+fn same<T, X, Fut: core::future::Future<Output = Result<T, X>>>(future: Fut) -> Fut {
+    future
+}
+
+/// A compile-time check that a node's future is `Send`.
+fn assert_send_future<X: Send>(_: &X) {}
+
+/// The inputs of a node with a policy ([`Guarded`](crate::Guarded)) whose function `F` cannot
+/// fail, in a DAG of flavour `K` and error type `E`, with the timer `Tm` and the fallback
+/// `Fb`: the same forms as [`Inputs`], and an [`Optional`](crate::Optional) handle too.
+#[diagnostic::on_unimplemented(
+    message = "`{F}` cannot be a node with a policy of a `{K}` DAG with the inputs `{Self}`",
+    label = "these inputs do not fit the node function",
+    note = "a node function is an `async fn` taking `&` references to its inputs, in the order given: \
+            a `Node<T>` input is a `&T`, a list such as `Vec<Node<T>>` is a `&[&T]`, an optional input \
+            `node.optional()` is an `Option<&T>`",
+    note = "in a `DagBuilder` (`Sendable`), the timer and its sleeps must be `Send + Sync` too",
+    note = "a function returning `Result<T, E>` is added with `add_try_node`"
+)]
+pub trait GuardedInputs<F, K: Flavor, E, Tm, Fb>:
+    IntoTask<
+        WithPolicy<F, Tm, Fb>,
+        K,
+        Guard<Plain, E>,
+        Out = <Self as GuardedInputs<F, K, E, Tm, Fb>>::Output,
+    >
+{
+    /// The type of the node's output.
+    type Output;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F, K: Flavor, E, Tm, Fb, I> GuardedInputs<F, K, E, Tm, Fb> for I
+where
+    I: IntoTask<WithPolicy<F, Tm, Fb>, K, Guard<Plain, E>>,
+{
+    type Output = I::Out;
+}
+
+/// The inputs of a node with a policy whose function `F` returns `Result<T, X>`, `X`
+/// converting `Into` the DAG's error type `E`: as [`GuardedInputs`].
+#[diagnostic::on_unimplemented(
+    message = "`{F}` cannot be a fallible node with a policy of a `{K}` DAG whose error type is `{E}`, with the inputs `{Self}`",
+    label = "these inputs do not fit the node function, or it does not return `Result<_, {E}>`",
+    note = "a fallible node returns `Result<T, E>` with `E` the DAG's error type, set once on the builder: \
+            `DagBuilder::<P>::new().with_error::<E>()`",
+    note = "its inputs are as for `add_node`: a `Node<T>` input is a `&T`, a list such as `Vec<Node<T>>` \
+            is a `&[&T]`, an optional input `node.optional()` is an `Option<&T>`"
+)]
+pub trait GuardedTryInputs<F, K: Flavor, E, Tm, Fb>:
+    IntoTask<
+        WithPolicy<F, Tm, Fb>,
+        K,
+        Guard<Try<E>, E>,
+        Out = <Self as GuardedTryInputs<F, K, E, Tm, Fb>>::Output,
+    >
+{
+    /// The type of the node's value when it succeeds.
+    type Output;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F, K: Flavor, E, Tm, Fb, I> GuardedTryInputs<F, K, E, Tm, Fb> for I
+where
+    I: IntoTask<WithPolicy<F, Tm, Fb>, K, Guard<Try<E>, E>>,
+{
+    type Output = I::Out;
+}
+
 /// Checks that `node` belongs to `dag`; its position is the number of sources before it.
 fn push_source<T>(
     node: &Node<T>,
@@ -123,6 +206,15 @@ impl<A: 'static> Input for Node<A> {
     type Shape = One<A>;
     fn collect(&self, dag: DagId, sources: &mut Vec<crate::node::Slot>) -> Result<u32, BuildError> {
         push_source(self, dag, sources)?;
+        Ok(1)
+    }
+}
+
+impl<A: 'static> Input for Optional<A> {
+    type Item = A;
+    type Shape = Opt<A>;
+    fn collect(&self, dag: DagId, sources: &mut Vec<crate::node::Slot>) -> Result<u32, BuildError> {
+        push_source(&self.0, dag, sources)?;
         Ok(1)
     }
 }
@@ -202,6 +294,101 @@ macro_rules! tuple_inputs {
             [Er: Value<Local>, X: NodeError<Er> + 'static,], Result<T, X>;
             $($E $e),*
         );
+        tuple_inputs!(
+            @guard_sendable $Self, $pattern, Guard<Plain, Er>, GuardAs<Infallible, Er, Never>,
+            [], T, Infallible, ok; $($E $e),*
+        );
+        tuple_inputs!(
+            @guard_sendable $Self, $pattern, Guard<Try<Er>, Er>, GuardAs<X, Er, ViaInto>,
+            [X: NodeError<Er> + 'static,], Result<T, X>, X, same; $($E $e),*
+        );
+        tuple_inputs!(
+            @guard_local $Self, $pattern, Guard<Plain, Er>, GuardAs<Infallible, Er, Never>,
+            [], T, Infallible, ok; $($E $e),*
+        );
+        tuple_inputs!(
+            @guard_local $Self, $pattern, Guard<Try<Er>, Er>, GuardAs<X, Er, ViaInto>,
+            [X: NodeError<Er> + 'static,], Result<T, X>, X, same; $($E $e),*
+        );
+    };
+    // A node with a policy: its task stores the function with the policy, and its future is
+    // the `Attempts` of the function's futures, each an `ok`-wrapped or the `same` result.
+    (
+        @guard_sendable $Self:ty, $pattern:pat, $mode:ty, $task_mode:ty, [$($error:tt)*],
+        $output:ty, $X:ty, $wrap:ident; $($E:ident $e:ident),*
+    ) => {
+        impl<F, T, Tm, Fb, Er, $($error)* $($E: Input),*> IntoTask<WithPolicy<F, Tm, Fb>, Sendable, $mode> for $Self
+        where
+            F: for<'a> NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*), Output = $output>
+                + Send
+                + Sync
+                + 'static,
+            for<'a> <F as NodeFn<'a, ($(<$E::Shape as Shape>::Ref<'a>,)*)>>::Future: Send,
+            T: Value<Sendable>,
+            Er: Value<Sendable>,
+            Tm: Timer + Send + Sync,
+            Tm::Sleep: Send,
+            Fb: Fallback<T> + Send + Sync,
+            $($E::Item: Sync,)*
+            $(<$E::Shape as Shape>::Ref<'static>: Send,)*
+        {
+            type Out = T;
+            #[allow(unused_variables)]
+            fn into_task(
+                self,
+                f: WithPolicy<F, Tm, Fb>,
+                dag: DagId,
+            ) -> Result<Box<dyn ErasedTask>, BuildError> {
+                let $pattern = self;
+                let (sources, counts) = collect_all!(dag; $($e),*);
+                let may_time_out = f.spec.may_time_out();
+                let call = |p: &'static WithPolicy<F, Tm, Fb>,
+                            refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
+                    let attempts = Attempts::new(p, move || $wrap::<T, $X, _>(p.f.call(refs)));
+                    // What makes the run of a `Sendable` DAG `Send` (see `DagFuture`).
+                    assert_send_future(&attempts);
+                    attempts
+                };
+                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_timeout(
+                    f, call, sources, counts, may_time_out,
+                )))
+            }
+        }
+    };
+    (
+        @guard_local $Self:ty, $pattern:pat, $mode:ty, $task_mode:ty, [$($error:tt)*],
+        $output:ty, $X:ty, $wrap:ident; $($E:ident $e:ident),*
+    ) => {
+        impl<F, T, Tm, Fb, Er, $($error)* $($E: Input),*> IntoTask<WithPolicy<F, Tm, Fb>, Local, $mode> for $Self
+        where
+            F: for<'a> AsyncFn($(<$E::Shape as Shape>::Ref<'a>),*) -> $output + 'static,
+            T: Value<Local>,
+            Er: 'static,
+            Tm: Timer,
+            Fb: Fallback<T>,
+        {
+            type Out = T;
+            #[allow(unused_variables)]
+            fn into_task(
+                self,
+                f: WithPolicy<F, Tm, Fb>,
+                dag: DagId,
+            ) -> Result<Box<dyn ErasedTask>, BuildError> {
+                let $pattern = self;
+                let (sources, counts) = collect_all!(dag; $($e),*);
+                let may_time_out = f.spec.may_time_out();
+                let call = |p: &'static WithPolicy<F, Tm, Fb>,
+                            refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
+                    Attempts::new(p, move || {
+                        let ($($e,)*) = refs;
+                        $wrap::<T, $X, _>((p.f)($($e),*))
+                    })
+                };
+                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_timeout(
+                    f, call, sources, counts, may_time_out,
+                )))
+            }
+        }
     };
     (
         @sendable $Self:ty, $pattern:pat, $mode:ty, $task_mode:ty, [$($error:tt)*], $output:ty;

@@ -84,6 +84,7 @@ mod dag;
 mod error;
 mod export;
 mod flavor;
+mod guarded;
 // The sealed `IntoTask` trait behind `Inputs` names the crate-private `ErasedTask`: users
 // can neither name nor implement it, which is the point.
 #[allow(private_interfaces)]
@@ -94,6 +95,9 @@ mod outputs;
 // `Arc` needs compare-and-swap: not on thumbv6m.
 #[cfg(target_has_atomic = "ptr")]
 mod owned;
+// The sealed `Fallback` trait's hidden methods name the crate-private `ErasedTask`.
+#[allow(private_interfaces)]
+mod policy;
 mod ready;
 mod run;
 mod slots;
@@ -112,11 +116,13 @@ pub use builder::{DagBuilder, LocalDagBuilder, Named};
 pub use dag::{Dag, LocalDag};
 pub use error::{BuildError, DagError, OutputError};
 pub use flavor::{Local, Sendable};
-pub use node::{DagId, Node, NodeId};
+pub use guarded::Guarded;
+pub use node::{DagId, Node, NodeId, Optional};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
 pub use outputs::Outputs;
 #[cfg(target_has_atomic = "ptr")]
 pub use owned::{OwnedOutputs, OwnedRun};
+pub use policy::{Backoff, NoTimer, Timer};
 pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use timeout::Timeout;
 
@@ -125,9 +131,10 @@ pub use timeout::Timeout;
 /// fits, and their compile errors say what to change.
 pub mod marker {
     pub use crate::flavor::{CannotFail, Flavor, Value};
-    pub use crate::inputs::{Inputs, TryInputs, WithState};
+    pub use crate::inputs::{GuardedInputs, GuardedTryInputs, Inputs, TryInputs, WithState};
     pub use crate::outputs::Handles;
-    pub use crate::task::{NodeError, NodeFn, Plain, Try};
+    pub use crate::policy::{Fallback, NoFallback, OrNode, OrValue};
+    pub use crate::task::{Guard, NodeError, NodeFn, Plain, Try};
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -129,6 +129,60 @@ impl<T> Node<T> {
     pub(crate) fn slot_in(&self, dag: DagId) -> Option<Slot> {
         (self.id.dag == dag).then_some(self.id.slot)
     }
+
+    /// The node as an optional input: the dependent receives `Option<&T>`, `None` if this
+    /// node failed (or was skipped because an input of it did), and runs either way. Under
+    /// [`try_run`](crate::Dag::try_run) a node that only optional inputs depend on does not
+    /// stop the run when it fails; under [`run_settled`](crate::Dag::run_settled) its
+    /// failure skips only the dependents that need it. The failure is recorded either way
+    /// ([`Outputs::failed`](crate::Outputs::failed), [`Settled::errors`](crate::Settled::errors)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn recommendations(id: &u32) -> Result<Vec<String>, String> {
+    ///     Err(format!("the recommender is down (product {id})"))
+    /// }
+    ///
+    /// async fn page(id: &u32, recs: Option<&Vec<String>>) -> Result<String, String> {
+    ///     Ok(match recs {
+    ///         Some(recs) => format!("product {id}, see also {}", recs.join(", ")),
+    ///         None => format!("product {id}"),
+    ///     })
+    /// }
+    ///
+    /// let b = DagBuilder::<u32>::new().with_error::<String>();
+    /// let recs = b.named("recs").add_try_node(recommendations, b.param());
+    /// let page = b.add_try_node(page, (b.param(), recs.optional()));
+    /// let dag = b.build();
+    ///
+    /// let out = futures_executor::block_on(dag.try_run(&7)).unwrap();
+    /// assert_eq!(out[page], "product 7");
+    /// assert_eq!(out.failed(), [recs.id()]);
+    /// ```
+    pub fn optional(self) -> Optional<T> {
+        Optional(self)
+    }
+}
+
+/// A node taken as an optional input ([`Node::optional`]): the node function receives
+/// `Option<&T>`.
+pub struct Optional<T>(pub(crate) Node<T>);
+
+impl<T> Clone for Optional<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Optional<T> {}
+
+impl<T> fmt::Debug for Optional<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Optional({:?})", self.0)
+    }
 }
 
 impl<T> Clone for Node<T> {

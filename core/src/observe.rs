@@ -17,8 +17,28 @@ pub enum NodeEvent {
     Woken,
     /// It produced its value.
     Completed,
-    /// It failed (an `Err` or a caught panic); its descendants will not run.
+    /// It failed (an `Err`, a timeout or a caught panic, after its last attempt if it had
+    /// retries); its descendants will not run, but those that take it as an optional input.
     Failed,
+    /// An attempt of a node with a policy returned `Err` (a retry or the node's failure
+    /// follows). Attempts count from 1.
+    AttemptFailed {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// An attempt of a node with a timeout ran out of time, and was dropped.
+    TimedOut {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A node with retries starts attempt `attempt` (2 or more), after its backoff.
+    Retrying {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// The node failed for good and its fallback value took its place: `Completed` follows,
+    /// and the failure is recorded (`Settled::errors`, `Outputs::failed`).
+    FellBack,
 }
 
 /// Receives the events of a run's nodes, in the order they happen, and the start and end of

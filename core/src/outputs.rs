@@ -6,8 +6,9 @@ use core::ops::Index;
 
 use crate::error::OutputError;
 use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
-use crate::node::{DagId, Node};
+use crate::node::{DagId, Node, NodeId};
 use crate::slots::{DONE, Slots};
+use alloc::vec::Vec;
 
 /// The outputs of one run: index it with a [`Node<T>`] to read that node's `T`.
 ///
@@ -38,6 +39,8 @@ use crate::slots::{DONE, Slots};
 /// ```
 pub struct Outputs<'a, P, K: Flavor = Sendable> {
     slots: Slots<'a>,
+    /// The nodes that failed while the run went on, in order.
+    failed: Vec<NodeId>,
     /// Borrows the DAG and the parameter for `'a`; invariant in `P` (`flavor::TypeMarker`).
     _types: PhantomData<(&'a (), TypeMarker<P, K, ()>)>,
 }
@@ -53,9 +56,10 @@ const _: () = {
 };
 
 impl<'a, P, K: Flavor> Outputs<'a, P, K> {
-    pub(crate) fn new(slots: Slots<'a>) -> Self {
+    pub(crate) fn new(slots: Slots<'a>, failed: Vec<NodeId>) -> Self {
         Outputs {
             slots,
+            failed,
             _types: PhantomData,
         }
     }
@@ -63,6 +67,15 @@ impl<'a, P, K: Flavor> Outputs<'a, P, K> {
     /// The DAG these outputs come from.
     pub fn dag(&self) -> DagId {
         self.slots.dag_id()
+    }
+
+    /// The nodes that failed in this run while it went on, in the order they failed: those
+    /// whose fallback took their place ([`Guarded::or_value`](crate::Guarded::or_value)),
+    /// those only optional inputs depended on ([`Node::optional`]), and, in a
+    /// [`run_settled`](crate::Dag::run_settled), every other failure too. Their errors are in
+    /// [`Settled::errors`](crate::Settled::errors); the observer sees them as they happen.
+    pub fn failed(&self) -> &[NodeId] {
+        &self.failed
     }
 
     /// The value of `node`.

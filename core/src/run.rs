@@ -15,6 +15,7 @@ use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
+use crate::policy::Failure;
 use crate::ready::ReadyQueue;
 use crate::slots::{DONE, Lent, RUNNING, Slots};
 use crate::task::Completion;
@@ -48,9 +49,9 @@ struct RunCore<'a, P, E, O> {
     poisoned: bool,
 }
 
-// With `tracing`, a run's spans make `Running` larger: the future is moved rarely (it is
-// polled in place), so boxing them would only add an allocation per run.
-#[cfg_attr(feature = "tracing", allow(clippy::large_enum_variant))]
+// `Running` is the run's state (and, with `tracing`, its spans): the future is moved rarely
+// (it is polled in place), so boxing it would only add an allocation per run.
+#[allow(clippy::large_enum_variant)]
 enum Phase<'a, E> {
     NotStarted,
     Running(Run<'a, E>),
@@ -68,9 +69,10 @@ struct Run<'a, E> {
     remaining: usize,
     /// Whether a poll returned `Pending`: from then on the parent's waker is registered.
     waiting: bool,
-    /// Where a failing node leaves its error (see `Slots::poll_task`).
-    error_sink: Option<E>,
-    /// The failures so far, in completion order (kept by the settling policy).
+    /// Where a failing node leaves its failure (see `Slots::poll_task`).
+    error_sink: Option<Failure<E>>,
+    /// The failures the run went on after, in completion order: every one when it settles;
+    /// those a fallback replaced or only optional inputs depended on when it fails fast.
     errors: Vec<DagError<E>>,
     #[cfg(feature = "tracing")]
     spans: crate::spans::RunSpans,
@@ -190,7 +192,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
-            let sink = (&mut run.error_sink as *mut Option<E>).cast::<()>();
+            let sink = (&mut run.error_sink as *mut Option<Failure<E>>).cast::<()>();
             let polled = {
                 // The node's span, entered around its poll (not for a stale wake).
                 #[cfg(feature = "tracing")]
@@ -198,15 +200,21 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                     .then(|| run.spans.node(self.core.get(), task))
                     .flatten()
                     .map(tracing::Span::enter);
-                // SAFETY: `sink` is an `Option<E>` with `E` the error type of the `Dag` that
-                // made this run (`Dag<P, K, E>` makes runs with its own `E`, both invariant in
-                // `E`; its fallible nodes fail with an `E`, or with `Infallible` if added before
-                // `with_error`, which never writes: see `Mode`).
+                // SAFETY: `sink` is an `Option<Failure<E>>` with `E` the error type of the
+                // `Dag` that made this run (`Dag<P, K, E>` makes runs with its own `E`, both
+                // invariant in `E`; its fallible nodes fail with an `E`, or with `Infallible`
+                // if added before `with_error`, which never writes: see `Mode`).
                 unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) }
             };
             #[cfg(feature = "tracing")]
             if matches!(polled, Ok(Some(Poll::Ready(_))) | Err(_)) {
                 run.spans.close(task);
+            }
+            // The retries and timeouts of a node with a policy, before how it ended.
+            if !run.slots.news.is_empty() {
+                for event in run.slots.news.drain() {
+                    self.observer.on_event(task as usize, event);
+                }
             }
             let (error, panic) = match polled {
                 // A stale wake: the task completed, failed or was skipped.
@@ -221,24 +229,34 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                     run.remaining = settle_count(run.remaining, 1);
                     continue;
                 }
+                Ok(Some(Poll::Ready(Completion::Recovered))) => {
+                    // Its fallback value is its output: the failure is recorded, and the run
+                    // goes on as if it had completed.
+                    let error = failure(self.core.get(), task, run.error_sink.take(), None);
+                    run.errors.push(error);
+                    self.observer.on_event(task as usize, NodeEvent::FellBack);
+                    run.slots.release_dependents(task, &mut run.ready);
+                    self.observer.on_event(task as usize, NodeEvent::Completed);
+                    run.remaining = settle_count(run.remaining, 1);
+                    continue;
+                }
                 Ok(Some(Poll::Ready(Completion::Failed))) => (run.error_sink.take(), None),
                 Err(message) => (None, Some(message)),
             };
             self.observer.on_event(task as usize, NodeEvent::Failed);
             let error = failure(self.core.get(), task, error, panic);
-            match policy {
-                Policy::FailFast => {
-                    // Dropping the run drops every running future, then every output.
-                    self.phase = Phase::Done;
-                    return Poll::Ready(Ending::Failed(error));
-                }
-                Policy::Settle => {
-                    let mut scratch = VecDeque::new();
-                    let skipped = run.slots.skip_dependents_of(task, &mut scratch);
-                    run.remaining = settle_count(run.remaining, 1 + skipped);
-                    run.errors.push(error);
-                }
+            // Failing fast stops the run, unless only optional inputs depend on the node.
+            if policy == Policy::FailFast && !self.core.get().tolerated[task as usize] {
+                // Dropping the run drops every running future, then every output.
+                self.phase = Phase::Done;
+                return Poll::Ready(Ending::Failed(error));
             }
+            let mut scratch = VecDeque::new();
+            let skipped = run
+                .slots
+                .skip_dependents_of(task, &mut run.ready, &mut scratch);
+            run.remaining = settle_count(run.remaining, 1 + skipped);
+            run.errors.push(error);
         }
         if run.remaining > 0 {
             if !run.waiting {
@@ -268,6 +286,11 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         #[cfg(not(feature = "std"))]
         return false;
     }
+}
+
+/// The nodes of `errors`, in order.
+fn failed_nodes<E>(errors: &[DagError<E>]) -> Vec<NodeId> {
+    errors.iter().map(DagError::node).collect()
 }
 
 /// `remaining` less `settled` tasks that completed, failed or were skipped.
@@ -333,11 +356,11 @@ impl<P, E, O> RunCore<'_, P, E, O> {
     }
 }
 
-/// The error of `task`: its `E`, or the message of its panic.
+/// The error of `task`: its failure, or the message of its panic.
 fn failure<E>(
     core: &DagCore,
     task: u32,
-    error: Option<E>,
+    failure: Option<Failure<E>>,
     panic: Option<alloc::string::String>,
 ) -> DagError<E> {
     let node = NodeId {
@@ -345,8 +368,32 @@ fn failure<E>(
         slot: Slot::Task(task),
     };
     let name = core.names[task as usize].clone();
-    match error {
-        Some(error) => DagError::Failed { node, name, error },
+    match failure {
+        Some(Failure {
+            error: Some(error),
+            attempts: 1,
+            ..
+        }) => DagError::Failed { node, name, error },
+        Some(Failure {
+            error: Some(error),
+            attempts,
+            ..
+        }) => DagError::Exhausted {
+            node,
+            name,
+            error,
+            attempts,
+        },
+        Some(Failure {
+            error: None,
+            attempts,
+            timeout,
+        }) => DagError::TimedOut {
+            node,
+            name,
+            after: timeout.unwrap_or_default(),
+            attempts,
+        },
         None => DagError::Panicked {
             node,
             name,
@@ -434,10 +481,15 @@ impl<'a, P, K: Flavor, O: Observer> Future for DagFuture<'a, P, K, O> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut().run.poll_run(cx, Policy::FailFast) {
-            Poll::Ready(Ending::Completed(slots, _)) => Poll::Ready(Outputs::new(slots)),
+            Poll::Ready(Ending::Completed(slots, _)) => {
+                Poll::Ready(Outputs::new(slots, Vec::new()))
+            }
             Poll::Ready(Ending::Failed(never)) => match never {
-                DagError::Failed { error, .. } => match error {},
+                DagError::Failed { error, .. } | DagError::Exhausted { error, .. } => {
+                    match error {}
+                }
                 DagError::Panicked { .. } => unreachable!("panics are only caught by try_run"),
+                DagError::TimedOut { .. } => unreachable!("`Dag::run` refuses DAGs with timeouts"),
             },
             Poll::Pending => Poll::Pending,
         }
@@ -527,7 +579,7 @@ impl<'a, P, K: Flavor, E, O: Observer> Future for TryDagFuture<'a, P, K, E, O> {
         this.run
             .poll_run(cx, Policy::FailFast)
             .map(|ending| match ending {
-                Ending::Completed(slots, _) => Ok(Outputs::new(slots)),
+                Ending::Completed(slots, errors) => Ok(Outputs::new(slots, failed_nodes(&errors))),
                 Ending::Failed(error) => Err(error),
             })
     }
@@ -609,7 +661,7 @@ impl<'a, P, K: Flavor, E, O: Observer> Future for SettledDagFuture<'a, P, K, E, 
             .poll_run(cx, Policy::Settle)
             .map(|ending| match ending {
                 Ending::Completed(slots, errors) => Settled {
-                    outputs: Outputs::new(slots),
+                    outputs: Outputs::new(slots, failed_nodes(&errors)),
                     errors,
                 },
                 Ending::Failed(_) => unreachable!("a settling run does not stop at a failure"),

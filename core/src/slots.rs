@@ -49,6 +49,7 @@ use core::task::{Context, Poll};
 use crate::dag::DagCore;
 use crate::error::OutputError;
 use crate::node::{Node, Slot};
+use crate::policy::News;
 use crate::ready::ReadyQueue;
 use crate::task::{Completion, Resolver};
 
@@ -104,6 +105,9 @@ pub(crate) struct Slots<'a> {
     future_cursor: usize,
     /// The next task whose output `Drop` will drop, once every future is gone.
     output_cursor: usize,
+    /// The events the policy of the task polled last produced (its retries and timeouts),
+    /// for the run to pass on.
+    pub(crate) news: News,
 }
 
 impl<'a> Slots<'a> {
@@ -131,6 +135,7 @@ impl<'a> Slots<'a> {
             states,
             future_cursor: 0,
             output_cursor: 0,
+            news: News::new(),
         }
     }
 
@@ -185,7 +190,16 @@ impl<'a> Slots<'a> {
     ) -> Option<Poll<Completion>> {
         let erased = &*self.core.get().tasks[task as usize];
         let slot = self.slot_ptr(task);
-        let state = &mut self.states[task as usize];
+        let index = task as usize;
+        if index >= self.states.len() {
+            return None;
+        }
+        // One raw pointer for every state: the task's own, written below through `state`, and
+        // the others, which an optional input reads as the task starts (`Resolver::states`).
+        let states = self.states.as_mut_ptr();
+        // SAFETY: `index` is in bounds (checked above); no other reference to this state exists
+        // while `state` lives (the others are only read through `states`).
+        let state = unsafe { &mut *states.add(index) };
         let poll = match *state {
             0 => {
                 let inputs = Resolver {
@@ -193,20 +207,26 @@ impl<'a> Slots<'a> {
                     offsets: &self.core.get().offsets,
                     constants: &self.core.get().constants,
                     param: self.param,
+                    states: states.cast_const(),
                 };
-                // SAFETY: state 0 means every task input has completed (each completion
-                // counts down its dependents once per edge, in `release_dependents`), so each
+                // SAFETY: state 0 means every task input has settled (each completion counts
+                // down its dependents once per edge, in `release_dependents`, and a failure
+                // only those that take it as optional, in `skip_dependents_of`), so each
                 // source is a live output (state `DONE`), a constant of the DAG or the
-                // parameter. Outputs are never moved or written while a future lives: `take`
-                // needs `Outputs`, which exist only once no future is left, and `drop_values`
-                // drops every future before any output. Constants and the parameter outlive
-                // `'a`. The slot is free: the task never started. The sink is as the caller
-                // guarantees.
-                unsafe { erased.start_and_poll(slot, &inputs, state, error_sink, cx) }
+                // parameter, or, for an optional source only, a task that failed or was
+                // skipped, which `Resolver::resolve_optional` reads as `None`. Outputs are never
+                // moved or written while a future lives: `take` needs `Outputs`, which exist
+                // only once no future is left, and `drop_values` drops every future before any
+                // output. Constants and the parameter outlive `'a`. The slot is free: the task
+                // never started. The states are not written while it starts, but its own. The
+                // sink is as the caller guarantees.
+                unsafe {
+                    erased.start_and_poll(slot, &inputs, state, error_sink, &mut self.news, cx)
+                }
             }
             // SAFETY: RUNNING: the slot holds the future `start` wrote; the sink is as the
             // caller guarantees.
-            RUNNING => unsafe { erased.poll(slot, state, error_sink, cx) },
+            RUNNING => unsafe { erased.poll(slot, state, error_sink, &mut self.news, cx) },
             // A stale wake: nothing to poll.
             _ => return None,
         };
@@ -243,9 +263,16 @@ impl<'a> Slots<'a> {
         }
     }
 
-    /// Marks every task that depends, directly or not, on the failed `task` as never to run
-    /// (state `FAILED`), and returns how many there were. Iterative: no recursion on depth.
-    pub(crate) fn skip_dependents_of(&mut self, task: u32, scratch: &mut VecDeque<u32>) -> usize {
+    /// Settles the dependents of the failed `task`: one that takes it as an optional input
+    /// counts it down as settled (and is pushed on `ready` once its inputs are all settled);
+    /// every other one, and, the same way, the dependents of each, is marked as never to run
+    /// (state `FAILED`). Returns how many were skipped. Iterative: no recursion on depth.
+    pub(crate) fn skip_dependents_of(
+        &mut self,
+        task: u32,
+        ready: &mut ReadyQueue<'_>,
+        scratch: &mut VecDeque<u32>,
+    ) -> usize {
         let core = self.core.get();
         let mut skipped = 0;
         scratch.clear();
@@ -253,10 +280,19 @@ impl<'a> Slots<'a> {
         while let Some(failed) = scratch.pop_front() {
             let start = core.dependents_start[failed as usize] as usize;
             let end = core.dependents_start[failed as usize + 1] as usize;
-            for &dependent in &core.dependents[start..end] {
+            for edge in start..end {
+                let dependent = core.dependents[edge];
+                let optional = core.optional_edges.get(edge) == Some(&true);
                 let state = &mut self.states[dependent as usize];
                 match *state {
                     FAILED => {}
+                    // It runs without this input: one edge fewer to wait for.
+                    1..=MAX_INPUT_EDGES if optional => {
+                        *state -= 1;
+                        if *state == 0 {
+                            ready.push(dependent);
+                        }
+                    }
                     // A dependent of a task that did not complete is still waiting for it.
                     1..=MAX_INPUT_EDGES => {
                         *state = FAILED;
@@ -480,7 +516,7 @@ mod tests {
         assert!(slots.is_running(1));
         // As if task 0 had failed after its dependent started (a scheduler bug): refused.
         let skip = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-            slots.skip_dependents_of(0, &mut VecDeque::new())
+            slots.skip_dependents_of(0, &mut ReadyQueue::new(2, None), &mut VecDeque::new())
         }));
         assert!(skip.is_err());
         assert!(

@@ -16,15 +16,17 @@ use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
 
+use crate::flavor::TypeMarker;
 use crate::node::Slot;
-use crate::slots::{DONE, RUNNING, VACANT};
+use crate::policy::{Attempts, Failure, Fallback, News, Outcome, Timer};
+use crate::slots::{DONE, FAILED, RUNNING, VACANT};
 
 /// An async function usable as a node of a [`Sendable`](crate::Sendable) DAG: a function of
 /// shared references to its inputs that returns a future which may borrow them for `'a`.
 ///
-/// It is implemented for every `Fn(&'a A, &'a B, ..) -> Fut` with `Fut: Future + 'a`, which
-/// covers `async fn` items and closures that return a future; there is nothing to implement by
-/// hand. Such a function's future type is known to the compiler, so a `Sendable` DAG can
+/// It is implemented for every `Fn(&'a A, &'a B, ..) -> Fut` with `Fut: Future + 'a` (an
+/// optional input is an `Option<&'a A>`, a list a `&'a [&'a A]`), which covers `async fn`
+/// items and closures that return a future; there is nothing to implement by hand. Such a function's future type is known to the compiler, so a `Sendable` DAG can
 /// check that it is `Send`.
 ///
 /// A node with state takes it as its first argument: [`add_node_with`](crate::DagBuilder::add_node_with).
@@ -77,15 +79,15 @@ pub trait NodeFn<'a, Args> {
 
 macro_rules! node_fn_impl {
     ($($A:ident $a:ident),*) => {
-        impl<'a, F, Fut, $($A: 'a + ?Sized),*> NodeFn<'a, ($(&'a $A,)*)> for F
+        impl<'a, F, Fut, $($A),*> NodeFn<'a, ($($A,)*)> for F
         where
-            F: Fn($(&'a $A),*) -> Fut,
+            F: Fn($($A),*) -> Fut,
             Fut: Future + 'a,
         {
             type Output = Fut::Output;
             type Future = Fut;
             #[allow(clippy::unused_unit)]
-            fn call(&'a self, ($($a,)*): ($(&'a $A,)*)) -> Fut {
+            fn call(&'a self, ($($a,)*): ($($A,)*)) -> Fut {
                 self($($a),*)
             }
         }
@@ -109,19 +111,37 @@ node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10
 /// How a node's future's output becomes the node's value.
 ///
 /// # Safety
-/// `settle` may write an error into `error_sink` as `*mut Option<E>` for its own `E` only: the
-/// builder guarantees the run's sink has that type whenever such a write can happen. Fallible
-/// nodes added after `with_error::<E>()` settle into `E`; those added before it settle into
-/// `Infallible`, whose values cannot exist, so they never write (a conversion into
-/// `Infallible` can only diverge).
-pub(crate) unsafe trait Mode<R>: 'static {
+/// `settle` may write a failure into `error_sink` as `*mut Option<Failure<E>>` for its own `E`
+/// only: the builder guarantees the run's sink has that type whenever such a write can happen.
+/// Fallible nodes added after `with_error::<E>()` settle into `E`; those added before it settle
+/// into `Infallible`, whose values cannot exist, so they never write (a conversion into
+/// `Infallible` can only diverge), and nodes with a policy only exist in builders whose `E` is
+/// the run's.
+pub(crate) unsafe trait Mode<Fut: Future>: 'static {
     /// The node's value.
     type Value;
-    /// Splits a completed future's output into the value, or stores the error in the sink.
+    /// Splits a completed future's output into the value, or stores the failure in the sink
+    /// (or both: a fallback took the failed node's place).
     ///
     /// # Safety
-    /// `error_sink` points to the run's `Option<E>` (see the trait's contract).
-    unsafe fn settle(output: R, error_sink: *mut ()) -> Option<Self::Value>;
+    /// `error_sink` points to the run's `Option<Failure<E>>` (see the trait's contract).
+    unsafe fn settle(output: Fut::Output, error_sink: *mut ()) -> Settlement<Self::Value>;
+    /// Moves the node events the future produced in its last poll to `news` (a node with a
+    /// policy: its retries and timeouts).
+    #[inline(always)]
+    fn take_news(future: Pin<&mut Fut>, news: &mut News) {
+        let _ = (future, news);
+    }
+}
+
+/// What a completed node's output became.
+pub(crate) enum Settlement<V> {
+    /// Its value.
+    Value(V),
+    /// A failure, in the sink.
+    Failed,
+    /// Its fallback value; the failure it replaced is in the sink.
+    Recovered(V),
 }
 
 /// Infallible nodes: the future's output is the value.
@@ -133,11 +153,17 @@ pub enum Plain {}
 #[derive(Debug)]
 pub struct Try<E>(PhantomData<fn(E) -> E>);
 
+/// Nodes with a policy (a timeout, retries, a fallback) in a DAG whose error type is `E`: `M`
+/// is [`Plain`] or [`Try`], as the node's function.
+#[derive(Debug)]
+pub struct Guard<M, E>(TypeMarker<M, (), E>);
+
 // SAFETY: never touches the sink.
-unsafe impl<T> Mode<T> for Plain {
-    type Value = T;
-    unsafe fn settle(output: T, _error_sink: *mut ()) -> Option<T> {
-        Some(output)
+unsafe impl<Fut: Future> Mode<Fut> for Plain {
+    type Value = Fut::Output;
+    #[inline(always)]
+    unsafe fn settle(output: Fut::Output, _error_sink: *mut ()) -> Settlement<Fut::Output> {
+        Settlement::Value(output)
     }
 }
 
@@ -166,20 +192,94 @@ impl<E, X: Into<E>> NodeError<E> for X {
 /// `E`: its error is converted as it is stored.
 pub(crate) struct TryAs<X, E>(PhantomData<fn(X) -> E>);
 
-// SAFETY: writes only an `E` into the sink, which the trait's contract makes an `Option<E>`.
-unsafe impl<T, X: NodeError<E> + 'static, E: 'static> Mode<Result<T, X>> for TryAs<X, E> {
+/// # Safety
+/// `error_sink` is the run's `Option<Failure<E>>`, not borrowed elsewhere during a node's poll.
+unsafe fn sink<E>(error_sink: *mut (), failure: Failure<E>) {
+    // SAFETY: as the caller guarantees.
+    unsafe { *error_sink.cast::<Option<Failure<E>>>() = Some(failure) };
+}
+
+// SAFETY: writes only a `Failure<E>` into the sink, which the trait's contract makes an
+// `Option<Failure<E>>`.
+unsafe impl<T, X, E, Fut> Mode<Fut> for TryAs<X, E>
+where
+    X: NodeError<E> + 'static,
+    E: 'static,
+    Fut: Future<Output = Result<T, X>>,
+{
     type Value = T;
-    unsafe fn settle(output: Result<T, X>, error_sink: *mut ()) -> Option<T> {
+    unsafe fn settle(output: Result<T, X>, error_sink: *mut ()) -> Settlement<T> {
         match output {
-            Ok(value) => Some(value),
+            Ok(value) => Settlement::Value(value),
             Err(error) => {
-                let error = error.into_dag_error();
-                // SAFETY: the sink is the run's `Option<E>` (the trait's contract), not
-                // borrowed elsewhere during a node's poll.
-                unsafe { *error_sink.cast::<Option<E>>() = Some(error) };
-                None
+                // SAFETY: the sink is the run's (the trait's contract).
+                unsafe { sink(error_sink, Failure::once(error.into_dag_error())) };
+                Settlement::Failed
             }
         }
+    }
+}
+
+/// How the error of a node with a policy becomes the DAG's error: [`ViaInto`] for fallible
+/// functions, [`Never`] for infallible ones (which fail only by timing out).
+pub(crate) trait Convert<X, E>: 'static {
+    fn convert(error: X) -> E;
+}
+
+/// The error of a fallible function, converted `Into` the DAG's (see [`NodeError`]).
+pub(crate) enum ViaInto {}
+
+/// The function cannot fail: its `Infallible` becomes any `E`.
+pub(crate) enum Never {}
+
+impl<X: NodeError<E>, E> Convert<X, E> for ViaInto {
+    #[inline(always)]
+    fn convert(error: X) -> E {
+        error.into_dag_error()
+    }
+}
+
+impl<E> Convert<core::convert::Infallible, E> for Never {
+    #[inline(always)]
+    fn convert(error: core::convert::Infallible) -> E {
+        match error {}
+    }
+}
+
+/// The mode of a node with a policy whose function fails with `X` (`Infallible` for an
+/// infallible function), in a DAG whose error type is `E`; `C` converts the one into the other.
+pub(crate) struct GuardAs<X, E, C>(PhantomData<fn(X, C) -> E>);
+
+// SAFETY: writes only a `Failure<E>` into the sink, as `TryAs`.
+unsafe impl<F, Sp, Fut, Tm, Fb, T, X, E, C> Mode<Attempts<F, Fut, Sp, Tm, Fb>> for GuardAs<X, E, C>
+where
+    Sp: Fn() -> Fut,
+    Fut: Future<Output = Result<T, X>>,
+    Tm: Timer,
+    Fb: Fallback<T>,
+    C: Convert<X, E>,
+    X: 'static,
+    E: 'static,
+{
+    type Value = T;
+    unsafe fn settle(output: Outcome<T, X>, error_sink: *mut ()) -> Settlement<T> {
+        match output {
+            Outcome::Value(value) => Settlement::Value(value),
+            Outcome::Failed(failure) => {
+                // SAFETY: the sink is the run's (the trait's contract).
+                unsafe { sink(error_sink, failure.map(C::convert)) };
+                Settlement::Failed
+            }
+            Outcome::Recovered(value, failure) => {
+                // SAFETY: as above.
+                unsafe { sink(error_sink, failure.map(C::convert)) };
+                Settlement::Recovered(value)
+            }
+        }
+    }
+
+    fn take_news(future: Pin<&mut Attempts<F, Fut, Sp, Tm, Fb>>, news: &mut News) {
+        future.take_news(news);
     }
 }
 
@@ -188,8 +288,10 @@ unsafe impl<T, X: NodeError<E> + 'static, E: 'static> Mode<Result<T, X>> for Try
 pub(crate) enum Completion {
     /// The output is in the slot.
     Done,
-    /// The node failed: its error is in the sink; the slot holds nothing.
+    /// The node failed: its failure is in the sink; the slot holds nothing.
     Failed,
+    /// The node failed and its fallback value is in the slot; its failure is in the sink.
+    Recovered,
 }
 
 /// Where a starting task finds its inputs.
@@ -198,6 +300,9 @@ pub(crate) struct Resolver<'r> {
     pub(crate) offsets: &'r [usize],
     pub(crate) constants: &'r [ConstBox],
     pub(crate) param: *const (),
+    /// The run's task states, read (never written) for optional inputs: an input that did
+    /// not complete is `None`.
+    pub(crate) states: *const u32,
 }
 
 impl Resolver<'_> {
@@ -210,6 +315,23 @@ impl Resolver<'_> {
             // construction (`DagCore::new` lays the arena out from the same offsets).
             Slot::Task(index) => self.arena.wrapping_add(self.offsets[index as usize]),
         }
+    }
+
+    /// The address of the value of `slot`, if it is there: a task that failed or was
+    /// skipped has none.
+    ///
+    /// # Safety
+    /// `states` points to the run's states, one per task, none of which is written while
+    /// this reads it.
+    unsafe fn resolve_optional(&self, slot: Slot) -> Option<*const u8> {
+        if let Slot::Task(index) = slot {
+            // SAFETY: as the caller guarantees; `index` is a task of this DAG (its handle
+            // was checked when the node was added).
+            if unsafe { *self.states.add(index as usize) } != DONE {
+                return None;
+            }
+        }
+        Some(self.resolve(slot))
     }
 }
 
@@ -237,6 +359,11 @@ impl ConstBox {
 pub(crate) unsafe trait ErasedTask {
     /// The nodes whose values the task reads, in order.
     fn sources(&self) -> &[Slot];
+    /// Which of the sources are optional (the node runs without them if they fail), one flag
+    /// per source; empty if none is.
+    fn optional_sources(&self) -> &[bool];
+    /// Whether the node may fail although its function cannot: it has a timeout.
+    fn may_time_out(&self) -> bool;
     /// The layout of the task's slot (future and output share its start), or `None` if it
     /// would exceed `isize::MAX` bytes: the DAG does not build, so the task never starts.
     fn layout(&self) -> Option<Layout>;
@@ -247,18 +374,20 @@ pub(crate) unsafe trait ErasedTask {
     /// source resolves to a live value of its type that stays put (and is not written) for as
     /// long as the future lives.
     unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>);
-    /// Polls the future in the slot. On `Ready`, the future is dropped; a value is written in
-    /// its place (`Done`, state `DONE`) or an error into `error_sink` (`Failed`, state
-    /// `VACANT`). The state is `VACANT` too if the future's drop panicked.
+    /// Polls the future in the slot, and moves the events of its policy (if it has one) to
+    /// `news`. On `Ready`, the future is dropped; a value is written in its place (`Done`,
+    /// state `DONE`), or a failure into `error_sink` (`Failed`, state `FAILED`), or both
+    /// (`Recovered`: a fallback value). The state is `VACANT` if the future's drop panicked.
     ///
     /// # Safety
     /// The slot holds this task's future (written by `start`, never moved since), and
-    /// `error_sink` is the run's `Option<E>` for the DAG's error type `E`.
+    /// `error_sink` is the run's `Option<Failure<E>>` for the DAG's error type `E`.
     unsafe fn poll(
         &self,
         slot: *mut u8,
         state: &mut u32,
         error_sink: *mut (),
+        news: &mut News,
         cx: &mut Context<'_>,
     ) -> Poll<Completion>;
     /// [`start`](Self::start)s the task, marks `state` `RUNNING`, and [`poll`](Self::poll)s
@@ -272,6 +401,7 @@ pub(crate) unsafe trait ErasedTask {
         inputs: &Resolver<'_>,
         state: &mut u32,
         error_sink: *mut (),
+        news: &mut News,
         cx: &mut Context<'_>,
     ) -> Poll<Completion> {
         // SAFETY: the caller upholds `start`'s contract.
@@ -279,7 +409,7 @@ pub(crate) unsafe trait ErasedTask {
         *state = RUNNING;
         // SAFETY: `start` wrote the future in the slot just above; the caller upholds the rest
         // of `poll`'s contract.
-        unsafe { self.poll(slot, state, error_sink, cx) }
+        unsafe { self.poll(slot, state, error_sink, news, cx) }
     }
     /// Drops the future in the slot.
     ///
@@ -308,15 +438,19 @@ fn union_layout<Fut, T>() -> Option<Layout> {
 
 /// # Safety
 /// As [`ErasedTask::poll`], with `Fut` the slot's future type and `M::Value` the node's value.
-unsafe fn poll_in_place<Fut: Future, M: Mode<Fut::Output>>(
+#[inline]
+unsafe fn poll_in_place<Fut: Future, M: Mode<Fut>>(
     slot: *mut u8,
     state: &mut u32,
     error_sink: *mut (),
+    news: &mut News,
     cx: &mut Context<'_>,
 ) -> Poll<Completion> {
     // SAFETY: the slot holds a `Fut` that is never moved until it is dropped in place.
-    let future = unsafe { Pin::new_unchecked(&mut *slot.cast::<Fut>()) };
-    let Poll::Ready(output) = future.poll(cx) else {
+    let mut future = unsafe { Pin::new_unchecked(&mut *slot.cast::<Fut>()) };
+    let poll = future.as_mut().poll(cx);
+    M::take_news(future, news);
+    let Poll::Ready(output) = poll else {
         return Poll::Pending;
     };
     // Until a value is written the slot holds nothing droppable: if the future's drop
@@ -324,27 +458,31 @@ unsafe fn poll_in_place<Fut: Future, M: Mode<Fut::Output>>(
     *state = VACANT;
     // SAFETY: the future is in the slot and is dropped once, here.
     unsafe { ptr::drop_in_place(slot.cast::<Fut>()) };
-    // SAFETY: the sink is the run's `Option<E>` (the caller's contract).
-    match unsafe { M::settle(output, error_sink) } {
-        Some(value) => {
-            // SAFETY: the slot is free, aligned and large enough for the value
-            // (`union_layout`).
-            unsafe { slot.cast::<M::Value>().write(value) };
-            *state = DONE;
-            Poll::Ready(Completion::Done)
+    // SAFETY: the sink is the run's `Option<Failure<E>>` (the caller's contract).
+    let (value, completion) = match unsafe { M::settle(output, error_sink) } {
+        Settlement::Value(value) => (value, Completion::Done),
+        Settlement::Recovered(value) => (value, Completion::Recovered),
+        Settlement::Failed => {
+            *state = FAILED;
+            return Poll::Ready(Completion::Failed);
         }
-        None => Poll::Ready(Completion::Failed),
-    }
+    };
+    // SAFETY: the slot is free, aligned and large enough for the value (`union_layout`).
+    unsafe { slot.cast::<M::Value>().write(value) };
+    *state = DONE;
+    Poll::Ready(completion)
 }
 
 /// One element of a node's inputs, by its shape: a single handle ([`One`]) or a list of
 /// handles of one type ([`Many`]).
 #[allow(unreachable_pub)] // named by the sealed `Input` trait; unreachable from outside
 pub trait Shape: 'static {
-    /// What the node function receives for it.
-    type Ref<'a>;
+    /// What the node function receives for it (references, copied into each attempt).
+    type Ref<'a>: Copy;
     /// Whether it takes a region of references in the slot (a list).
     const LIST: bool;
+    /// Whether the node runs without it if its source fails ([`Opt`]).
+    const OPTIONAL: bool = false;
     /// The element's value, from its sources.
     ///
     /// # Safety
@@ -361,6 +499,30 @@ pub trait Shape: 'static {
 /// A single handle `Node<A>`: the function receives `&A`.
 #[allow(unreachable_pub, missing_debug_implementations)]
 pub struct One<A>(PhantomData<fn() -> A>);
+
+/// An optional handle [`Optional<A>`](crate::Optional): the function receives `Option<&A>`,
+/// `None` if the node failed or was skipped.
+#[allow(unreachable_pub, missing_debug_implementations)]
+pub struct Opt<A>(PhantomData<fn() -> A>);
+
+impl<A: 'static> Shape for Opt<A> {
+    type Ref<'a> = Option<&'a A>;
+    const LIST: bool = false;
+    const OPTIONAL: bool = true;
+    unsafe fn resolve(
+        sources: &[Slot],
+        inputs: &Resolver<'_>,
+        _refs: *mut *const (),
+    ) -> Option<&'static A> {
+        // SAFETY: the states are the run's, not written while the task starts; a source that
+        // is there is a live `A` that outlives every use (the caller's contract).
+        unsafe {
+            inputs
+                .resolve_optional(sources[0])
+                .map(|value| &*value.cast::<A>())
+        }
+    }
+}
 
 /// A list of handles `Vec<Node<A>>` (or an array, a slice): the function receives `&[&A]`.
 #[allow(unreachable_pub, missing_debug_implementations)]
@@ -410,6 +572,8 @@ pub trait Shapes: 'static {
     type Refs<'a>;
     /// How many of the sources belong to lists (the places of the slot's reference region).
     fn list_sources(counts: &[u32]) -> usize;
+    /// Whether each source is optional, or an empty list if none is.
+    fn optional_sources(counts: &[u32]) -> Box<[bool]>;
     /// The arguments of the node function.
     ///
     /// # Safety
@@ -431,6 +595,15 @@ macro_rules! shapes_impl {
             #[allow(unused_variables)]
             fn list_sources(counts: &[u32]) -> usize {
                 0 $(+ if $S::LIST { counts[$index] as usize } else { 0 })*
+            }
+            #[allow(unused_variables, unused_mut)]
+            fn optional_sources(counts: &[u32]) -> Box<[bool]> {
+                if !(false $(|| $S::OPTIONAL)*) {
+                    return Box::new([]);
+                }
+                let mut flags = alloc::vec::Vec::new();
+                $(flags.extend(core::iter::repeat_n($S::OPTIONAL, counts[$index] as usize));)*
+                flags.into_boxed_slice()
             }
             #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
             unsafe fn resolve(
@@ -481,6 +654,10 @@ pub(crate) struct NodeTask<F, S, C, Fut, M> {
     sources: Box<[Slot]>,
     /// How many of `sources` each input element takes, in order.
     counts: Box<[u32]>,
+    /// Which sources are optional (empty: none).
+    optional: Box<[bool]>,
+    /// Whether the node has a timeout.
+    may_time_out: bool,
     /// Where the region of list references starts in the slot.
     refs_offset: usize,
     /// `None` if the slot would exceed `isize::MAX` bytes (the DAG then fails to build).
@@ -494,12 +671,24 @@ where
     S: Shapes,
     C: Fn(&'static F, S::Refs<'static>) -> Fut + 'static,
     Fut: Future + 'static,
-    M: Mode<Fut::Output>,
+    M: Mode<Fut>,
     M::Value: 'static,
 {
     /// A node calling `f` through `call` on `sources`, `counts[i]` of them for element `i`.
     pub(crate) fn new(f: F, call: C, sources: Box<[Slot]>, counts: Box<[u32]>) -> Self {
+        Self::with_timeout(f, call, sources, counts, false)
+    }
+
+    /// As [`new`](Self::new), for a node that may time out.
+    pub(crate) fn with_timeout(
+        f: F,
+        call: C,
+        sources: Box<[Slot]>,
+        counts: Box<[u32]>,
+        may_time_out: bool,
+    ) -> Self {
         let list_refs = S::list_sources(&counts);
+        let optional = S::optional_sources(&counts);
         let extended = union_layout::<Fut, M::Value>()
             .zip(Layout::array::<*const ()>(list_refs).ok())
             .and_then(|(shared, refs)| shared.extend(refs).ok());
@@ -508,6 +697,8 @@ where
             call,
             sources,
             counts,
+            optional,
+            may_time_out,
             refs_offset: extended.map_or(0, |(_, offset)| offset),
             layout: extended.map(|(layout, _)| layout),
             _types: PhantomData,
@@ -524,11 +715,19 @@ where
     S: Shapes,
     C: Fn(&'static F, S::Refs<'static>) -> Fut + 'static,
     Fut: Future + 'static,
-    M: Mode<Fut::Output>,
+    M: Mode<Fut>,
     M::Value: 'static,
 {
     fn sources(&self) -> &[Slot] {
         &self.sources
+    }
+
+    fn optional_sources(&self) -> &[bool] {
+        &self.optional
+    }
+
+    fn may_time_out(&self) -> bool {
+        self.may_time_out
     }
 
     fn layout(&self) -> Option<Layout> {
@@ -555,10 +754,11 @@ where
         slot: *mut u8,
         state: &mut u32,
         error_sink: *mut (),
+        news: &mut News,
         cx: &mut Context<'_>,
     ) -> Poll<Completion> {
         // SAFETY: the slot holds the `Fut` that `start` wrote; the rest is the caller's.
-        unsafe { poll_in_place::<Fut, M>(slot, state, error_sink, cx) }
+        unsafe { poll_in_place::<Fut, M>(slot, state, error_sink, news, cx) }
     }
 
     unsafe fn drop_future(&self, slot: *mut u8) {

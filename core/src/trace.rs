@@ -41,7 +41,7 @@ use crate::observe::Clock;
 mod record;
 mod render;
 
-pub use record::{CriticalPath, Outcome, Recorder, Span, Trace};
+pub use record::{Attempt, AttemptOutcome, CriticalPath, Outcome, Recorder, Span, Trace};
 
 /// A [`Clock`] reading `std::time::Instant`, from the moment it was made.
 #[derive(Debug, Clone, Copy)]

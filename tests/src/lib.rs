@@ -16,6 +16,14 @@ extern crate alloc;
 #[cfg(target_has_atomic = "ptr")]
 pub mod model;
 
+// The policy suite and its virtual clock catch panics and lock mutexes: hosted targets only.
+#[cfg(not(target_os = "none"))]
+extern crate std;
+#[cfg(not(target_os = "none"))]
+pub mod policy;
+#[cfg(not(target_os = "none"))]
+pub mod virtual_time;
+
 use alloc::vec::Vec;
 use dagfut::{Dag, DagBuilder, LocalDag, LocalDagBuilder, Node};
 

@@ -66,6 +66,55 @@ pub struct Span {
     pub outcome: Outcome,
     /// How many times it was polled.
     pub polls: u32,
+    /// Its attempts, if it has a policy and one of them failed or timed out (a retry, a
+    /// fallback, or the node's failure followed); empty otherwise: the span is its one
+    /// attempt.
+    pub attempts: Vec<Attempt>,
+    /// Whether it failed for good and its fallback value took its place (its outcome is
+    /// then `Completed`).
+    pub fell_back: bool,
+}
+
+/// One attempt of a node with a policy (a timeout, retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    /// Its number, from 1.
+    pub number: u32,
+    /// When it started.
+    pub start: Duration,
+    /// When it ended, if it did.
+    pub end: Option<Duration>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
+/// How an [`Attempt`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    /// It is still running (or the run's future was dropped first).
+    Running,
+    /// It produced the node's value.
+    Completed,
+    /// It returned `Err` (or panicked).
+    Failed,
+    /// It ran out of time and was dropped.
+    TimedOut,
+    /// It was running when a fail-fast run stopped at another node's failure.
+    Cancelled,
+}
+
+impl AttemptOutcome {
+    /// The outcome in lower case: `"completed"`, `"failed"`, `"timed out"`, `"cancelled"`,
+    /// `"running"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Running => "running",
+            AttemptOutcome::Completed => "completed",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::TimedOut => "timed out",
+            AttemptOutcome::Cancelled => "cancelled",
+        }
+    }
 }
 
 impl Span {
@@ -77,12 +126,38 @@ impl Span {
             end: None,
             outcome: Outcome::NotStarted,
             polls: 0,
+            attempts: Vec::new(),
+            fell_back: false,
         }
     }
 
     /// Whether it failed.
     pub fn failed(&self) -> bool {
         self.outcome == Outcome::Failed
+    }
+
+    /// Ends attempt `number` with `outcome`; the first attempt is recorded as it ends (it
+    /// began with the span).
+    fn fail_attempt(&mut self, number: u32, now: Duration, outcome: AttemptOutcome) {
+        if self.attempts.is_empty() {
+            self.attempts.push(Attempt {
+                number,
+                start: self.start.unwrap_or(now),
+                end: None,
+                outcome: AttemptOutcome::Running,
+            });
+        }
+        self.end_attempt(now, outcome);
+    }
+
+    /// Ends the running attempt, if any, with `outcome`.
+    fn end_attempt(&mut self, now: Duration, outcome: AttemptOutcome) {
+        if let Some(last) = self.attempts.last_mut() {
+            if last.outcome == AttemptOutcome::Running {
+                last.end = Some(now);
+                last.outcome = outcome;
+            }
+        }
     }
 
     /// Its start and end if it completed or failed.
@@ -146,14 +221,32 @@ impl<C: Clock> Observer for Recorder<C> {
             }
             NodeEvent::Woken => span.polls += 1,
             NodeEvent::Completed => {
-                span.end = Some(self.clock.now());
+                let now = self.clock.now();
+                span.end = Some(now);
                 span.outcome = Outcome::Completed;
+                span.end_attempt(now, AttemptOutcome::Completed);
             }
             NodeEvent::Failed => {
-                span.end = Some(self.clock.now());
+                let now = self.clock.now();
+                span.end = Some(now);
                 span.outcome = Outcome::Failed;
+                span.end_attempt(now, AttemptOutcome::Failed);
             }
-            NodeEvent::Pending => {}
+            NodeEvent::AttemptFailed { attempt } => {
+                span.fail_attempt(attempt, self.clock.now(), AttemptOutcome::Failed);
+            }
+            NodeEvent::TimedOut { attempt } => {
+                span.fail_attempt(attempt, self.clock.now(), AttemptOutcome::TimedOut);
+            }
+            NodeEvent::Retrying { attempt } => span.attempts.push(Attempt {
+                number: attempt,
+                start: self.clock.now(),
+                end: None,
+                outcome: AttemptOutcome::Running,
+            }),
+            NodeEvent::FellBack => span.fell_back = true,
+            // Events this recorder does not know yet.
+            _ => {}
         }
     }
 
@@ -182,6 +275,7 @@ impl<C: Clock> Observer for Recorder<C> {
                 Outcome::Running => {
                     span.outcome = Outcome::Cancelled;
                     span.end = Some(now);
+                    span.end_attempt(now, AttemptOutcome::Cancelled);
                 }
                 Outcome::NotStarted => span.outcome = Outcome::Skipped,
                 _ => {}

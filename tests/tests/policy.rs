@@ -1,0 +1,40 @@
+//! The node-policy suite on a virtual clock: exact timings, no waiting (and fit for Miri).
+
+use dagfut_tests::policy;
+use dagfut_tests::virtual_time::{VirtualTimer, block_on};
+
+fn on_virtual_time<F: Future<Output = ()>>(check: impl FnOnce(VirtualTimer) -> F) {
+    let timer = VirtualTimer::new();
+    block_on(&timer, check(timer.clone()));
+}
+
+#[test]
+fn a_timeout_then_a_retry_finishes_at_timeout_plus_backoff_plus_work() {
+    on_virtual_time(|t| policy::timeout_then_retry(t.clone(), t, true));
+}
+
+#[test]
+fn a_failed_optional_input_still_produces_the_page() {
+    on_virtual_time(|t| policy::optional_input_fails(t.clone(), t, true));
+}
+
+#[test]
+fn the_last_error_says_how_many_attempts_were_made() {
+    on_virtual_time(|t| policy::retries_run_out(t.clone(), t, true));
+}
+
+#[test]
+fn fallbacks_take_a_failed_nodes_place() {
+    on_virtual_time(|t| policy::fallbacks(t.clone(), t, true));
+}
+
+#[test]
+fn dropping_a_run_during_a_backoff_drops_everything_once() {
+    on_virtual_time(|t| policy::drop_during_backoff(t.clone(), t, true));
+}
+
+#[test]
+fn run_refuses_a_dag_with_timeouts() {
+    let message = policy::run_refuses_timeouts(VirtualTimer::new());
+    assert!(message.contains("try_run"), "{message}");
+}
