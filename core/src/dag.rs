@@ -229,6 +229,7 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     /// Runs the DAG, stopping at the first failure (fail-fast): no new node starts, every
     /// running node future is dropped at once, and the future resolves to the
     /// [`DagError`](crate::DagError) naming the node. Otherwise it resolves to the outputs.
+    /// (A failure nothing needs does not stop it: see [`TryDagFuture`].)
     ///
     /// # Examples
     ///

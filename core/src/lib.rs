@@ -52,6 +52,15 @@
 //! A run borrows its DAG and parameter; [`Dag::run_owned`] owns them (an `Arc` of the DAG),
 //! so a spawned task can run the DAG and return its [`OwnedOutputs`].
 //!
+//! # Failures, timeouts, retries, fallbacks
+//!
+//! A fallible node ([`add_try_node`](DagBuilder::add_try_node)) fails the run
+//! ([`Dag::try_run`]) or only its descendants ([`Dag::run_settled`]). A node's policy is
+//! declared with the graph on a [`Guarded`] builder: a timeout per attempt, retries with a
+//! [`Backoff`], a fallback value or node, on the runtime's [`Timer`]
+//! ([`DagBuilder::with_timer`]). An optional input ([`Node::optional`]) lets a dependent run
+//! without a node that failed.
+//!
 //! # Features
 //!
 //! - `std` (default): the [`trace`] module (spans on a clock, critical path, Chrome JSON,

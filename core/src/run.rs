@@ -539,7 +539,10 @@ macro_rules! run_options {
 ///
 /// At the first node that fails, no other node starts, every running node future is dropped
 /// at once, and the run resolves to the [`DagError`] naming that node. Otherwise it resolves
-/// to the [`Outputs`] of every node.
+/// to the [`Outputs`] of every node. A failure that nothing needs does not stop it: a node
+/// whose dependents all take it as an optional input ([`Node::optional`](crate::Node::optional)),
+/// or one whose fallback takes its place ([`Guarded::or_value`](crate::Guarded::or_value)); it
+/// is listed in [`Outputs::failed`].
 ///
 /// # Cancel safety
 ///
@@ -605,12 +608,12 @@ pub struct Settled<'a, P, K: Flavor, E> {
     /// The outputs of the nodes that completed; failed nodes and their descendants have
     /// none ([`OutputError::NotCompleted`](crate::OutputError::NotCompleted)).
     pub outputs: Outputs<'a, P, K>,
-    /// Every failure, in completion order.
+    /// Every failure, in completion order, those a fallback replaced included.
     pub errors: Vec<DagError<E>>,
 }
 
 impl<P, K: Flavor, E> Settled<'_, P, K, E> {
-    /// Whether every node completed.
+    /// Whether no node failed (a node whose fallback took its place did).
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }

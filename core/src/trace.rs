@@ -10,6 +10,12 @@
 //! when a fail-fast run stopped at another node's failure) or skipped (never started), and
 //! every picture shows it.
 //!
+//! A node with a policy (a timeout, retries, a fallback) that had a failed or timed-out
+//! attempt records each [`Attempt`] in its span, and every picture draws each attempt: a bar
+//! segment per attempt in the node's SVG row (the backoff a dotted gap between them), a gantt
+//! task per attempt, a trace event per attempt inside the node's. A node whose fallback value
+//! took its place says `(fallback)`. A node without attempts is drawn as before.
+//!
 //! # Examples
 //!
 //! ```

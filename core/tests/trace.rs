@@ -12,10 +12,12 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use dagfut::trace::{Outcome, Recorder, Trace};
-use dagfut::{Clock, DagBuilder, Node};
+use dagfut::trace::{Attempt, AttemptOutcome, Outcome, Recorder, Span, Trace};
+use dagfut::{Backoff, Clock, DagBuilder, Node};
 use support::{Env, block_on, scaled};
 
 struct VirtualClock(support::Clock);
@@ -793,4 +795,674 @@ fn the_mermaid_gantt_of_hostile_names_parses() {
         };
         assert_eq!(task[4], flags);
     }
+}
+
+// --- Nodes with policies: each attempt recorded and drawn ---
+
+/// The virtual clock as the builder's [`Timer`](dagfut::Timer), for timeouts and backoffs.
+#[derive(Clone)]
+struct VirtualTimer(support::Clock);
+
+impl dagfut::Timer for VirtualTimer {
+    type Sleep = support::Sleep;
+
+    fn sleep(&self, duration: Duration) -> support::Sleep {
+        self.0.sleep(duration.as_millis() as u64)
+    }
+}
+
+/// Work that outlasts any timeout here: a timeout always wins the race against it.
+const NEVER: u64 = 3_600_000;
+
+/// What each call of a node does, in order: how many ms it works, then whether it fails
+/// (more calls repeat the last step).
+struct Plan {
+    clock: support::Clock,
+    steps: Vec<(u64, bool)>,
+    calls: AtomicU32,
+}
+
+impl Plan {
+    fn new(env: &Env, steps: &[(u64, bool)]) -> Arc<Plan> {
+        Arc::new(Plan {
+            clock: env.clock.clone(),
+            steps: steps.to_vec(),
+            calls: AtomicU32::new(0),
+        })
+    }
+}
+
+/// The node function of a [`Plan`]: its next step, then its inputs added up.
+async fn planned(plan: &Arc<Plan>, inputs: &[&u32]) -> Result<u32, String> {
+    let call = plan.calls.fetch_add(1, Ordering::SeqCst) as usize;
+    let (delay, fail) = plan.steps[call.min(plan.steps.len() - 1)];
+    plan.clock.sleep(delay).await;
+    if fail {
+        return Err("no".into());
+    }
+    Ok(inputs.iter().fold(1, |sum, &&n| sum.wrapping_add(n)))
+}
+
+/// How a node of [`policy_dag`] behaves.
+#[derive(Clone, Copy)]
+enum Policy {
+    /// No policy: `planned`'s first step.
+    Plain,
+    /// A 50 ms timeout and up to `retries` retries after 10 ms each.
+    Retry(u32),
+    /// As `Retry`, and a fallback value.
+    RetryOrValue(u32),
+}
+
+/// A node of [`policy_dag`]: its name, policy, steps and inputs.
+type Planned<'a> = (&'a str, Policy, &'a [(u64, bool)], &'a [usize]);
+
+/// A DAG of planned nodes.
+fn policy_dag(env: &Env, nodes: &[Planned<'_>]) -> dagfut::Dag<(), dagfut::Sendable, String> {
+    let b = DagBuilder::<()>::new()
+        .with_error::<String>()
+        .with_timer(VirtualTimer(env.clock.clone()));
+    let mut handles: Vec<Node<u32>> = Vec::new();
+    for &(name, policy, steps, inputs) in nodes {
+        let inputs: Vec<Node<u32>> = inputs.iter().map(|&i| handles[i]).collect();
+        let plan = Plan::new(env, steps);
+        let named = b.named(name.to_string());
+        let node = match policy {
+            Policy::Plain => named.add_try_node_with(plan, planned, inputs),
+            Policy::Retry(retries) => named
+                .timeout(ms(50))
+                .retry(retries, Backoff::fixed(ms(10)))
+                .add_try_node_with(plan, planned, inputs),
+            Policy::RetryOrValue(retries) => named
+                .timeout(ms(50))
+                .retry(retries, Backoff::fixed(ms(10)))
+                .or_value(0)
+                .add_try_node_with(plan, planned, inputs),
+        };
+        handles.push(node);
+    }
+    b.build()
+}
+
+fn attempt(number: u32, start: u64, end: u64, outcome: AttemptOutcome) -> Attempt {
+    Attempt {
+        number,
+        start: ms(start),
+        end: Some(ms(end)),
+        outcome,
+    }
+}
+
+/// `recs` times out at 50 ms, backs off 10 ms, and its second attempt completes at 80 ms;
+/// `after` waits for it; `quick` has a timeout it never reaches (no attempts recorded).
+fn retried_trace() -> Trace {
+    let env = Env::default();
+    let dag = policy_dag(
+        &env,
+        &[
+            (
+                "recs",
+                Policy::Retry(2),
+                &[(NEVER, false), (20, false)],
+                &[],
+            ),
+            ("after", Policy::Plain, &[(5, false)], &[0]),
+            ("quick", Policy::Retry(0), &[(10, false)], &[]),
+        ],
+    );
+    let mut recorder = Recorder::new(&dag, VirtualClock(env.clock.clone()));
+    block_on(&env.clock, dag.try_run(&()).with_observer(&mut recorder)).unwrap();
+    recorder.trace()
+}
+
+#[test]
+fn a_timeout_then_a_retry_is_recorded_and_drawn_attempt_by_attempt() {
+    let trace = retried_trace();
+    let spans: Vec<_> = trace
+        .spans
+        .iter()
+        .map(|s| (s.name.as_str(), s.outcome, s.start, s.end, s.fell_back))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            ("recs", Outcome::Completed, Some(ms(0)), Some(ms(80)), false),
+            (
+                "after",
+                Outcome::Completed,
+                Some(ms(80)),
+                Some(ms(85)),
+                false
+            ),
+            (
+                "quick",
+                Outcome::Completed,
+                Some(ms(0)),
+                Some(ms(10)),
+                false
+            ),
+        ]
+    );
+    assert_eq!(
+        trace.spans[0].attempts,
+        [
+            attempt(1, 0, 50, AttemptOutcome::TimedOut),
+            attempt(2, 60, 80, AttemptOutcome::Completed),
+        ]
+    );
+    assert!(trace.spans[1].attempts.is_empty());
+    assert!(trace.spans[2].attempts.is_empty(), "no attempt failed");
+    assert_eq!(trace.critical_path().names(), ["recs", "after"]);
+
+    let json = trace.to_chrome_json();
+    assert!(json.contains(
+        "  {\"name\": \"recs\", \"cat\": \"completed\", \"ph\": \"X\", \"ts\": 0, \"dur\": 80000, \"pid\": 1, \"tid\": 0, \"args\": {\"polls\": 4, \"outcome\": \"completed\", \"critical\": true, \"attempts\": 2}},\n\
+         \x20 {\"name\": \"recs attempt 1\", \"cat\": \"timed out\", \"ph\": \"X\", \"ts\": 0, \"dur\": 50000, \"pid\": 1, \"tid\": 0, \"args\": {\"attempt\": 1, \"outcome\": \"timed out\"}},\n\
+         \x20 {\"name\": \"recs attempt 2\", \"cat\": \"completed\", \"ph\": \"X\", \"ts\": 60000, \"dur\": 20000, \"pid\": 1, \"tid\": 0, \"args\": {\"attempt\": 2, \"outcome\": \"completed\"}},\n"
+    ), "{json}");
+    // The others as before.
+    assert!(json.contains(
+        "{\"name\": \"quick\", \"cat\": \"completed\", \"ph\": \"X\", \"ts\": 0, \"dur\": 10000, \"pid\": 1, \"tid\": 2, \"args\": {\"polls\": 2, \"outcome\": \"completed\", \"critical\": false}}"
+    ), "{json}");
+    assert_eq!(json.matches("\"ph\": \"X\"").count(), 5);
+
+    let gantt = trace.to_mermaid_gantt();
+    assert_eq!(
+        gantt,
+        "gantt\n    title dagfut run\n    dateFormat x\n    axisFormat %S.%L s\n    section nodes\n\
+         \x20   recs attempt 1 (timed out) :crit, done, t0a1, 0, 50\n\
+         \x20   recs attempt 2 (completed) :crit, t0a2, 60, 80\n\
+         \x20   after :crit, t1, 80, 85\n\
+         \x20   quick :t2, 0, 10\n"
+    );
+
+    let svg = trace.to_svg();
+    // 600 px for 85 ms: recs's attempts at 0–50 and 60–80 ms, the backoff between them.
+    let x = |t: f64| 160.0 + t / 85.0 * 580.0;
+    assert!(svg.contains(
+        "<g class=\"completed critical attempts\"><title>recs: completed, 2 attempts, 0.000–0.080 s</title>\n"
+    ), "{svg}");
+    assert!(svg.contains(&format!(
+        "<rect class=\"attempt timed-out critical\" x=\"160.0\" y=\"14.0\" width=\"{:.1}\" height=\"20.0\" fill=\"#ffbb78\" stroke=\"#d62728\" stroke-width=\"2\" rx=\"3\"><title>recs attempt 1: timed out, 0.000–0.050 s</title></rect>\n",
+        x(50.0) - x(0.0)
+    )), "{svg}");
+    assert!(svg.contains(&format!(
+        "<line class=\"backoff\" x1=\"{:.1}\" y1=\"24.0\" x2=\"{:.1}\" y2=\"24.0\" stroke=\"#777777\" stroke-width=\"1.5\" stroke-dasharray=\"2 2\"><title>recs backoff after attempt 1: 0.050–0.060 s</title></line>\n",
+        x(50.0),
+        x(60.0)
+    )), "{svg}");
+    assert!(svg.contains(&format!(
+        "<rect class=\"attempt completed critical\" x=\"{:.1}\" y=\"14.0\" width=\"{:.1}\" height=\"20.0\" fill=\"#d62728\" rx=\"3\"><title>recs attempt 2: completed, 0.060–0.080 s</title></rect>\n",
+        x(60.0),
+        x(80.0) - x(60.0)
+    )), "{svg}");
+    assert_eq!(svg.matches("<text class=\"attempt-number\"").count(), 2);
+    assert!(svg.contains(">timed-out attempt</text>"), "the legend");
+    // The nodes without attempts, as before.
+    assert!(svg.contains("<title>after: completed, 0.080–0.085 s</title>"));
+    assert!(svg.contains("<rect class=\"completed\" x=\"160.0\""));
+    assert_eq!(svg.matches("<g class=").count(), 2, "recs and the legend");
+
+    check_attempt_exports(&trace);
+}
+
+#[test]
+fn fallbacks_exhausted_retries_and_cancelled_attempts_are_drawn() {
+    // Settled: `flaky` fails twice and falls back; `down` fails three times for good, and
+    // `after_down` is skipped.
+    let env = Env::default();
+    let dag = policy_dag(
+        &env,
+        &[
+            ("flaky", Policy::RetryOrValue(1), &[(5, true)], &[]),
+            ("down", Policy::Retry(2), &[(5, true)], &[]),
+            ("after_down", Policy::Plain, &[(5, false)], &[1]),
+        ],
+    );
+    let mut recorder = Recorder::new(&dag, VirtualClock(env.clock.clone()));
+    let settled = block_on(
+        &env.clock,
+        dag.run_settled(&()).with_observer(&mut recorder),
+    );
+    assert_eq!(settled.errors.len(), 2);
+    let trace = recorder.trace();
+    let flaky = &trace.spans[0];
+    assert!(flaky.fell_back);
+    assert_eq!(
+        (flaky.outcome, flaky.start, flaky.end),
+        (Outcome::Completed, Some(ms(0)), Some(ms(20)))
+    );
+    assert_eq!(
+        flaky.attempts,
+        [
+            attempt(1, 0, 5, AttemptOutcome::Failed),
+            attempt(2, 15, 20, AttemptOutcome::Failed),
+        ]
+    );
+    let down = &trace.spans[1];
+    assert!(!down.fell_back);
+    assert_eq!(down.outcome, Outcome::Failed);
+    assert_eq!(
+        down.attempts,
+        [
+            attempt(1, 0, 5, AttemptOutcome::Failed),
+            attempt(2, 15, 20, AttemptOutcome::Failed),
+            attempt(3, 30, 35, AttemptOutcome::Failed),
+        ]
+    );
+    assert_eq!(trace.spans[2].outcome, Outcome::Skipped);
+
+    let gantt = trace.to_mermaid_gantt();
+    assert!(
+        gantt.contains(
+            "    flaky attempt 1 (failed) :done, t0a1, 0, 5\n\
+             \x20   flaky attempt 2 (failed, fallback) :done, t0a2, 15, 20\n\
+             \x20   down attempt 1 (failed) :crit, done, t1a1, 0, 5\n\
+             \x20   down attempt 2 (failed) :crit, done, t1a2, 15, 20\n\
+             \x20   down attempt 3 (failed) :crit, done, t1a3, 30, 35\n"
+        ),
+        "{gantt}"
+    );
+    let svg = trace.to_svg();
+    assert!(svg.contains(
+        "text-anchor=\"end\">flaky <tspan fill=\"#777777\" font-style=\"italic\">(fallback)</tspan></text>"
+    ), "{svg}");
+    assert!(svg.contains("<title>flaky: completed (fallback), 2 attempts, 0.000–0.020 s</title>"));
+    assert!(svg.contains("<g class=\"failed critical attempts\"><title>down: failed, 3 attempts, 0.000–0.035 s</title>"));
+    assert_eq!(svg.matches("<rect class=\"attempt failed\"").count(), 2);
+    assert_eq!(
+        svg.matches("<rect class=\"attempt failed critical\"")
+            .count(),
+        3
+    );
+    assert_eq!(svg.matches("<line class=\"backoff\"").count(), 3);
+    let json = trace.to_chrome_json();
+    assert!(json.contains("\"critical\": false, \"attempts\": 2, \"fell_back\": true}"));
+    assert!(json.contains(
+        "{\"name\": \"down attempt 3\", \"cat\": \"failed\", \"ph\": \"X\", \"ts\": 30000, \"dur\": 5000, \"pid\": 1, \"tid\": 1, \"args\": {\"attempt\": 3, \"outcome\": \"failed\"}}"
+    ), "{json}");
+    check_attempt_exports(&trace);
+
+    // Fail-fast: `boom` fails at 70 ms, during `recs`'s second attempt (cancelled), and at
+    // 55 ms during `slow`'s backoff (the run stops before its retry).
+    for (stop, attempts) in [
+        (
+            70,
+            vec![
+                attempt(1, 0, 50, AttemptOutcome::TimedOut),
+                attempt(2, 60, 70, AttemptOutcome::Cancelled),
+            ],
+        ),
+        (55, vec![attempt(1, 0, 50, AttemptOutcome::TimedOut)]),
+    ] {
+        let env = Env::default();
+        let dag = policy_dag(
+            &env,
+            &[
+                ("recs", Policy::Retry(2), &[(NEVER, false)], &[]),
+                ("boom", Policy::Plain, &[(stop, true)], &[]),
+            ],
+        );
+        let mut recorder = Recorder::new(&dag, VirtualClock(env.clock.clone()));
+        let error = block_on(&env.clock, dag.try_run(&()).with_observer(&mut recorder));
+        assert_eq!(error.unwrap_err().name(), Some("boom"));
+        let trace = recorder.trace();
+        let recs = &trace.spans[0];
+        assert_eq!(
+            (recs.outcome, recs.end),
+            (Outcome::Cancelled, Some(ms(stop)))
+        );
+        assert_eq!(recs.attempts, attempts, "stopped at {stop} ms");
+        let svg = trace.to_svg();
+        assert!(svg.contains("<g class=\"cancelled attempts\">"), "{svg}");
+        let gantt = trace.to_mermaid_gantt();
+        if stop == 70 {
+            assert!(svg.contains("<title>recs attempt 2: cancelled, 0.060–0.070 s</title>"));
+            assert!(svg.contains("<title>recs backoff after attempt 1: 0.050–0.060 s</title>"));
+            assert!(
+                gantt.contains("    recs attempt 2 (cancelled) :active, t0a2, 60, 70\n"),
+                "{gantt}"
+            );
+        } else {
+            // The backoff the run cut short, up to its end.
+            assert!(svg.contains("<title>recs backoff after attempt 1: 0.050–0.055 s</title>"));
+            assert!(!gantt.contains("attempt 2"), "{gantt}");
+        }
+        check_attempt_exports(&trace);
+    }
+}
+
+/// A clock the test sets, in milliseconds.
+#[derive(Clone, Default)]
+struct HandClock(Arc<AtomicU32>);
+
+impl HandClock {
+    fn set(&self, ms: u32) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for HandClock {
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0.load(Ordering::SeqCst).into())
+    }
+}
+
+#[test]
+fn a_running_attempt_is_open_in_every_rendering() {
+    // The events of a run dropped during `recs`'s second attempt, fed by hand.
+    use dagfut::{NodeEvent, Observer};
+    let env = Env::default();
+    let dag = policy_dag(&env, &[("recs", Policy::Retry(2), &[(NEVER, false)], &[])]);
+    let clock = HandClock::default();
+    let mut recorder = Recorder::new(&dag, clock.clone());
+    recorder.on_poll_start();
+    recorder.on_event(0, NodeEvent::Started);
+    recorder.on_event(0, NodeEvent::Pending);
+    recorder.on_poll_end(false);
+    clock.set(50);
+    recorder.on_poll_start();
+    recorder.on_event(0, NodeEvent::TimedOut { attempt: 1 });
+    recorder.on_event(0, NodeEvent::Pending);
+    recorder.on_poll_end(false);
+    clock.set(60);
+    recorder.on_poll_start();
+    recorder.on_event(0, NodeEvent::Retrying { attempt: 2 });
+    recorder.on_event(0, NodeEvent::Pending);
+    recorder.on_poll_end(false);
+    let trace = recorder.trace();
+    let recs = &trace.spans[0];
+    assert_eq!((recs.outcome, recs.end), (Outcome::Running, None));
+    assert_eq!(
+        recs.attempts,
+        [
+            attempt(1, 0, 50, AttemptOutcome::TimedOut),
+            Attempt {
+                number: 2,
+                start: ms(60),
+                end: None,
+                outcome: AttemptOutcome::Running
+            },
+        ]
+    );
+    let json = trace.to_chrome_json();
+    assert!(json.contains(
+        "{\"name\": \"recs attempt 2\", \"cat\": \"running\", \"ph\": \"B\", \"ts\": 60000, \"pid\": 1, \"tid\": 0, \"args\": {\"attempt\": 2, \"outcome\": \"running\"}}"
+    ), "{json}");
+    assert_eq!(
+        json.matches("\"ph\": \"B\"").count(),
+        2,
+        "recs and its attempt"
+    );
+    let gantt = trace.to_mermaid_gantt();
+    assert!(
+        gantt.ends_with("    recs attempt 1 (timed out) :done, t0a1, 0, 50\n"),
+        "{gantt}"
+    );
+    // The picture runs to the last time recorded: attempt 2's start.
+    let svg = trace.to_svg();
+    assert!(
+        svg.contains("<rect class=\"attempt running\" x=\"740.0\" y=\"14.0\" width=\"1.0\""),
+        "{svg}"
+    );
+    assert!(svg.contains("<title>recs attempt 1: timed out, 0.000–0.050 s</title>"));
+    assert!(svg.contains("<title>recs backoff after attempt 1: 0.050–0.060 s</title>"));
+    check_attempt_exports(&trace);
+}
+
+#[test]
+fn a_trace_without_attempts_renders_byte_for_byte_as_before() {
+    // Pinned from the renderings before attempts were drawn.
+    let trace = fail_fast_trace();
+    assert_eq!(
+        trace.to_chrome_json(),
+        include_str!("pinned/fail_fast.json")
+    );
+    assert_eq!(
+        trace.to_mermaid_gantt(),
+        include_str!("pinned/fail_fast.mmd")
+    );
+    assert_eq!(trace.to_svg(), include_str!("pinned/fail_fast.svg"));
+    for text in [
+        trace.to_chrome_json(),
+        trace.to_mermaid_gantt(),
+        trace.to_svg(),
+    ] {
+        assert!(!text.contains("attempt") && !text.contains("fallback"));
+        assert!(!text.contains("legend") && !text.contains("backoff"));
+    }
+}
+
+/// The node and attempt texts each rendering holds: `(name, attempt number, outcome, start,
+/// end)` per attempt that ended.
+fn ended_attempts(trace: &Trace) -> Vec<(&Span, &Attempt, Duration)> {
+    trace
+        .spans
+        .iter()
+        .flat_map(|span| {
+            span.attempts
+                .iter()
+                .filter_map(move |attempt| Some((span, attempt, attempt.end?)))
+        })
+        .collect()
+}
+
+/// Parses Chrome trace JSON with Python's `json`: each event's name, category, phase, row,
+/// and `args.attempt` (or `-`).
+const PY_JSON_ATTEMPTS: &str = r#"
+import sys, json
+for event in json.loads(sys.stdin.buffer.read().decode('utf-8')):
+    h = lambda s: s.encode('utf-8').hex()
+    print(h(event['name']), h(event['cat']), event['ph'], event['tid'], event['args'].get('attempt', '-'))
+"#;
+
+/// Reads `trace`'s three renderings back with the real parsers (Python's XML and JSON
+/// parsers, Mermaid's), and checks that each holds each attempt.
+fn check_attempt_exports(trace: &Trace) {
+    if cfg!(miri) {
+        // Miri runs no program.
+        return;
+    }
+    let critical = trace.critical_path();
+
+    // SVG: well-formed; every label; a title per plain node, per node with attempts, per
+    // attempt and per backoff, each attempt's naming it.
+    let svg = trace.to_svg();
+    let Some(parsed) = run_tool("python3", &["-c", PY_SVG], svg.as_bytes()) else {
+        return;
+    };
+    let texts: BTreeSet<String> = parsed
+        .lines()
+        .filter_map(|line| line.strip_prefix("text "))
+        .map(unhex)
+        .collect();
+    let titles: Vec<String> = parsed
+        .lines()
+        .filter_map(|line| line.strip_prefix("title "))
+        .map(unhex)
+        .collect();
+    for span in &trace.spans {
+        let fallback = if span.fell_back { " (fallback)" } else { "" };
+        let label = format!("{}{fallback}", visible(&span.name));
+        assert!(texts.contains(&label), "{label:?} in {texts:?}");
+    }
+    let backoffs = svg.matches("<line class=\"backoff\"").count();
+    let expected_titles: usize = trace
+        .spans
+        .iter()
+        .filter(|span| span.start.is_some())
+        .map(|span| 1 + span.attempts.len())
+        .sum();
+    assert_eq!(titles.len(), expected_titles + backoffs, "{titles:?}");
+    for (span, attempt, end) in ended_attempts(trace) {
+        let title = format!(
+            "{} attempt {}: {}, {:.3}–{:.3} s",
+            visible(&span.name),
+            attempt.number,
+            attempt.outcome.as_str(),
+            attempt.start.as_secs_f64(),
+            end.as_secs_f64()
+        );
+        assert!(titles.contains(&title), "{title:?} in {titles:?}");
+    }
+
+    // Chrome JSON: each node's event, then one per attempt, on its row.
+    let json = trace.to_chrome_json();
+    let parsed = run_tool("python3", &["-c", PY_JSON_ATTEMPTS], json.as_bytes()).unwrap();
+    let events: Vec<(String, String, String, String)> = parsed
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (
+                unhex(fields[0]),
+                unhex(fields[1]),
+                fields[3].to_string(),
+                fields[4].to_string(),
+            )
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for span in &trace.spans {
+        if span.start.is_none() && span.outcome != Outcome::Skipped {
+            continue;
+        }
+        let task = span.task.to_string();
+        expected.push((
+            span.name.clone(),
+            span.outcome.as_str().to_string(),
+            task.clone(),
+            "-".to_string(),
+        ));
+        for attempt in &span.attempts {
+            expected.push((
+                format!("{} attempt {}", span.name, attempt.number),
+                attempt.outcome.as_str().to_string(),
+                task.clone(),
+                attempt.number.to_string(),
+            ));
+        }
+    }
+    assert_eq!(events, expected, "{json}");
+
+    // Mermaid: one task per attempt that ended, each with its number and outcome.
+    let text = trace.to_mermaid_gantt();
+    // A scratch directory of its own: tests run at once.
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, Ordering::SeqCst);
+    let Some(lines) = mermaid_parse(&text, &format!("attempts-{call}")) else {
+        return;
+    };
+    let tasks: Vec<Vec<String>> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("T "))
+        .map(|line| line.split(' ').map(str::to_string).collect())
+        .collect();
+    let mut expected = Vec::new();
+    for span in &trace.spans {
+        let crit = critical.tasks.contains(&span.task);
+        if span.attempts.is_empty() {
+            let (Some(start), Some(end)) = (span.start, span.end) else {
+                continue;
+            };
+            let (suffix, flag) = match span.outcome {
+                Outcome::Failed => (" (failed)", Some("done")),
+                Outcome::Cancelled => (" (cancelled)", Some("active")),
+                _ => ("", None),
+            };
+            expected.push((
+                format!("t{}", span.task),
+                format!("{}{suffix}", span.name),
+                start,
+                end,
+                crit,
+                flag,
+            ));
+            continue;
+        }
+        for (i, attempt) in span.attempts.iter().enumerate() {
+            let Some(end) = attempt.end else { continue };
+            let fallback = span.fell_back && i + 1 == span.attempts.len();
+            let flag = match attempt.outcome {
+                AttemptOutcome::Failed | AttemptOutcome::TimedOut => Some("done"),
+                AttemptOutcome::Cancelled => Some("active"),
+                _ => None,
+            };
+            expected.push((
+                format!("t{}a{}", span.task, attempt.number),
+                format!(
+                    "{} attempt {} ({}{})",
+                    span.name,
+                    attempt.number,
+                    attempt.outcome.as_str(),
+                    if fallback { ", fallback" } else { "" }
+                ),
+                attempt.start,
+                end,
+                crit,
+                flag,
+            ));
+        }
+    }
+    assert_eq!(tasks.len(), expected.len(), "{text}\n{lines:?}");
+    for (task, (id, label, start, end, crit, flag)) in tasks.iter().zip(expected) {
+        assert_eq!(task[0], id, "{text}");
+        // The text runs to the `:` before the task's data: one space more.
+        assert_eq!(unhex(&task[1]), format!("{} ", mermaid_visible(&label)));
+        let (start, end) = (start.as_millis(), end.as_millis());
+        assert_eq!(task[2], start.to_string());
+        assert_eq!(task[3], end.max(start + 1).to_string());
+        let flags: Vec<&str> = crit.then_some("crit").into_iter().chain(flag).collect();
+        let flags = if flags.is_empty() {
+            "-".to_string()
+        } else {
+            flags.join(",")
+        };
+        assert_eq!(task[4], flags, "{label}");
+    }
+}
+
+/// The hostile names again, each node with a policy: the first of every four times out once
+/// then completes, the second fails twice and falls back, the third fails three times for
+/// good (its chain's rest is skipped), the fourth completes at once (no attempts).
+#[test]
+#[cfg_attr(miri, ignore = "runs python3 and node")]
+fn the_attempts_of_hostile_names_parse_in_every_export() {
+    let env = Env::default();
+    let inputs: Vec<Vec<usize>> = (0..HOSTILE.len())
+        .map(|i| if i % 3 == 0 { Vec::new() } else { vec![i - 1] })
+        .collect();
+    let nodes: Vec<Planned<'_>> = HOSTILE
+        .iter()
+        .zip(&inputs)
+        .enumerate()
+        .map(|(i, (&name, inputs))| {
+            let (policy, steps): (Policy, &[(u64, bool)]) = match i % 4 {
+                0 => (Policy::Retry(1), &[(NEVER, false), (5, false)]),
+                1 => (Policy::RetryOrValue(1), &[(5, true)]),
+                2 => (Policy::Retry(2), &[(5, true)]),
+                _ => (Policy::Retry(1), &[(5, false)]),
+            };
+            (name, policy, steps, inputs.as_slice())
+        })
+        .collect();
+    let dag = policy_dag(&env, &nodes);
+    let mut recorder = Recorder::new(&dag, VirtualClock(env.clock.clone()));
+    block_on(
+        &env.clock,
+        dag.run_settled(&()).with_observer(&mut recorder),
+    );
+    let trace = recorder.trace();
+    let with = |test: fn(&Span) -> bool| trace.spans.iter().filter(|s| test(s)).count();
+    assert!(with(|s| s.fell_back) >= 3);
+    assert!(with(|s| s.outcome == Outcome::Failed && !s.attempts.is_empty()) >= 3);
+    assert!(with(|s| s.outcome == Outcome::Skipped) >= 3);
+    assert!(
+        with(|s| s
+            .attempts
+            .iter()
+            .any(|a| a.outcome == AttemptOutcome::TimedOut))
+            >= 3
+    );
+    assert!(with(|s| s.outcome == Outcome::Completed && s.attempts.is_empty()) >= 3);
+    check_attempt_exports(&trace);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the firmware, boots it on QEMU's Stellaris LM3S6965 board (a Cortex-M3), and checks
 # what it printed over semihosting: the seed DAG's values, when slow_b started, the run's
-# elapsed time on the board's SysTick clock, and a run failing with a timeout.
+# elapsed time on the board's SysTick clock, a run failing with a timeout, and a sensor read
+# whose node policy times out and falls back to the last good value.
 #
 # Needs: the thumbv7m-none-eabi target (`rustup target add thumbv7m-none-eabi`) and
 # qemu-system-arm (Debian: `apt-get install qemu-system-arm`).
@@ -67,6 +68,14 @@ check "slow_b started at about 100 ms" ms_between "slow_b started at" 100 250
 check "elapsed about 1200 ms" ms_between "elapsed =" 1200 1450
 check "the timeout names the node" \
     has_line 'timeout: node `sense` (task #0) failed: `sense` timed out after 20ms'
+# The node policy: the sensor's read (500 ms) times out at 50 ms on EmbassyTimer, and the
+# display gets the last good value from the fallback node, when the timeout fires rather than
+# when the read would have ended.
+check "the sensor falls back to its last value" \
+    has_line "sensor: timed out, using the last value 21"
+check "the sensor's timeout is recorded" \
+    has_line 'sensor: recorded: node `sensor` (task #1) timed out after 50ms'
+check "the fallback is displayed at about 50 ms" ms_between "sensor: displayed after" 50 150
 
 echo "qemu-firmware: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

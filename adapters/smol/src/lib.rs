@@ -1,11 +1,15 @@
-//! [dagfut] on [smol]: per-node timeouts on smol's timer, offloading of CPU-heavy nodes, and
-//! a clock for run traces.
+//! [dagfut] on [smol]: the timer of node policies and per-node timeouts on smol's timer,
+//! offloading of CPU-heavy nodes, and a clock for run traces.
 //!
 //! A dagfut run is one future, and it runs on smol as it is: `smol::block_on(dag.run(&p))`,
 //! or `smol::spawn` of a task that owns the DAG. This crate adds:
 //!
+//! - [`SmolTimer`]: smol's timer as a [`dagfut::Timer`], for node policies declared with the
+//!   graph (`b.named("recs").timeout(..).retry(..).or_value(..)`): timeouts per attempt,
+//!   retries with a backoff, fallbacks;
 //! - [`timeout`]: a node's future with a deadline from smol's timer ([`smol::Timer`]),
-//!   failing with a [`Timeout`] that names the node;
+//!   failing with a [`Timeout`] that names the node: the same deadline by hand, inside the
+//!   node's body;
 //! - [`offload`] and [`offload_blocking`]: run a CPU-heavy piece of a node on an executor run
 //!   by one thread per core (this crate's; not smol's global one, a single thread by default)
 //!   or on smol's blocking pool (`smol::unblock`), so two such nodes use two cores while the
@@ -42,6 +46,8 @@
 #![doc(test(attr(deny(warnings))))]
 
 use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use core::time::Duration;
 
 use std::sync::Once;
@@ -81,6 +87,13 @@ pub use dagfut::Timeout;
 /// Call it inside a node's body, so the node stays an ordinary `async fn` of its inputs; a node
 /// with an error type of its own converts with `From<Timeout>` and `timeout(..).await??`.
 ///
+/// The declarative alternative is a node policy: give the builder a [`SmolTimer`]
+/// (`with_timer(SmolTimer)`) and declare the deadline with the graph,
+/// `b.named("fetch").timeout(after).add_try_node(fetch, inputs)`. The node's function then has
+/// no timer code, the deadline combines with retries and a fallback, and a node that overruns
+/// fails with [`DagError::TimedOut`](dagfut::DagError::TimedOut) instead of a [`Timeout`] in
+/// the DAG's error type.
+///
 /// # Cancel safety
 ///
 /// Dropping the future drops `work`.
@@ -90,6 +103,88 @@ pub async fn timeout<F: Future>(
     work: F,
 ) -> Result<F::Output, Timeout> {
     Timeout::race(label, after, work, Timer::after(after)).await
+}
+
+/// smol's timer ([`smol::Timer`], async-io's) as a [`dagfut::Timer`], for node policies: give
+/// it to the builder (`with_timer(SmolTimer)`), then the timeouts and retry backoffs of
+/// [`Guarded`](dagfut::Guarded) nodes sleep on it.
+///
+/// It needs no runtime: async-io's timers are driven by whichever thread waits in
+/// `smol::block_on` (or by async-io's own driver thread). A sleep is `Send`, as a `Sendable`
+/// DAG needs; a sleep too long for the clock (`Duration::MAX`) never ends.
+///
+/// # Examples
+///
+/// A recommendations node that hangs: each attempt times out after 20 ms, it retries once
+/// after 10 ms, then falls back to no recommendations, and the page is still produced.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use dagfut::{Backoff, DagBuilder};
+/// use dagfut_smol::SmolTimer;
+///
+/// async fn recommendations(_product: &u32) -> Result<Vec<String>, String> {
+///     smol::Timer::after(Duration::from_secs(3600)).await; // hangs
+///     Ok(vec!["a lamp".to_string()])
+/// }
+///
+/// async fn page(product: &u32, recs: &Vec<String>) -> String {
+///     format!("product {product}, {} recommendations", recs.len())
+/// }
+///
+/// let ms = Duration::from_millis;
+/// let b = DagBuilder::<u32>::new().with_error::<String>().with_timer(SmolTimer);
+/// let recs = b
+///     .named("recs")
+///     .timeout(ms(20))
+///     .retry(1, Backoff::fixed(ms(10)))
+///     .or_value(Vec::new())
+///     .add_try_node(recommendations, b.param());
+/// let page = b.named("page").add_node(page, (b.param(), recs));
+/// let dag = b.build();
+///
+/// let started = Instant::now();
+/// let settled = smol::block_on(dag.run_settled(&7));
+/// assert_eq!(settled.outputs[page], "product 7, 0 recommendations");
+/// assert_eq!(
+///     settled.errors[0].to_string(),
+///     "node `recs` (task #0) timed out after 20ms on attempt 2 of 2"
+/// );
+/// assert!(started.elapsed() >= ms(50)); // two timeouts and a backoff; a timer never fires early
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SmolTimer;
+
+impl dagfut::Timer for SmolTimer {
+    type Sleep = SmolSleep;
+
+    fn sleep(&self, duration: Duration) -> SmolSleep {
+        SmolSleep(Timer::after(duration))
+    }
+}
+
+/// One sleep of a [`SmolTimer`]: a [`smol::Timer`] that completes with `()` rather than the
+/// instant it fired.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use dagfut::Timer;
+/// use dagfut_smol::SmolTimer;
+///
+/// let () = smol::block_on(SmolTimer.sleep(Duration::from_millis(1)));
+/// ```
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct SmolSleep(Timer);
+
+impl Future for SmolSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
+    }
 }
 
 /// Runs `work` as a task of this crate's offload executor, on whichever of its threads is

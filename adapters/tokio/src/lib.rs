@@ -1,11 +1,15 @@
-//! [dagfut] on [tokio]: per-node timeouts, offloading of CPU-heavy nodes, a clock that
-//! follows tokio's paused time, and runs that respect tokio's cooperative budget.
+//! [dagfut] on [tokio]: the timer of node policies, per-node timeouts, offloading of CPU-heavy
+//! nodes, a clock that follows tokio's paused time, and runs that respect tokio's cooperative
+//! budget.
 //!
 //! A dagfut run is one future, and it runs on tokio as it is: `dag.run(&p).await` in a task,
 //! or `tokio::spawn` of a task that owns the DAG. This crate adds what tokio users expect:
 //!
+//! - [`TokioTimer`]: tokio's timer as a [`dagfut::Timer`], for node policies declared with the
+//!   graph (`b.named("recs").timeout(..).retry(..).or_value(..)`): timeouts per attempt,
+//!   retries with a backoff, fallbacks, all on tokio's (pausable) time;
 //! - [`timeout`]: a node's future with a deadline from tokio's timer, failing with a
-//!   [`Timeout`] that names the node;
+//!   [`Timeout`] that names the node: the same deadline by hand, inside the node's body;
 //! - [`offload`] and [`offload_blocking`]: run a CPU-heavy piece of a node on tokio's workers
 //!   (`tokio::spawn`, `tokio::task::spawn_blocking`), so two such nodes use two cores while the
 //!   rest of the DAG stays in the one future;
@@ -59,8 +63,10 @@ mod clock;
 mod coop;
 mod offload;
 mod timeout;
+mod timer;
 
 pub use clock::TokioClock;
 pub use coop::{Cooperative, PollBudget, cooperative};
 pub use offload::{Offloaded, offload, offload_blocking};
 pub use timeout::{Timeout, timeout};
+pub use timer::TokioTimer;

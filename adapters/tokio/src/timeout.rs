@@ -25,6 +25,13 @@ pub use dagfut::Timeout;
 /// A node that has its own error type converts: with `impl From<Timeout> for MyError`,
 /// `dagfut_tokio::timeout(..).await??` returns either error.
 ///
+/// The declarative alternative is a node policy: give the builder a
+/// [`TokioTimer`](crate::TokioTimer) (`with_timer(TokioTimer)`) and declare the deadline with
+/// the graph, `b.named("fetch").timeout(after).add_try_node(fetch, inputs)`. The node's function
+/// then has no timer code, the deadline combines with retries and a fallback, and a node that
+/// overruns fails with [`DagError::TimedOut`](dagfut::DagError::TimedOut) instead of a
+/// [`Timeout`] in the DAG's error type.
+///
 /// # Panics
 ///
 /// When polled outside a tokio runtime with the time driver enabled.

@@ -4,7 +4,9 @@
 //! It prints the outputs, when `slow_b` started (100 ms: the moment `fast_a` was done, not when
 //! the slower `slow_a` was), the run's elapsed time on the board's clock (1200 ms: the critical
 //! path fast_a → slow_b → end; one join per layer would take 1700), then a run that fails with a
-//! timeout, and exits QEMU over semihosting. `run-qemu.sh` checks what it printed.
+//! timeout, then a node policy: a sensor read that does not answer within its timeout
+//! ([`EmbassyTimer`]) falls back to the last good reading (`or_node`), so the display still
+//! shows a value. It exits QEMU over semihosting; `run-qemu.sh` checks what it printed.
 
 #![no_std]
 #![no_main]
@@ -16,11 +18,12 @@ mod time_driver;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use dagfut::{Clock, LocalDagBuilder, NodeEvent, Observer};
-use dagfut_embassy::{EmbassyClock, Timeout};
+use dagfut_embassy::{EmbassyClock, EmbassyTimer, Timeout};
 use embassy_executor::Executor;
 use embassy_time::{Duration, Instant, Timer};
 use embedded_alloc::LlffHeap as Heap;
@@ -61,6 +64,61 @@ async fn sense(delay: &Duration) -> Result<u32, Timeout> {
         7
     };
     dagfut_embassy::timeout("sense", Duration::from_millis(20), work).await
+}
+
+/// The last good reading of the temperature sensor, in °C (a real driver stores each one).
+static LAST_CELSIUS: AtomicU32 = AtomicU32::new(21);
+
+/// How long the sensor's read node has before it counts as failed.
+const SENSOR_TIMEOUT_MS: u64 = 50;
+
+/// A read of the sensor that never answers in time: the bus transfer takes longer than the
+/// node's timeout, so the policy drops it.
+async fn read_sensor(_: &()) -> Result<u32, &'static str> {
+    Timer::after(Duration::from_millis(10 * SENSOR_TIMEOUT_MS)).await;
+    let celsius = 23;
+    LAST_CELSIUS.store(celsius, Ordering::Relaxed);
+    Ok(celsius)
+}
+
+/// The last good reading: the sensor node's fallback.
+async fn last_value(_: &()) -> u32 {
+    LAST_CELSIUS.load(Ordering::Relaxed)
+}
+
+/// What the display shows: the reading, or the last good one.
+async fn display(celsius: &u32) -> u32 {
+    *celsius
+}
+
+/// The policy demo: `sensor` times out on the board's clock and `display` gets `last_value`'s
+/// reading instead.
+async fn sensor_with_fallback() {
+    let b = LocalDagBuilder::<()>::new()
+        .with_error::<&'static str>()
+        .with_timer(EmbassyTimer);
+    let last = b.named("last_value").add_node(last_value, b.param());
+    let reading = b
+        .named("sensor")
+        .timeout(core::time::Duration::from_millis(SENSOR_TIMEOUT_MS))
+        .or_node(last)
+        .add_try_node(read_sensor, b.param());
+    let shown = b.named("display").add_node(display, reading);
+    let dag = b.build();
+
+    let started = Instant::now();
+    let settled = dag.run_settled(&()).await;
+    let elapsed = started.elapsed();
+    let celsius = settled.outputs[shown];
+    match settled.errors.first() {
+        Some(error) if error.is_timeout() => {
+            hprintln!("sensor: timed out, using the last value {}", celsius);
+            hprintln!("sensor: recorded: {}", error);
+        }
+        Some(error) => hprintln!("sensor: failed: {}", error),
+        None => hprintln!("sensor: read {}", celsius),
+    }
+    hprintln!("sensor: displayed after {} ms", elapsed.as_millis());
 }
 
 #[embassy_executor::task]
@@ -126,6 +184,8 @@ async fn seed() {
         Ok(_) => hprintln!("timeout: none"),
         Err(error) => hprintln!("timeout: {}", error),
     }
+
+    sensor_with_fallback().await;
     debug::exit(debug::EXIT_SUCCESS);
 }
 
