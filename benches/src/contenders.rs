@@ -264,6 +264,27 @@ pub async fn chain_await_loop<const M: u8>(length: usize, param: u64) -> u64 {
     value
 }
 
+/// The seed graph ([`Shape::seed`]) as a `dagfut::dag!`: fixed at compile time, no allocation,
+/// its nodes' futures and outputs in one future.
+#[allow(clippy::type_complexity)] // the macro's async closure, whose type has no name
+pub fn seed_dag_macro<const M: u8>() -> dagfut::fixed::StaticDag<
+    impl AsyncFn(
+        &u64,
+        dagfut::fixed::Control<'_>,
+    ) -> dagfut::fixed::Report<(Option<u64>,), core::convert::Infallible, 6>,
+> {
+    dagfut::dag! {
+        async |p: &u64| -> (end) {
+            fast_a(p) = n1::<M>(p);
+            slow_b(fast_a) = n1::<M>(fast_a);
+            slow_a(p) = n1::<M>(p);
+            fast_b(p) = n1::<M>(p);
+            fast_c(slow_a, fast_b) = n2::<M>(slow_a, fast_b);
+            end(fast_c, slow_b) = n2::<M>(fast_c, slow_b);
+        }
+    }
+}
+
 /// The floor of the seed graph ([`Shape::seed`]): the hand-shaped nested `join!`, one async
 /// block per chain, as a user writes a small graph fixed at compile time (the optimal
 /// schedule, one stack-allocated state machine):

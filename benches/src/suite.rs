@@ -7,7 +7,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use crate::contenders::{
-    DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_nested_join,
+    DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_dag_macro,
+    seed_nested_join,
 };
 use crate::node::{PEND, READY, drive};
 use crate::peers::{AsyncDagShape, DagxShape};
@@ -31,6 +32,8 @@ pub enum Contender {
     Dagfut,
     /// Nested `join!`s shaped by hand: the seed graph's floor (the seed graph only).
     NestedJoin,
+    /// The seed graph as a `dagfut::dag!`, fixed at compile time (the seed graph only).
+    DagMacro,
     /// A loop of `.await`s in one future: a chain's floor (chains only).
     AwaitLoop,
     /// One plain `join_all` per layer, of one `async fn` per node (no wrapping, no boxing).
@@ -57,6 +60,7 @@ impl Contender {
         match self {
             Contender::Dagfut => "dagfut",
             Contender::NestedJoin => "nested_join",
+            Contender::DagMacro => "dag_macro",
             Contender::AwaitLoop => "await_loop",
             Contender::JoinAllPerLayer => "join_all_per_layer",
             Contender::FuturesUnordered => "futures_unordered",
@@ -70,9 +74,10 @@ impl Contender {
     }
 
     /// Every contender, in report order.
-    pub const ALL: [Contender; 11] = [
+    pub const ALL: [Contender; 12] = [
         Contender::Dagfut,
         Contender::NestedJoin,
+        Contender::DagMacro,
         Contender::AwaitLoop,
         Contender::JoinAllPerLayer,
         Contender::FuturesUnordered,
@@ -95,7 +100,7 @@ impl Contender {
         );
         match self {
             _ if ready_only && M & PEND != 0 => false,
-            Contender::NestedJoin => shape.name == "seed",
+            Contender::NestedJoin | Contender::DagMacro => shape.name == "seed",
             Contender::AwaitLoop => shape.name == "chain",
             Contender::Dagx => DagxShape::supports(shape),
             Contender::AsyncDag => AsyncDagShape::supports(shape),
@@ -171,6 +176,13 @@ pub fn bench_contenders<const M: u8>(
                 assert_eq!(drive(seed_nested_join::<M>(1), &mut random), expected);
                 group.bench_function(id, |b| {
                     b.iter(|| black_box(drive(seed_nested_join::<M>(1), &mut random)))
+                });
+            }
+            Contender::DagMacro => {
+                let dag = seed_dag_macro::<M>();
+                assert_eq!(drive(dag.run(&1), &mut random), (expected,));
+                group.bench_function(id, |b| {
+                    b.iter(|| black_box(drive(dag.run(&1), &mut random)))
                 });
             }
             Contender::AwaitLoop => {

@@ -16,6 +16,7 @@ mod sealed {
 /// that takes nodes failing with `fn(&'static String)` (the run would hand that error back
 /// under the higher-ranked type). `fn(X) -> X` is invariant in `X` and `Send + Sync` whatever
 /// `X` is, so the marker leaves the auto traits to the `unsafe impl`s beside each type.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) type TypeMarker<P, K, E> = PhantomData<(fn(P) -> P, K, fn(E) -> E)>;
 
 /// Which node futures a DAG takes: [`Sendable`] or [`Local`]. Sealed.
@@ -65,7 +66,9 @@ impl CannotFail for core::convert::Infallible {}
 
 /// Compile-time checks that the `unsafe impl Send` beside each public type applies: used as
 /// `const _: () = assert_send::<T>();` next to the impl.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) const fn assert_send<T: Send>() {}
 
 /// As [`assert_send`], for `Sync`.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 pub(crate) const fn assert_sync<T: Sync>() {}

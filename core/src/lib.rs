@@ -61,11 +61,22 @@
 //! ([`DagBuilder::with_timer`]). An optional input ([`Node::optional`]) lets a dependent run
 //! without a node that failed.
 //!
+//! # Fixed at compile time, with no allocator: `dag!`
+//!
+//! A graph known when the program is written can be a [`dag!`]: one future whose size is
+//! known at compile time, the nodes' futures and outputs in place, per-node wakers in a
+//! `static`, no allocation at all (the crate builds without `alloc` for it). Same semantics:
+//! each node starts the moment its inputs are ready, fail-fast or settling runs, drop is
+//! cancellation, stale wakes are ignored, the same [`Observer`].
+//!
 //! # Features
 //!
 //! - `std` (default): the [`trace`] module (spans on a clock, critical path, Chrome JSON,
 //!   Mermaid and SVG timelines) and `catch_panics` on fallible runs (a node's panic becomes a
-//!   [`DagError::Panicked`]). Everything else is `no_std` + `alloc`: for firmware, depend on
+//!   [`DagError::Panicked`]). Everything else is `no_std` + `alloc`: for firmware with a heap,
+//!   depend on `dagfut = { version = "0.1", default-features = false, features = ["alloc"] }`.
+//! - `alloc` (with `std`): the runtime builder and its runs ([`DagBuilder`], [`Dag`], node
+//!   policies). Without it only [`dag!`] is left, for firmware with no allocator:
 //!   `dagfut = { version = "0.1", default-features = false }`.
 //! - `tracing` (off by default; works without `std`): a [`tracing`](https://docs.rs/tracing)
 //!   span for each run (`dagfut.run`, with the DAG's id) and, inside it, one per node
@@ -83,56 +94,70 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-mod builder;
-mod cache;
-mod dag;
-mod error;
-mod export;
+/// The modules of the runtime builder and its runs, which allocate (feature `alloc`).
+macro_rules! with_alloc {
+    ($($item:item)*) => {$(
+        #[cfg(feature = "alloc")]
+        $item
+    )*};
+}
+
+with_alloc! {
+    mod builder;
+    mod cache;
+    mod dag;
+    mod error;
+    mod export;
+    mod guarded;
+    // The sealed `IntoTask` trait behind `Inputs` names the crate-private `ErasedTask`: users
+    // can neither name nor implement it, which is the point.
+    #[allow(private_interfaces)]
+    mod inputs;
+    mod node;
+    mod outputs;
+    // The sealed `Fallback` trait's hidden methods name the crate-private `ErasedTask`.
+    #[allow(private_interfaces)]
+    mod policy;
+    mod ready;
+    mod run;
+    mod slots;
+    mod sync;
+    // `Shape`, named by the sealed `Input` trait, names the crate-private `Slot` and `Resolver`.
+    #[allow(private_interfaces)]
+    mod task;
+    mod waker;
+}
+pub mod fixed;
 mod flavor;
-mod guarded;
-// The sealed `IntoTask` trait behind `Inputs` names the crate-private `ErasedTask`: users
-// can neither name nor implement it, which is the point.
-#[allow(private_interfaces)]
-mod inputs;
-mod node;
 mod observe;
-mod outputs;
 // `Arc` needs compare-and-swap: not on thumbv6m.
-#[cfg(target_has_atomic = "ptr")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 mod owned;
-// The sealed `Fallback` trait's hidden methods name the crate-private `ErasedTask`.
-#[allow(private_interfaces)]
-mod policy;
-mod ready;
-mod run;
-mod slots;
-#[cfg(feature = "tracing")]
+#[cfg(all(feature = "alloc", feature = "tracing"))]
 mod spans;
-mod sync;
-// `Shape`, named by the sealed `Input` trait, names the crate-private `Slot` and `Resolver`.
-#[allow(private_interfaces)]
-mod task;
 mod timeout;
 #[cfg(feature = "std")]
 pub mod trace;
-mod waker;
 
-pub use builder::{DagBuilder, LocalDagBuilder, Named};
-pub use dag::{Dag, LocalDag};
-pub use error::{BuildError, DagError, OutputError};
+with_alloc! {
+    pub use builder::{DagBuilder, LocalDagBuilder, Named};
+    pub use dag::{Dag, LocalDag};
+    pub use error::{BuildError, DagError, OutputError};
+    pub use guarded::Guarded;
+    pub use node::{DagId, Node, NodeId, Optional};
+    pub use outputs::Outputs;
+    pub use policy::{Backoff, NoTimer, Timer};
+    pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
+}
 pub use flavor::{Local, Sendable};
-pub use guarded::Guarded;
-pub use node::{DagId, Node, NodeId, Optional};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
-pub use outputs::Outputs;
-#[cfg(target_has_atomic = "ptr")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use owned::{OwnedOutputs, OwnedRun};
-pub use policy::{Backoff, NoTimer, Timer};
-pub use run::{DEFAULT_POLL_BUDGET, DagFuture, Settled, SettledDagFuture, TryDagFuture};
 pub use timeout::Timeout;
 
 /// The traits and marker types behind the builder's bounds: what a node function, its
@@ -140,10 +165,13 @@ pub use timeout::Timeout;
 /// fits, and their compile errors say what to change.
 pub mod marker {
     pub use crate::flavor::{CannotFail, Flavor, Value};
-    pub use crate::inputs::{GuardedInputs, GuardedTryInputs, Inputs, TryInputs, WithState};
-    pub use crate::outputs::Handles;
-    pub use crate::policy::{Fallback, NoFallback, OrNode, OrValue};
-    pub use crate::task::{Guard, NodeError, NodeFn, Plain, Try};
+    #[cfg(feature = "alloc")]
+    pub use crate::{
+        inputs::{GuardedInputs, GuardedTryInputs, Inputs, TryInputs, WithState},
+        outputs::Handles,
+        policy::{Fallback, NoFallback, OrNode, OrValue},
+        task::{Guard, NodeError, NodeFn, Plain, Try},
+    };
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -1,0 +1,345 @@
+//! The behaviour suite on DAGs fixed at compile time (`dagfut::dag!`): the seed's timings on a
+//! virtual clock, failures under both policies, cancellation, panics, stale wakes, concurrent
+//! runs. Fit for Miri (no real time, no threads but one test's).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use dagfut::{Clock, NodeEvent, Observer, Timer};
+use dagfut_tests::policy::first_of;
+use dagfut_tests::virtual_time::{VirtualTimer, block_on};
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+async fn inc_task(timer: &VirtualTimer, delay: Duration, n: &u32) -> u32 {
+    timer.sleep(delay).await;
+    n + 1
+}
+
+async fn add_task(timer: &VirtualTimer, delay: Duration, a: &u32, b: &u32) -> u32 {
+    timer.sleep(delay).await;
+    a + b
+}
+
+/// Each node's start and end on the virtual clock.
+struct Times<'t> {
+    clock: &'t VirtualTimer,
+    starts: Vec<(usize, Duration)>,
+    ends: Vec<(usize, Duration)>,
+    events: Vec<(usize, NodeEvent)>,
+}
+
+impl<'t> Times<'t> {
+    fn new(clock: &'t VirtualTimer) -> Self {
+        Times {
+            clock,
+            starts: Vec::new(),
+            ends: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn start_of(&self, task: usize) -> Duration {
+        self.starts.iter().find(|(t, _)| *t == task).unwrap().1
+    }
+
+    fn end_of(&self, task: usize) -> Duration {
+        self.ends.iter().find(|(t, _)| *t == task).unwrap().1
+    }
+}
+
+impl Observer for Times<'_> {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        match event {
+            NodeEvent::Started => self.starts.push((task, self.clock.now())),
+            NodeEvent::Completed | NodeEvent::Failed => self.ends.push((task, self.clock.now())),
+            _ => {}
+        }
+        self.events.push((task, event));
+    }
+}
+
+#[test]
+fn the_seed_runs_on_a_virtual_clock_with_the_seeds_timings() {
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let seed = dagfut::dag! {
+        async |p: &u32| -> (end, fast_a, slow_b) {
+            fast_a(p) = inc_task(t, ms(100), p);
+            slow_b(fast_a) = inc_task(t, ms(1000), fast_a);
+            slow_a(p) = inc_task(t, ms(500), p);
+            fast_b(p) = inc_task(t, ms(100), p);
+            fast_c(slow_a, fast_b) = add_task(t, ms(100), slow_a, fast_b);
+            end(fast_c, slow_b) = add_task(t, ms(100), fast_c, slow_b);
+        }
+    };
+    let mut times = Times::new(&timer);
+    let (end, fast_a, slow_b) = block_on(&timer, seed.run_with(&0, &mut times));
+    assert_eq!((end, fast_a, slow_b), (4, 1, 2));
+    // slow_b starts the moment fast_a is done, not when slow_a (its "layer") is.
+    assert_eq!(times.start_of(1), ms(100));
+    assert_eq!(times.start_of(4), ms(500)); // fast_c: after slow_a
+    assert_eq!(times.start_of(5), ms(1100)); // end: after slow_b
+    assert_eq!(times.end_of(5), ms(1200));
+    assert_eq!(timer.now(), ms(1200));
+    // Run again: the same DAG, another parameter, the same schedule.
+    let (end, ..) = block_on(&timer, seed.run(&10));
+    assert_eq!(end, 34);
+    assert_eq!(timer.now(), ms(2400));
+}
+
+/// Counts the drops of the values it guards (a node future's state, an output).
+#[derive(Clone, Default)]
+struct Drops(Arc<AtomicU32>);
+
+impl Drops {
+    fn count(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Guard(Drops);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An output that counts its drop.
+struct Counted(u32, #[allow(dead_code)] Guard);
+
+async fn guarded(timer: &VirtualTimer, drops: &Drops, delay: Duration, n: u32) -> Counted {
+    let _alive = Guard(drops.clone());
+    timer.sleep(delay).await;
+    Counted(n, Guard(drops.clone()))
+}
+
+async fn fail_after(timer: &VirtualTimer, delay: Duration, why: &str) -> Result<u32, String> {
+    timer.sleep(delay).await;
+    Err(why.to_string())
+}
+
+/// Reads nothing: `first` depends on `broken` only to be skipped with it.
+fn broken_never_read(_: &u32) -> &'static str {
+    "unreachable"
+}
+
+async fn plus(timer: &VirtualTimer, delay: Duration, a: &Counted) -> Result<u32, String> {
+    timer.sleep(delay).await;
+    Ok(a.0 + 1)
+}
+
+#[test]
+fn fail_fast_drops_every_running_future_and_output_once() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (slow, after) or String {
+            done(_p) = guarded(t, d, ms(10), 1);
+            slow(_p) = guarded(t, d, ms(1000), 2);
+            broken(_p) = try fail_after(t, ms(50), "no");
+            after(done) = try plus(t, ms(500), done);
+        }
+    };
+    let mut times = Times::new(&timer);
+    let Err(error) = block_on(&timer, dag.try_run_with(&(), &mut times)) else {
+        panic!("the run should fail");
+    };
+    assert_eq!((error.node, error.index), ("broken", 2));
+    assert_eq!(error.to_string(), "node `broken` (#2) failed: no");
+    assert_eq!(timer.now(), ms(50), "stopped at the failure");
+    // done: its future's guard and its output's; slow: its future's. Each once.
+    assert_eq!(drops.count(), 3);
+    assert!(!times.events.contains(&(3, NodeEvent::Completed)));
+}
+
+#[test]
+fn a_settled_run_skips_only_the_failed_nodes_descendants() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (independent, skipped) or String {
+            broken(_p) = try fail_after(t, ms(5), "down");
+            first(broken) = try fail_after(t, ms(5), broken_never_read(broken));
+            skipped(first) = try fail_after(t, ms(5), "never");
+            independent(_p) = guarded(t, d, ms(20), 7);
+        }
+    };
+    let report = block_on(&timer, dag.run_settled(&()));
+    assert!(report.outputs.0.as_ref().is_some_and(|c| c.0 == 7));
+    assert!(report.outputs.1.is_none());
+    assert_eq!(report.errors[0].as_deref(), Some("down"));
+    assert!(report.errors[1..3].iter().all(Option::is_none)); // skipped, not failed
+    assert!(report.failed.is_none());
+    drop(report);
+    assert_eq!(drops.count(), 2); // independent's future guard and output
+}
+
+#[test]
+fn dropping_a_run_drops_every_future_and_output_once() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (b) {
+            a(_p) = guarded(t, d, ms(10), 1);
+            b(a) = guarded(t, d, ms(100), 2);
+            c(_p) = guarded(t, d, ms(1000), 3);
+        }
+    };
+    let ended = block_on(&timer, first_of(dag.run(&()), timer.sleep(ms(50))));
+    assert!(ended.is_none());
+    // a: future + output; b: future; c: future.
+    assert_eq!(drops.count(), 4);
+}
+
+async fn boom(_: &u32) -> u32 {
+    panic!("boom")
+}
+
+#[test]
+fn a_panicking_node_propagates_and_the_run_drops_everything_once() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (b) {
+            a(p) = guarded(t, d, ms(1), 1);
+            slow(p) = guarded(t, d, ms(1000), 2);
+            b(a, p) = boom(p);
+        }
+    };
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(&timer, dag.run(&0));
+    }));
+    assert!(panicked.is_err());
+    // a: future + output; slow: future.
+    assert_eq!(drops.count(), 3);
+    // The DAG runs again after a panic (its wakers were released).
+    let fine = dagfut::dag! {
+        async |p: &u32| -> (a) {
+            a(p) = inc_task(t, ms(1), p);
+        }
+    };
+    assert_eq!(block_on(&timer, fine.run(&1)), (2,));
+}
+
+/// A node future that keeps its waker, wakes it before returning `Ready` (as `select!` does)
+/// and once more, from the test, after it completed.
+struct WakesLate {
+    kept: Arc<std::sync::Mutex<Option<Waker>>>,
+    polls: u32,
+}
+
+impl Future for WakesLate {
+    type Output = u32;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        self.polls += 1;
+        *self.kept.lock().unwrap() = Some(cx.waker().clone());
+        cx.waker().wake_by_ref();
+        if self.polls < 3 {
+            Poll::Pending
+        } else {
+            Poll::Ready(self.polls)
+        }
+    }
+}
+
+#[test]
+fn stale_wakes_are_ignored() {
+    let kept = Arc::new(std::sync::Mutex::new(None));
+    let k = &kept;
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (late, after) {
+            late(p) = WakesLate { kept: k.clone(), polls: 0 };
+            after(late) = inc_task(t, ms(10), late);
+        }
+    };
+    let stale = RefCell::new(Vec::new());
+    let (late, after) = block_on(&timer, async {
+        let out = dag.run(&0).await;
+        stale
+            .borrow_mut()
+            .push(kept.lock().unwrap().take().unwrap());
+        out
+    });
+    assert_eq!((late, after), (3, 4));
+    // Woken after its run ended, by value and by reference, from another thread too.
+    let waker = stale.borrow_mut().pop().unwrap();
+    waker.wake_by_ref();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    // The next run starts clean.
+    let (late, after) = block_on(&timer, dag.run(&0));
+    assert_eq!((late, after), (3, 4));
+}
+
+#[test]
+fn two_runs_of_one_dag_at_once_both_complete() {
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let seed = dagfut::dag! {
+        async |p: &u32| -> (end) {
+            a(p) = inc_task(t, ms(100), p);
+            b(a) = inc_task(t, ms(50), a);
+            c(p) = inc_task(t, ms(120), p);
+            end(b, c) = add_task(t, ms(10), b, c);
+        }
+    };
+    let both = async {
+        let (mut first, mut second) = (std::pin::pin!(seed.run(&0)), std::pin::pin!(seed.run(&10)));
+        let (mut x, mut y) = (None, None);
+        std::future::poll_fn(|cx| {
+            if x.is_none() {
+                if let Poll::Ready(out) = first.as_mut().poll(cx) {
+                    x = Some(out);
+                }
+            }
+            if y.is_none() {
+                if let Poll::Ready(out) = second.as_mut().poll(cx) {
+                    y = Some(out);
+                }
+            }
+            if x.is_some() && y.is_some() {
+                Poll::Ready((x.take().unwrap(), y.take().unwrap()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    };
+    let ((first,), (second,)) = block_on(&timer, both);
+    assert_eq!((first, second), (3, 23));
+    assert_eq!(timer.now(), ms(160));
+}
+
+#[test]
+fn the_run_is_one_future_of_a_size_known_at_compile_time() {
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let seed = dagfut::dag! {
+        async |p: &u32| -> (end) {
+            fast_a(p) = inc_task(t, ms(100), p);
+            slow_b(fast_a) = inc_task(t, ms(1000), fast_a);
+            slow_a(p) = inc_task(t, ms(500), p);
+            fast_b(p) = inc_task(t, ms(100), p);
+            fast_c(slow_a, fast_b) = add_task(t, ms(100), slow_a, fast_b);
+            end(fast_c, slow_b) = add_task(t, ms(100), fast_c, slow_b);
+        }
+    };
+    let run = seed.run(&0);
+    let size = std::mem::size_of_val(&run);
+    assert!(size > 0 && size < 4096, "{size} bytes");
+    assert_eq!(block_on(&timer, run), (4,));
+}
