@@ -19,22 +19,28 @@ if command -v rustup >/dev/null &&
     exit 1
 fi
 
-# Its own target directory, whatever the caller exported: the binary's path is known.
-export CARGO_TARGET_DIR="$PWD/target"
-cargo build --release
-firmware="$CARGO_TARGET_DIR/thumbv7m-none-eabi/release/dagfut-firmware-qemu"
+# Each firmware builds in its own target directory, whatever the caller exported: the binary's
+# path is known.
+build() { # build DIRECTORY PACKAGE: the firmware's path
+    (cd "$1" && CARGO_TARGET_DIR="$PWD/target" cargo build --release >&2)
+    echo "$1/target/thumbv7m-none-eabi/release/$2"
+}
 
 # `-icount`: the board's clock counts instructions (16 ns each) instead of following the host's,
 # so the run's times do not depend on how busy the host is: the same firmware prints the same.
-status=0
-output=$(timeout 60 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
-    -semihosting-config enable=on,target=native -icount shift=4,align=off,sleep=off \
-    -kernel "$firmware" 2>&1) || status=$?
-echo "$output"
-if [ "$status" -ne 0 ]; then
-    echo "run-qemu.sh: QEMU exited with $status (124: the firmware did not finish in 60 s)" >&2
-    exit 1
-fi
+boot() { # boot FIRMWARE: what it printed, in $output
+    local status=0
+    output=$(timeout 60 qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic \
+        -semihosting-config enable=on,target=native -icount shift=4,align=off,sleep=off \
+        -kernel "$1" 2>&1) || status=$?
+    echo "$output"
+    if [ "$status" -ne 0 ]; then
+        echo "run-qemu.sh: QEMU exited with $status (124: the firmware did not finish in 60 s)" >&2
+        exit 1
+    fi
+}
+
+boot "$(build . dagfut-firmware-qemu)"
 
 passed=0
 failed=0
@@ -76,6 +82,23 @@ check "the sensor falls back to its last value" \
 check "the sensor's timeout is recorded" \
     has_line 'sensor: recorded: node `sensor` (task #1) timed out after 50ms'
 check "the fallback is displayed at about 50 ms" ms_between "sensor: displayed after" 50 150
+
+# The seed as a `dag!`, with no allocator linked: nothing in the binary allocates (and it
+# would not link if anything needed an allocator).
+no_alloc="$(build no-alloc dagfut-firmware-no-alloc)"
+if nm "$no_alloc" | grep -q '__rust_alloc\|__rg_alloc\|__rust_no_alloc_shim'; then
+    echo "run-qemu.sh: the no-alloc firmware links an allocator" >&2
+    failed=$((failed + 1))
+fi
+boot "$no_alloc"
+check "dag!: fast_a = 1" has_line "fast_a = 1"
+check "dag!: slow_b = 2" has_line "slow_b = 2"
+check "dag!: end = 4" has_line "end = 4"
+check "dag!: slow_b started at about 100 ms" ms_between "slow_b started at" 100 250
+check "dag!: elapsed about 1200 ms" ms_between "elapsed =" 1200 1450
+check "dag!: the run's size is printed" grep -qx 'seed future = [0-9]* bytes' <<<"$output"
+check "dag!: a failing node stops the run and names itself" \
+    has_line 'sense: node `reading` (#0) failed: the sensor did not answer'
 
 echo "qemu-firmware: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
