@@ -1,0 +1,203 @@
+//! Node policies at the edges: local DAGs with capturing closures, fallback nodes that fail
+//! too, optional inputs of skipped nodes, fail-fast runs whose failed node has an optional and
+//! a hard dependent, timeouts of infallible functions. (The timing suite, on a virtual clock
+//! and every adapter's timer, is `tests/src/policy.rs`.)
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use dagfut::{Backoff, DagBuilder, DagError, LocalDagBuilder, NodeEvent, Observer, Timer};
+use futures_executor::block_on;
+
+/// A timer that counts polls, not time: a sleep of `n` ms ends at its `n + 1`th poll (it wakes
+/// itself until then). Deterministic, and enough to race a timeout against work that never
+/// ends.
+#[derive(Clone, Copy, Debug)]
+struct Polls;
+
+struct PollSleep(u128);
+
+impl Future for PollSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Timer for Polls {
+    type Sleep = PollSleep;
+    fn sleep(&self, duration: Duration) -> PollSleep {
+        PollSleep(duration.as_millis())
+    }
+}
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+async fn never(_: &u32) -> u32 {
+    std::future::pending().await
+}
+
+async fn fail(_: &u32) -> Result<u32, String> {
+    Err("down".to_string())
+}
+
+async fn inc(n: &u32) -> u32 {
+    n + 1
+}
+
+async fn maybe(n: Option<&u32>) -> u32 {
+    n.map_or(0, |n| n + 100)
+}
+
+#[test]
+fn a_local_dag_retries_a_capturing_async_closure() {
+    let calls = Rc::new(Cell::new(0));
+    let b = LocalDagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let counter = calls.clone();
+    let flaky = b
+        .named("flaky")
+        .retry(3, Backoff::fixed(ms(2)))
+        .add_try_node(
+            async move |n: &u32| {
+                counter.set(counter.get() + 1);
+                if counter.get() < 3 {
+                    Err(format!("attempt {}", counter.get()))
+                } else {
+                    Ok(n * 10)
+                }
+            },
+            b.param(),
+        );
+    let dag = b.build();
+    assert_eq!(block_on(dag.try_run(&4)).unwrap()[flaky], 40);
+    assert_eq!(calls.get(), 3);
+}
+
+#[test]
+fn a_timeout_makes_an_infallible_function_fail_with_timed_out() {
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    b.named("stuck").timeout(ms(3)).add_node(never, b.param());
+    let dag = b.build();
+    let error = block_on(dag.try_run(&0)).unwrap_err();
+    assert!(matches!(error, DagError::TimedOut { attempts: 1, .. }));
+    assert_eq!(
+        error.to_string(),
+        "node `stuck` (task #0) timed out after 3ms"
+    );
+    assert_eq!(error.attempts(), 1);
+    assert!(error.error().is_none());
+}
+
+#[test]
+fn a_fallback_node_that_fails_too_skips_the_merged_node() {
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let other = b.named("other").add_try_node(fail, b.param());
+    let merged = b.named("main").or_node(other).add_try_node(fail, b.param());
+    let after = b.add_node(inc, merged);
+    let dag = b.build();
+    let settled = block_on(dag.run_settled(&0));
+    assert!(settled.outputs.get(after).is_err());
+    let names: Vec<_> = settled.errors.iter().map(|e| e.name().unwrap()).collect();
+    assert_eq!(names, ["other", "main"]);
+    // Fail-fast: `other`'s failure stops the run (the merge needs it).
+    let error = block_on(dag.try_run(&0)).unwrap_err();
+    assert_eq!(error.name(), Some("other"));
+    assert_eq!(dag.task_name(2), Some("main | fallback"));
+}
+
+#[test]
+fn an_optional_input_of_a_skipped_node_is_none() {
+    let b = DagBuilder::<u32>::new().with_error::<String>();
+    let failed = b.named("failed").add_try_node(fail, b.param());
+    let skipped = b.named("skipped").add_node(inc, failed);
+    let reads = b.named("reads").add_node(maybe, skipped.optional());
+    let dag = b.build();
+    let settled = block_on(dag.run_settled(&0));
+    assert_eq!(settled.outputs[reads], 0);
+    assert_eq!(settled.errors.len(), 1);
+    assert_eq!(settled.outputs.failed(), [failed.id()]);
+}
+
+#[test]
+fn fail_fast_stops_when_a_hard_dependent_needs_the_failed_node() {
+    let b = DagBuilder::<u32>::new().with_error::<String>();
+    let failed = b.named("failed").add_try_node(fail, b.param());
+    b.named("tolerant").add_node(maybe, failed.optional());
+    b.named("needs").add_node(inc, failed);
+    let dag = b.build();
+    assert_eq!(
+        block_on(dag.try_run(&0)).unwrap_err().name(),
+        Some("failed")
+    );
+
+    // Only optional dependents: the run goes on, and says what failed.
+    let b = DagBuilder::<u32>::new().with_error::<String>();
+    let failed = b.named("failed").add_try_node(fail, b.param());
+    let one = b.add_node(maybe, failed.optional());
+    let two = b.add_node(maybe, failed.optional());
+    let dag = b.build();
+    let out = block_on(dag.try_run(&0)).unwrap();
+    assert_eq!((out[one], out[two]), (0, 0));
+    assert_eq!(out.failed(), [failed.id()]);
+}
+
+#[test]
+fn a_present_optional_input_is_some() {
+    let b = DagBuilder::<u32>::new();
+    let first = b.add_node(inc, b.param());
+    let reads = b.add_node(maybe, first.optional());
+    let dag = b.build();
+    assert_eq!(block_on(dag.run(&1))[reads], 102);
+}
+
+/// Records every event of task 0.
+#[derive(Default)]
+struct Log(Vec<NodeEvent>);
+
+impl Observer for Log {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        if task == 0 && !matches!(event, NodeEvent::Pending | NodeEvent::Woken) {
+            self.0.push(event);
+        }
+    }
+}
+
+#[test]
+fn many_immediate_retries_yield_so_no_event_is_lost() {
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    b.named("always")
+        .retry(9, Backoff::none())
+        .add_try_node(fail, b.param());
+    let dag = b.build();
+    let mut log = Log::default();
+    let error = block_on(dag.try_run(&0).with_observer(&mut log)).unwrap_err();
+    assert_eq!(error.attempts(), 10);
+    let mut expected = vec![NodeEvent::Started];
+    for attempt in 1..=10 {
+        if attempt > 1 {
+            expected.push(NodeEvent::Retrying { attempt });
+        }
+        expected.push(NodeEvent::AttemptFailed { attempt });
+    }
+    expected.push(NodeEvent::Failed);
+    assert_eq!(log.0, expected);
+}
