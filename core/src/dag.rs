@@ -105,7 +105,7 @@ impl DagCore {
                 !edges.is_empty() && edges.all(|edge| optional_edges.get(edge) == Some(&true))
             })
             .collect();
-        let may_time_out = tasks.iter().any(|task| task.may_time_out());
+        let may_time_out = tasks.iter().any(|task| task.policy().1.is_some());
         let roots = (0..count as u32)
             .filter(|&task| in_degree[task as usize] == 0)
             .collect();

@@ -341,7 +341,7 @@ macro_rules! tuple_inputs {
             ) -> Result<Box<dyn ErasedTask>, BuildError> {
                 let $pattern = self;
                 let (sources, counts) = collect_all!(dag; $($e),*);
-                let may_time_out = f.spec.may_time_out();
+                let policy = f.spec.policy();
                 let call = |p: &'static WithPolicy<F, Tm, Fb>,
                             refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
                     let attempts = Attempts::new(p, move || $wrap::<T, $X, _>(p.f.call(refs)));
@@ -349,8 +349,8 @@ macro_rules! tuple_inputs {
                     assert_send_future(&attempts);
                     attempts
                 };
-                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_timeout(
-                    f, call, sources, counts, may_time_out,
+                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_policy(
+                    f, call, sources, counts, policy,
                 )))
             }
         }
@@ -376,7 +376,7 @@ macro_rules! tuple_inputs {
             ) -> Result<Box<dyn ErasedTask>, BuildError> {
                 let $pattern = self;
                 let (sources, counts) = collect_all!(dag; $($e),*);
-                let may_time_out = f.spec.may_time_out();
+                let policy = f.spec.policy();
                 let call = |p: &'static WithPolicy<F, Tm, Fb>,
                             refs: ($(<$E::Shape as Shape>::Ref<'static>,)*)| {
                     Attempts::new(p, move || {
@@ -384,8 +384,8 @@ macro_rules! tuple_inputs {
                         $wrap::<T, $X, _>((p.f)($($e),*))
                     })
                 };
-                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_timeout(
-                    f, call, sources, counts, may_time_out,
+                Ok(Box::new(NodeTask::<_, ($($E::Shape,)*), _, _, $task_mode>::with_policy(
+                    f, call, sources, counts, policy,
                 )))
             }
         }

@@ -203,9 +203,9 @@ impl Spec {
         backoff: Backoff::none(),
     };
 
-    /// Whether the node may fail even if its function cannot: it has a timeout.
-    pub(crate) fn may_time_out(&self) -> bool {
-        self.timeout.is_some()
+    /// How many attempts the node makes at most, and the timeout of each.
+    pub(crate) fn policy(&self) -> (u32, Option<Duration>) {
+        (self.retries.saturating_add(1), self.timeout)
     }
 }
 
@@ -298,35 +298,13 @@ pub struct WithPolicy<F, Tm, Fb> {
     pub(crate) fallback: Fb,
 }
 
-/// Why the last attempt of a node failed, and how many attempts it made.
+/// Why the last attempt of a node failed (how many attempts it made and their timeout are the
+/// node's policy: it fails for good only after its last one).
 #[derive(Debug)]
 #[allow(unreachable_pub)] // the output of `Attempts`; unreachable from outside
 pub struct Failure<X> {
     /// The error the last attempt returned, or `None` if it timed out.
     pub(crate) error: Option<X>,
-    /// How many attempts were made (1: no retry).
-    pub(crate) attempts: u32,
-    /// The timeout of each attempt, if it had one.
-    pub(crate) timeout: Option<Duration>,
-}
-
-impl<X> Failure<X> {
-    /// The failure of a node without a policy: its one attempt returned `error`.
-    pub(crate) fn once(error: X) -> Self {
-        Failure {
-            error: Some(error),
-            attempts: 1,
-            timeout: None,
-        }
-    }
-
-    pub(crate) fn map<Y>(self, convert: impl FnOnce(X) -> Y) -> Failure<Y> {
-        Failure {
-            error: self.error.map(convert),
-            attempts: self.attempts,
-            timeout: self.timeout,
-        }
-    }
 }
 
 /// How the attempts of a node ended.
@@ -500,11 +478,7 @@ where
                 None => NodeEvent::TimedOut { attempt },
             });
             if attempt > spec.retries {
-                let failure = Failure {
-                    error,
-                    attempts: attempt,
-                    timeout: spec.timeout,
-                };
+                let failure = Failure { error };
                 return Poll::Ready(match this.policy.fallback.value() {
                     Some(value) => Outcome::Recovered(value, failure),
                     None => Outcome::Failed(failure),

@@ -15,10 +15,10 @@ use crate::flavor::{Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::{NodeId, Slot};
 use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
-use crate::policy::Failure;
+use crate::policy::News;
 use crate::ready::ReadyQueue;
 use crate::slots::{DONE, Lent, RUNNING, Slots};
-use crate::task::Completion;
+use crate::task::{Completion, Sink};
 use crate::waker::WakeQueue;
 
 /// How many node polls one poll of a run makes at most before it yields, unless
@@ -70,7 +70,7 @@ struct Run<'a, E> {
     /// Whether a poll returned `Pending`: from then on the parent's waker is registered.
     waiting: bool,
     /// Where a failing node leaves its failure (see `Slots::poll_task`).
-    error_sink: Option<Failure<E>>,
+    error_sink: Sink<E>,
     /// The failures the run went on after, in completion order: every one when it settles;
     /// those a fallback replaced or only optional inputs depended on when it fails fast.
     errors: Vec<DagError<E>>,
@@ -176,6 +176,8 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
         }
         let mut budget = self.budget;
+        // The events of node policies, passed on after each poll (none without policies).
+        let mut news = News::new();
         loop {
             if budget == 0 {
                 if run.ready.is_empty() {
@@ -192,7 +194,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
             let waker = run.wakes.waker(task);
             let mut node_cx = Context::from_waker(&waker);
-            let sink = (&mut run.error_sink as *mut Option<Failure<E>>).cast::<()>();
+            let sink = (&mut run.error_sink as *mut Sink<E>).cast::<()>();
             let polled = {
                 // The node's span, entered around its poll (not for a stale wake).
                 #[cfg(feature = "tracing")]
@@ -200,21 +202,28 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                     .then(|| run.spans.node(self.core.get(), task))
                     .flatten()
                     .map(tracing::Span::enter);
-                // SAFETY: `sink` is an `Option<Failure<E>>` with `E` the error type of the
+                // SAFETY: `sink` is a `Sink<E>` with `E` the error type of the
                 // `Dag` that made this run (`Dag<P, K, E>` makes runs with its own `E`, both
                 // invariant in `E`; its fallible nodes fail with an `E`, or with `Infallible`
                 // if added before `with_error`, which never writes: see `Mode`).
-                unsafe { poll_node(&mut run.slots, task, &mut node_cx, sink, catch_panics) }
+                unsafe {
+                    poll_node(
+                        &mut run.slots,
+                        task,
+                        &mut node_cx,
+                        sink,
+                        &mut news,
+                        catch_panics,
+                    )
+                }
             };
             #[cfg(feature = "tracing")]
             if matches!(polled, Ok(Some(Poll::Ready(_))) | Err(_)) {
                 run.spans.close(task);
             }
             // The retries and timeouts of a node with a policy, before how it ended.
-            if !run.slots.news.is_empty() {
-                for event in run.slots.news.drain() {
-                    self.observer.on_event(task as usize, event);
-                }
+            if !news.is_empty() {
+                pass_on_news(&mut news, task, &mut self.observer);
             }
             let (error, panic) = match polled {
                 // A stale wake: the task completed, failed or was skipped.
@@ -230,33 +239,18 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                     continue;
                 }
                 Ok(Some(Poll::Ready(Completion::Recovered))) => {
-                    // Its fallback value is its output: the failure is recorded, and the run
-                    // goes on as if it had completed.
-                    let error = failure(self.core.get(), task, run.error_sink.take(), None);
-                    run.errors.push(error);
-                    self.observer.on_event(task as usize, NodeEvent::FellBack);
-                    run.slots.release_dependents(task, &mut run.ready);
-                    self.observer.on_event(task as usize, NodeEvent::Completed);
-                    run.remaining = settle_count(run.remaining, 1);
+                    recovered(self.core.get(), run, task, &mut self.observer);
                     continue;
                 }
                 Ok(Some(Poll::Ready(Completion::Failed))) => (run.error_sink.take(), None),
                 Err(message) => (None, Some(message)),
             };
-            self.observer.on_event(task as usize, NodeEvent::Failed);
-            let error = failure(self.core.get(), task, error, panic);
-            // Failing fast stops the run, unless only optional inputs depend on the node.
-            if policy == Policy::FailFast && !self.core.get().tolerated[task as usize] {
+            let core = self.core.get();
+            if let Some(error) = failed(core, run, task, error, panic, policy, &mut self.observer) {
                 // Dropping the run drops every running future, then every output.
                 self.phase = Phase::Done;
                 return Poll::Ready(Ending::Failed(error));
             }
-            let mut scratch = VecDeque::new();
-            let skipped = run
-                .slots
-                .skip_dependents_of(task, &mut run.ready, &mut scratch);
-            run.remaining = settle_count(run.remaining, 1 + skipped);
-            run.errors.push(error);
         }
         if run.remaining > 0 {
             if !run.waiting {
@@ -288,6 +282,59 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
     }
 }
 
+/// Passes the events of `task`'s policy (its retries and timeouts) on to the observer. Out
+/// of line: only nodes with a policy have any.
+#[cold]
+#[inline(never)]
+fn pass_on_news<O: Observer>(news: &mut News, task: u32, observer: &mut O) {
+    for event in news.drain() {
+        observer.on_event(task as usize, event);
+    }
+}
+
+/// `task` failed and its fallback value took its place: the failure is recorded, and the run
+/// goes on as if it had completed. Out of line: the run loop is hot, this is not.
+#[cold]
+#[inline(never)]
+fn recovered<E, O: Observer>(core: &DagCore, run: &mut Run<'_, E>, task: u32, observer: &mut O) {
+    let error = failure(core, task, run.error_sink.take(), None);
+    run.errors.push(error);
+    observer.on_event(task as usize, NodeEvent::FellBack);
+    run.slots.release_dependents(task, &mut run.ready);
+    observer.on_event(task as usize, NodeEvent::Completed);
+    run.remaining = settle_count(run.remaining, 1);
+}
+
+/// `task` failed (its failure, or the message of its panic): the error that stops the run if
+/// it fails fast and something needs the node, or `None` once the failure is recorded and its
+/// dependents settled (skipped, or counted down if they take it as an optional input). Out of
+/// line, as `recovered`.
+#[cold]
+#[inline(never)]
+fn failed<E, O: Observer>(
+    core: &DagCore,
+    run: &mut Run<'_, E>,
+    task: u32,
+    error: Sink<E>,
+    panic: Option<alloc::string::String>,
+    policy: Policy,
+    observer: &mut O,
+) -> Option<DagError<E>> {
+    observer.on_event(task as usize, NodeEvent::Failed);
+    let error = failure(core, task, error, panic);
+    // Failing fast stops the run, unless only optional inputs depend on the node.
+    if policy == Policy::FailFast && !core.tolerated[task as usize] {
+        return Some(error);
+    }
+    let mut scratch = VecDeque::new();
+    let skipped = run
+        .slots
+        .skip_dependents_of(task, &mut run.ready, &mut scratch);
+    run.remaining = settle_count(run.remaining, 1 + skipped);
+    run.errors.push(error);
+    None
+}
+
 /// The nodes of `errors`, in order.
 fn failed_nodes<E>(errors: &[DagError<E>]) -> Vec<NodeId> {
     errors.iter().map(DagError::node).collect()
@@ -316,10 +363,11 @@ unsafe fn poll_node(
     task: u32,
     cx: &mut Context<'_>,
     error_sink: *mut (),
+    news: &mut News,
     catch_panics: bool,
 ) -> Result<Option<Poll<Completion>>, alloc::string::String> {
     // SAFETY: as the caller guarantees.
-    let mut poll = |slots: &mut Slots<'_>| unsafe { slots.poll_task(task, cx, error_sink) };
+    let mut poll = |slots: &mut Slots<'_>| unsafe { slots.poll_task(task, cx, error_sink, news) };
     if !catch_panics {
         return Ok(poll(slots));
     }
@@ -356,11 +404,12 @@ impl<P, E, O> RunCore<'_, P, E, O> {
     }
 }
 
-/// The error of `task`: its failure, or the message of its panic.
+/// The error of `task`: its failure (its error, or its last attempt's timeout), or the
+/// message of its panic.
 fn failure<E>(
     core: &DagCore,
     task: u32,
-    failure: Option<Failure<E>>,
+    failure: Sink<E>,
     panic: Option<alloc::string::String>,
 ) -> DagError<E> {
     let node = NodeId {
@@ -368,27 +417,16 @@ fn failure<E>(
         slot: Slot::Task(task),
     };
     let name = core.names[task as usize].clone();
+    let (attempts, timeout) = core.tasks[task as usize].policy();
     match failure {
-        Some(Failure {
-            error: Some(error),
-            attempts: 1,
-            ..
-        }) => DagError::Failed { node, name, error },
-        Some(Failure {
-            error: Some(error),
-            attempts,
-            ..
-        }) => DagError::Exhausted {
+        Some(Some(error)) if attempts == 1 => DagError::Failed { node, name, error },
+        Some(Some(error)) => DagError::Exhausted {
             node,
             name,
             error,
             attempts,
         },
-        Some(Failure {
-            error: None,
-            attempts,
-            timeout,
-        }) => DagError::TimedOut {
+        Some(None) => DagError::TimedOut {
             node,
             name,
             after: timeout.unwrap_or_default(),

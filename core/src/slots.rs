@@ -105,9 +105,6 @@ pub(crate) struct Slots<'a> {
     future_cursor: usize,
     /// The next task whose output `Drop` will drop, once every future is gone.
     output_cursor: usize,
-    /// The events the policy of the task polled last produced (its retries and timeouts),
-    /// for the run to pass on.
-    pub(crate) news: News,
 }
 
 impl<'a> Slots<'a> {
@@ -135,7 +132,6 @@ impl<'a> Slots<'a> {
             states,
             future_cursor: 0,
             output_cursor: 0,
-            news: News::new(),
         }
     }
 
@@ -172,7 +168,8 @@ impl<'a> Slots<'a> {
     /// nor running (`None`): a stale wake of a task that completed, failed or was skipped, or
     /// whose start or poll panicked. When it completes its value is in its slot (call
     /// [`release_dependents`](Self::release_dependents) next); when it fails its error is in
-    /// `error_sink`, and its state is `FAILED`.
+    /// `error_sink`, and its state is `FAILED`. The events of its policy, if it has one, go to
+    /// `news`.
     ///
     /// Only the node's own code runs here (its function, its future's `poll` and `Drop`), so a
     /// caller that catches a panic out of it knows the state is `0` (the function panicked),
@@ -182,11 +179,13 @@ impl<'a> Slots<'a> {
     /// `error_sink` points to an `Option<E>`, `E` the error type of the `Dag` this run belongs
     /// to: its fallible nodes fail with an `E`, or, if added before `with_error`, with
     /// `Infallible`, which never writes (see `Mode`).
+    #[inline(always)]
     pub(crate) unsafe fn poll_task(
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
         error_sink: *mut (),
+        news: &mut News,
     ) -> Option<Poll<Completion>> {
         let erased = &*self.core.get().tasks[task as usize];
         let slot = self.slot_ptr(task);
@@ -221,12 +220,12 @@ impl<'a> Slots<'a> {
                 // never started. The states are not written while it starts, but its own. The
                 // sink is as the caller guarantees.
                 unsafe {
-                    erased.start_and_poll(slot, &inputs, state, error_sink, &mut self.news, cx)
+                    erased.start_and_poll(slot, &inputs, state, error_sink, news, cx)
                 }
             }
             // SAFETY: RUNNING: the slot holds the future `start` wrote; the sink is as the
             // caller guarantees.
-            RUNNING => unsafe { erased.poll(slot, state, error_sink, &mut self.news, cx) },
+            RUNNING => unsafe { erased.poll(slot, state, error_sink, news, cx) },
             // A stale wake: nothing to poll.
             _ => return None,
         };
@@ -242,7 +241,7 @@ impl<'a> Slots<'a> {
     /// # Panics
     /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
     /// the state is never changed then.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue<'_>) {
         let core = self.core.get();
         let start = core.dependents_start[task as usize] as usize;
@@ -474,7 +473,7 @@ mod tests {
         let mut cx = Context::from_waker(Waker::noop());
         let poll = |slots: &mut Slots<'_>, task, cx: &mut Context<'_>| {
             // SAFETY: plain nodes never touch the sink.
-            unsafe { slots.poll_task(task, cx, ptr::null_mut()) }
+            unsafe { slots.poll_task(task, cx, ptr::null_mut(), &mut News::new()) }
         };
         // Waiting for its input (no safe code can wake it yet, but nothing happens if it is).
         assert_eq!(poll(&mut slots, 1, &mut cx), None);
@@ -508,7 +507,7 @@ mod tests {
         let mut ready = ReadyQueue::new(2, None);
         for task in [0, 1] {
             // SAFETY: plain nodes never touch the sink.
-            let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut()) };
+            let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut(), &mut News::new()) };
             if task == 0 {
                 slots.release_dependents(0, &mut ready);
             }

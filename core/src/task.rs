@@ -15,10 +15,11 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
+use core::time::Duration;
 
 use crate::flavor::TypeMarker;
 use crate::node::Slot;
-use crate::policy::{Attempts, Failure, Fallback, News, Outcome, Timer};
+use crate::policy::{Attempts, Fallback, News, Outcome, Timer};
 use crate::slots::{DONE, FAILED, RUNNING, VACANT};
 
 /// An async function usable as a node of a [`Sendable`](crate::Sendable) DAG: a function of
@@ -111,7 +112,7 @@ node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10
 /// How a node's future's output becomes the node's value.
 ///
 /// # Safety
-/// `settle` may write a failure into `error_sink` as `*mut Option<Failure<E>>` for its own `E`
+/// `settle` may write a failure into `error_sink` as `*mut Sink<E>` for its own `E`
 /// only: the builder guarantees the run's sink has that type whenever such a write can happen.
 /// Fallible nodes added after `with_error::<E>()` settle into `E`; those added before it settle
 /// into `Infallible`, whose values cannot exist, so they never write (a conversion into
@@ -124,7 +125,7 @@ pub(crate) unsafe trait Mode<Fut: Future>: 'static {
     /// (or both: a fallback took the failed node's place).
     ///
     /// # Safety
-    /// `error_sink` points to the run's `Option<Failure<E>>` (see the trait's contract).
+    /// `error_sink` points to the run's [`Sink<E>`] (see the trait's contract).
     unsafe fn settle(output: Fut::Output, error_sink: *mut ()) -> Settlement<Self::Value>;
     /// Moves the node events the future produced in its last poll to `news` (a node with a
     /// policy: its retries and timeouts).
@@ -192,15 +193,19 @@ impl<E, X: Into<E>> NodeError<E> for X {
 /// `E`: its error is converted as it is stored.
 pub(crate) struct TryAs<X, E>(PhantomData<fn(X) -> E>);
 
+/// Where a failing node leaves its failure for the run: `Some(Some(error))` its error,
+/// `Some(None)` its last attempt timed out. How many attempts it made and its timeout are the
+/// task's ([`ErasedTask::policy`]).
+pub(crate) type Sink<E> = Option<Option<E>>;
+
 /// # Safety
-/// `error_sink` is the run's `Option<Failure<E>>`, not borrowed elsewhere during a node's poll.
-unsafe fn sink<E>(error_sink: *mut (), failure: Failure<E>) {
+/// `error_sink` is the run's [`Sink<E>`], not borrowed elsewhere during a node's poll.
+unsafe fn sink<E>(error_sink: *mut (), error: Option<E>) {
     // SAFETY: as the caller guarantees.
-    unsafe { *error_sink.cast::<Option<Failure<E>>>() = Some(failure) };
+    unsafe { *error_sink.cast::<Sink<E>>() = Some(error) };
 }
 
-// SAFETY: writes only a `Failure<E>` into the sink, which the trait's contract makes an
-// `Option<Failure<E>>`.
+// SAFETY: writes only an `E` into the sink, which the trait's contract makes a `Sink<E>`.
 unsafe impl<T, X, E, Fut> Mode<Fut> for TryAs<X, E>
 where
     X: NodeError<E> + 'static,
@@ -213,7 +218,7 @@ where
             Ok(value) => Settlement::Value(value),
             Err(error) => {
                 // SAFETY: the sink is the run's (the trait's contract).
-                unsafe { sink(error_sink, Failure::once(error.into_dag_error())) };
+                unsafe { sink(error_sink, Some(error.into_dag_error())) };
                 Settlement::Failed
             }
         }
@@ -250,7 +255,7 @@ impl<E> Convert<core::convert::Infallible, E> for Never {
 /// infallible function), in a DAG whose error type is `E`; `C` converts the one into the other.
 pub(crate) struct GuardAs<X, E, C>(PhantomData<fn(X, C) -> E>);
 
-// SAFETY: writes only a `Failure<E>` into the sink, as `TryAs`.
+// SAFETY: writes only an `E` into the sink, as `TryAs`.
 unsafe impl<F, Sp, Fut, Tm, Fb, T, X, E, C> Mode<Attempts<F, Fut, Sp, Tm, Fb>> for GuardAs<X, E, C>
 where
     Sp: Fn() -> Fut,
@@ -267,12 +272,12 @@ where
             Outcome::Value(value) => Settlement::Value(value),
             Outcome::Failed(failure) => {
                 // SAFETY: the sink is the run's (the trait's contract).
-                unsafe { sink(error_sink, failure.map(C::convert)) };
+                unsafe { sink(error_sink, failure.error.map(C::convert)) };
                 Settlement::Failed
             }
             Outcome::Recovered(value, failure) => {
                 // SAFETY: as above.
-                unsafe { sink(error_sink, failure.map(C::convert)) };
+                unsafe { sink(error_sink, failure.error.map(C::convert)) };
                 Settlement::Recovered(value)
             }
         }
@@ -362,8 +367,9 @@ pub(crate) unsafe trait ErasedTask {
     /// Which of the sources are optional (the node runs without them if they fail), one flag
     /// per source; empty if none is.
     fn optional_sources(&self) -> &[bool];
-    /// Whether the node may fail although its function cannot: it has a timeout.
-    fn may_time_out(&self) -> bool;
+    /// How many attempts the node makes before it fails for good (1 without retries), and
+    /// the timeout of each, if it has one.
+    fn policy(&self) -> (u32, Option<Duration>);
     /// The layout of the task's slot (future and output share its start), or `None` if it
     /// would exceed `isize::MAX` bytes: the DAG does not build, so the task never starts.
     fn layout(&self) -> Option<Layout>;
@@ -381,7 +387,7 @@ pub(crate) unsafe trait ErasedTask {
     ///
     /// # Safety
     /// The slot holds this task's future (written by `start`, never moved since), and
-    /// `error_sink` is the run's `Option<Failure<E>>` for the DAG's error type `E`.
+    /// `error_sink` is the run's [`Sink<E>`] for the DAG's error type `E`.
     unsafe fn poll(
         &self,
         slot: *mut u8,
@@ -458,7 +464,7 @@ unsafe fn poll_in_place<Fut: Future, M: Mode<Fut>>(
     *state = VACANT;
     // SAFETY: the future is in the slot and is dropped once, here.
     unsafe { ptr::drop_in_place(slot.cast::<Fut>()) };
-    // SAFETY: the sink is the run's `Option<Failure<E>>` (the caller's contract).
+    // SAFETY: the sink is the run's `Sink<E>` (the caller's contract).
     let (value, completion) = match unsafe { M::settle(output, error_sink) } {
         Settlement::Value(value) => (value, Completion::Done),
         Settlement::Recovered(value) => (value, Completion::Recovered),
@@ -656,8 +662,9 @@ pub(crate) struct NodeTask<F, S, C, Fut, M> {
     counts: Box<[u32]>,
     /// Which sources are optional (empty: none).
     optional: Box<[bool]>,
-    /// Whether the node has a timeout.
-    may_time_out: bool,
+    /// How many attempts it makes at most, and the timeout of each.
+    attempts: u32,
+    timeout: Option<Duration>,
     /// Where the region of list references starts in the slot.
     refs_offset: usize,
     /// `None` if the slot would exceed `isize::MAX` bytes (the DAG then fails to build).
@@ -676,16 +683,17 @@ where
 {
     /// A node calling `f` through `call` on `sources`, `counts[i]` of them for element `i`.
     pub(crate) fn new(f: F, call: C, sources: Box<[Slot]>, counts: Box<[u32]>) -> Self {
-        Self::with_timeout(f, call, sources, counts, false)
+        Self::with_policy(f, call, sources, counts, (1, None))
     }
 
-    /// As [`new`](Self::new), for a node that may time out.
-    pub(crate) fn with_timeout(
+    /// As [`new`](Self::new), for a node with a policy: at most `attempts`, each with
+    /// `timeout`.
+    pub(crate) fn with_policy(
         f: F,
         call: C,
         sources: Box<[Slot]>,
         counts: Box<[u32]>,
-        may_time_out: bool,
+        (attempts, timeout): (u32, Option<Duration>),
     ) -> Self {
         let list_refs = S::list_sources(&counts);
         let optional = S::optional_sources(&counts);
@@ -698,7 +706,8 @@ where
             sources,
             counts,
             optional,
-            may_time_out,
+            attempts,
+            timeout,
             refs_offset: extended.map_or(0, |(_, offset)| offset),
             layout: extended.map(|(layout, _)| layout),
             _types: PhantomData,
@@ -726,8 +735,8 @@ where
         &self.optional
     }
 
-    fn may_time_out(&self) -> bool {
-        self.may_time_out
+    fn policy(&self) -> (u32, Option<Duration>) {
+        (self.attempts, self.timeout)
     }
 
     fn layout(&self) -> Option<Layout> {
