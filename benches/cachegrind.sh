@@ -34,6 +34,7 @@ cases=(
   "ready dagfut chain 1"
   "ready dagfut seed 6"
   "ready nested_join seed 6"
+  "ready dag_macro seed 6"
   "ready join_all_per_layer seed 6"
   "ready dagfut chain 1000"
   "ready await_loop chain 1000"

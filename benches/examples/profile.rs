@@ -14,12 +14,14 @@
 //!
 //! Arguments: shape (`seed`, `chain`, `wide`, `fan_out`, `layered`, `layered_local`), nodes
 //! (ignored for `seed`), workload (`ready` or `pend`), runs, and optionally the contender:
-//! `dagfut` (the default), `await_loop` (chains), `nested_join` (the seed graph),
+//! `dagfut` (the default), `await_loop` (chains), `nested_join` and `dag_macro` (the seed graph),
 //! `join_all_per_layer` or `futures_buffered_flat`.
 
 use std::future::Future;
 
-use dagfut_benches::contenders::{DagfutShape, Plan, chain_await_loop, seed_nested_join};
+use dagfut_benches::contenders::{
+    DagfutShape, Plan, chain_await_loop, seed_dag_macro, seed_nested_join,
+};
 use dagfut_benches::node::{PEND, READY, drive};
 use dagfut_benches::{GRAPH_SEED, Shape, WAKE_SEED, XorShift};
 
@@ -48,6 +50,11 @@ fn profile<const M: u8>(shape: &Shape, contender: &str, runs: usize) {
         "nested_join" => {
             assert_eq!(shape.name, "seed", "nested_join runs the seed graph only");
             repeat(runs, expected, || seed_nested_join::<M>(1));
+        }
+        "dag_macro" => {
+            assert_eq!(shape.name, "seed", "dag_macro runs the seed graph only");
+            let dag = seed_dag_macro::<M>();
+            repeat(runs, expected, || async { dag.run(&1).await.0 });
         }
         "join_all_per_layer" => {
             let plan = Plan::new(shape);

@@ -129,34 +129,58 @@ impl<const N: usize> VTable<N> {
 #[derive(Debug)]
 pub struct Param<'a, P: ?Sized>(pub &'a P);
 
+/// A node's output cell.
+#[derive(Debug)]
+pub struct Cell<T> {
+    value: OnceCell<T>,
+}
+
+impl<T> Cell<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Cell {
+            value: OnceCell::new(),
+        }
+    }
+
+    /// The node's value, if it completed.
+    pub fn into_inner(self) -> Option<T> {
+        self.value.into_inner()
+    }
+}
+
+impl<T> Default for Cell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What a node's input can be: another node's output cell, or the parameter.
 pub trait Source<'a> {
     /// What the node receives.
     type Value;
     /// The value: the output of a completed node, or the parameter.
     fn value(self) -> Self::Value;
-    /// The address that names the input: a node's cell, or 0 for the parameter.
-    fn address(&self) -> usize;
 }
 
-impl<'a, T> Source<'a> for &'a OnceCell<T> {
+/// The "position" of the parameter among a node's inputs.
+pub const PARAM: u8 = u8::MAX;
+
+impl<'a, T> Source<'a> for &'a Cell<T> {
     type Value = &'a T;
+    #[inline(always)]
     fn value(self) -> &'a T {
-        self.get()
+        self.value
+            .get()
             .expect("dagfut: a dag! node started before its input completed")
-    }
-    fn address(&self) -> usize {
-        core::ptr::from_ref::<OnceCell<T>>(*self) as usize
     }
 }
 
 impl<'a, 'p, P: ?Sized> Source<'a> for &'a Param<'p, P> {
     type Value = &'p P;
+    #[inline(always)]
     fn value(self) -> &'p P {
         self.0
-    }
-    fn address(&self) -> usize {
-        0
     }
 }
 
@@ -199,29 +223,31 @@ impl<T, X: Into<E>, E> Kind<Result<T, X>, E> for Fallible {
 
 /// A node of a run, its types erased for [`schedule`].
 pub trait Task<E> {
-    /// Its name.
-    fn name(&self) -> &'static str;
-    /// The address of its output cell.
-    fn address(&self) -> usize;
-    /// The addresses of its inputs (0 for the parameter).
-    fn inputs(&self) -> &[usize];
-    /// Calls its function: its future now exists.
-    fn start(self: Pin<&mut Self>);
-    /// Polls its future; on `Ready` the future is dropped and the value is in the cell (or
-    /// the error is returned).
+    /// Calls its function (the first time), then polls its future; on `Ready` the future is
+    /// dropped and the value is in the cell (or the error is returned).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>>;
 }
 
 pin_project! {
-    /// A node: its function's call (`make`), its future while it runs, its output cell.
+    /// A node: its function's call, then its future while it runs, then nothing.
+    #[project = StepProj]
+    #[project_replace = StepReplace]
+    enum Stage<Mk, Fut> {
+        /// Not started: the call that makes its future.
+        Make { make: Mk },
+        /// Running.
+        Run { #[pin] future: Fut },
+        /// Completed, failed or dropped.
+        Gone,
+    }
+}
+
+pin_project! {
+    /// A node: its stage and its output cell.
     pub struct Step<'c, T, Mk, Fut, K> {
-        name: &'static str,
-        cell: &'c OnceCell<T>,
-        inputs: [usize; MAX_INPUTS],
-        len: usize,
-        make: Option<Mk>,
+        cell: &'c Cell<T>,
         #[pin]
-        future: Option<Fut>,
+        stage: Stage<Mk, Fut>,
         _kind: PhantomData<fn() -> K>,
     }
 }
@@ -231,24 +257,11 @@ where
     Mk: FnOnce() -> Fut,
     Fut: Future,
 {
-    /// The node `name`, writing to `cell`, reading the inputs at `inputs`, calling `make`.
-    ///
-    /// # Panics
-    /// If it has more than [`MAX_INPUTS`] inputs.
-    pub fn new(name: &'static str, cell: &'c OnceCell<T>, inputs: &[usize], make: Mk) -> Self {
-        assert!(
-            inputs.len() <= MAX_INPUTS,
-            "dagfut: a dag! node has at most 12 inputs"
-        );
-        let mut all = [0; MAX_INPUTS];
-        all[..inputs.len()].copy_from_slice(inputs);
+    /// The node writing to `cell`, calling `make`.
+    pub fn new(cell: &'c Cell<T>, make: Mk) -> Self {
         Step {
-            name,
             cell,
-            inputs: all,
-            len: inputs.len(),
-            make: Some(make),
-            future: None,
+            stage: Stage::Make { make },
             _kind: PhantomData,
         }
     }
@@ -260,28 +273,17 @@ where
     Fut: Future,
     K: Kind<Fut::Output, E, Value = T>,
 {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn address(&self) -> usize {
-        core::ptr::from_ref(self.cell) as usize
-    }
-
-    fn inputs(&self) -> &[usize] {
-        &self.inputs[..self.len]
-    }
-
-    fn start(self: Pin<&mut Self>) {
-        let mut this = self.project();
-        if let Some(make) = this.make.take() {
-            this.future.set(Some(make()));
-        }
-    }
-
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
         let mut this = self.project();
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
+        if let StepProj::Make { .. } = this.stage.as_mut().project() {
+            let StepReplace::Make { make } = this.stage.as_mut().project_replace(Stage::Gone)
+            else {
+                unreachable!()
+            };
+            this.stage.set(Stage::Run { future: make() });
+        }
+        let StepProj::Run { future } = this.stage.as_mut().project() else {
             return Poll::Pending;
         };
         let Poll::Ready(output) = future.poll(cx) else {
@@ -289,11 +291,60 @@ where
         };
         // The future goes before its value is stored: it may borrow its inputs, never its
         // own output.
-        this.future.set(None);
+        this.stage.set(Stage::Gone);
         Poll::Ready(K::split(output).map(|value| {
             // The cell is empty: a node completes once.
-            let _ = this.cell.set(value);
+            let _ = this.cell.value.set(value);
         }))
+    }
+}
+
+/// The nodes of a run, as a list `Cons(node 0, Cons(node 1, .. Nil))`: polling node `i` is
+/// a static call (its future's `poll` inlined into the scheduler), not a call through a
+/// vtable.
+pub trait Steps<E> {
+    /// Polls node `index` (see [`Task::poll`]).
+    fn poll_step(self: Pin<&mut Self>, index: usize, cx: &mut Context<'_>) -> Poll<Result<(), E>>;
+}
+
+/// The end of a [`Steps`] list.
+#[derive(Debug)]
+pub struct Nil;
+
+impl<E> Steps<E> for Nil {
+    #[inline(always)]
+    fn poll_step(self: Pin<&mut Self>, index: usize, _: &mut Context<'_>) -> Poll<Result<(), E>> {
+        unreachable!("dagfut: a dag! has no node #{index}")
+    }
+}
+
+pin_project! {
+    /// A node, and the nodes after it: a [`Steps`] list.
+    #[derive(Debug)]
+    pub struct Cons<H, T> {
+        #[pin]
+        head: H,
+        #[pin]
+        tail: T,
+    }
+}
+
+impl<H, T> Cons<H, T> {
+    /// `head`, then the nodes of `tail`.
+    pub const fn new(head: H, tail: T) -> Self {
+        Cons { head, tail }
+    }
+}
+
+impl<E, H: Task<E>, T: Steps<E>> Steps<E> for Cons<H, T> {
+    #[inline(always)]
+    fn poll_step(self: Pin<&mut Self>, index: usize, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        let this = self.project();
+        if index == 0 {
+            this.head.poll(cx)
+        } else {
+            this.tail.poll_step(index - 1, cx)
+        }
     }
 }
 
@@ -310,8 +361,8 @@ pub enum Mode {
 pub struct Control<'o> {
     /// The policy.
     pub mode: Mode,
-    /// The observer of its node events (task = the node's position in the `dag!`).
-    pub observer: &'o mut dyn Observer,
+    /// The observer of its node events (task = the node's position in the `dag!`), if any.
+    pub observer: Option<&'o mut dyn Observer>,
 }
 
 impl fmt::Debug for Control<'_> {
@@ -411,7 +462,11 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        self.run_with(param, &mut ()).await
+        let report = (self.0)(param, Control::new(Mode::FailFast, None)).await;
+        report
+            .outputs
+            .all()
+            .expect("dagfut: a node of an infallible dag! did not complete")
     }
 
     /// [`run`](Self::run), with an observer of the node events.
@@ -423,11 +478,7 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let control = Control {
-            mode: Mode::FailFast,
-            observer,
-        };
-        let report = (self.0)(param, control).await;
+        let report = (self.0)(param, Control::new(Mode::FailFast, Some(observer))).await;
         report
             .outputs
             .all()
@@ -446,7 +497,8 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        self.try_run_with(param, &mut ()).await
+        let report = (self.0)(param, Control::new(Mode::FailFast, None)).await;
+        failed_or_outputs(report)
     }
 
     /// [`try_run`](Self::try_run), with an observer of the node events.
@@ -461,18 +513,8 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let control = Control {
-            mode: Mode::FailFast,
-            observer,
-        };
-        let report = (self.0)(param, control).await;
-        match report.failed {
-            Some(failed) => Err(failed),
-            None => Ok(report
-                .outputs
-                .all()
-                .expect("dagfut: a dag! run ended without a failure but with a node missing")),
-        }
+        let report = (self.0)(param, Control::new(Mode::FailFast, Some(observer))).await;
+        failed_or_outputs(report)
     }
 
     /// Runs the DAG to the end: a failure skips only the failed node's descendants. The
@@ -482,7 +524,7 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        self.run_settled_with(param, &mut ()).await
+        (self.0)(param, Control::new(Mode::Settle, None)).await
     }
 
     /// [`run_settled`](Self::run_settled), with an observer of the node events.
@@ -494,11 +536,68 @@ impl<R> StaticDag<R> {
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let control = Control {
-            mode: Mode::Settle,
-            observer,
-        };
-        (self.0)(param, control).await
+        (self.0)(param, Control::new(Mode::Settle, Some(observer))).await
+    }
+}
+
+impl<'o> Control<'o> {
+    fn new(mode: Mode, observer: Option<&'o mut dyn Observer>) -> Self {
+        Control { mode, observer }
+    }
+}
+
+/// The outputs of a fail-fast run, or its failure.
+fn failed_or_outputs<O: AllOutputs, E, const N: usize>(
+    report: Report<O, E, N>,
+) -> Result<O::Values, Failed<E>> {
+    match report.failed {
+        Some(failed) => Err(failed),
+        None => Ok(report
+            .outputs
+            .all()
+            .expect("dagfut: a dag! run ended without a failure but with a node missing")),
+    }
+}
+
+/// The edges of a [`dag!`](crate::dag!), computed at compile time: how many inputs each node
+/// waits for, and the nodes that read each one's output.
+#[derive(Debug)]
+pub struct Graph<const N: usize> {
+    waiting: [u8; N],
+    dependents: [u64; N],
+    roots: u64,
+    names: [&'static str; N],
+}
+
+impl<const N: usize> Graph<N> {
+    /// The graph whose node `i` is named `names[i]` and reads the outputs of the nodes
+    /// `inputs[i]` names ([`PARAM`] for the parameter).
+    pub const fn new(names: [&'static str; N], inputs: [&[u8]; N]) -> Self {
+        let mut waiting = [0u8; N];
+        let mut dependents = [0u64; N];
+        let mut roots = 0;
+        let mut node = 0;
+        while node < N {
+            let mut i = 0;
+            while i < inputs[node].len() {
+                let source = inputs[node][i];
+                if source != PARAM {
+                    waiting[node] += 1;
+                    dependents[source as usize] |= 1 << node;
+                }
+                i += 1;
+            }
+            if waiting[node] == 0 {
+                roots |= 1 << node;
+            }
+            node += 1;
+        }
+        Graph {
+            waiting,
+            dependents,
+            roots,
+            names,
+        }
     }
 }
 
@@ -512,6 +611,16 @@ enum State {
     Failed,
 }
 
+/// Whose wakers a run's nodes get.
+enum Wakes<const N: usize> {
+    /// The block's, unclaimed: the run has not waited yet.
+    First,
+    /// The block's, claimed by this run.
+    Own(#[allow(dead_code)] Claim<N>), // held for its `Drop`: the release
+    /// The task's: another run owns the block.
+    Shared,
+}
+
 /// Holds a [`Wakers`] block for one run; releases it when the run ends or is dropped.
 struct Claim<const N: usize>(&'static Wakers<N>);
 
@@ -521,54 +630,45 @@ impl<const N: usize> Drop for Claim<N> {
     }
 }
 
-/// Runs `nodes` (in an order where each node's inputs come before it) to the end: each node
-/// starts when its inputs have completed and is polled when its waker is woken.
-pub async fn schedule<E, const N: usize>(
-    nodes: &mut [Pin<&mut dyn Task<E>>; N],
+/// Runs `nodes` (in an order where each node's inputs come before it, their edges in `graph`)
+/// to the end: each node starts when its inputs have completed and is polled when its waker is
+/// woken.
+pub async fn schedule<E, S: Steps<E>, const N: usize>(
+    mut nodes: Pin<&mut S>,
+    graph: &'static Graph<N>,
     wakers: &'static Wakers<N>,
     control: Control<'_>,
 ) -> (Option<Failed<E>>, [Option<E>; N]) {
-    let Control { mode, observer } = control;
-    // The graph, from the addresses of the outputs each node reads.
-    let mut waiting = [0u8; N];
-    let mut dependents = [0u64; N];
-    for (node, task) in nodes.iter().enumerate() {
-        for &input in task.inputs() {
-            if let Some(source) = nodes[..node]
-                .iter()
-                .position(|earlier| earlier.address() == input)
-            {
-                waiting[node] += 1;
-                dependents[source] |= 1 << node;
-            }
-        }
-    }
+    let Control { mode, mut observer } = control;
+    let mut waiting = graph.waiting;
+    let dependents = &graph.dependents;
     let mut state = [State::Waiting; N];
     let mut errors: [Option<E>; N] = [const { None }; N];
     let mut failed = None;
     // The nodes to poll now: those whose inputs are done (to start) and those woken.
-    let mut due: u64 = (0..N)
-        .filter(|&i| waiting[i] == 0)
-        .fold(0, |m, i| m | 1 << i);
+    let mut due: u64 = graph.roots;
     let mut left = N;
-    // One run at a time has the block's wakers; another polls every running node.
-    let claim = wakers
-        .claimed
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-        .then(|| Claim(wakers));
-    if claim.is_some() {
-        // Wakes of a run before this one are stale.
-        wakers.woken.store(0, Ordering::Release);
-    }
+    // Whether a poll returned `Pending`: from then on the parent's waker is registered.
+    // One run at a time owns the block's wakers: it claims them when it first waits (a run
+    // that completes in its first poll never touches an atomic). A run that finds them taken
+    // polls every running node with its task's waker instead.
+    let mut wakes = Wakes::First;
+    let event = |observer: &mut Option<&mut dyn Observer>, node: usize, event: NodeEvent| {
+        if let Some(observer) = observer {
+            observer.on_event(node, event);
+        }
+    };
     poll_fn(|cx| {
-        observer.on_poll_start();
-        match &claim {
-            Some(_) => {
+        if let Some(observer) = &mut observer {
+            observer.on_poll_start();
+        }
+        match &wakes {
+            Wakes::First => {}
+            Wakes::Own(_) => {
                 wakers.parent.register(cx.waker());
                 due |= wakers.woken.swap(0, Ordering::AcqRel);
             }
-            None => {
+            Wakes::Shared => {
                 for (i, s) in state.iter().enumerate() {
                     if *s == State::Running {
                         due |= 1 << i;
@@ -576,77 +676,107 @@ pub async fn schedule<E, const N: usize>(
                 }
             }
         }
-        while due != 0 {
-            let node = due.trailing_zeros() as usize;
-            due &= due - 1;
-            match state[node] {
-                State::Waiting if waiting[node] == 0 => {
-                    state[node] = State::Running;
-                    nodes[node].as_mut().start();
-                    observer.on_event(node, NodeEvent::Started);
+        loop {
+            while due != 0 {
+                let node = due.trailing_zeros() as usize;
+                due &= due - 1;
+                match state[node] {
+                    State::Waiting if waiting[node] == 0 => {
+                        state[node] = State::Running;
+                        event(&mut observer, node, NodeEvent::Started);
+                    }
+                    State::Running => event(&mut observer, node, NodeEvent::Woken),
+                    // A stale wake: done, failed or skipped.
+                    _ => continue,
                 }
-                State::Running => observer.on_event(node, NodeEvent::Woken),
-                // A stale wake: done, failed or skipped.
-                _ => continue,
+                let waker = match &wakes {
+                    Wakes::First | Wakes::Own(_) => wakers.waker(node),
+                    Wakes::Shared => cx.waker().clone(),
+                };
+                let polled = nodes
+                    .as_mut()
+                    .poll_step(node, &mut Context::from_waker(&waker));
+                match polled {
+                    Poll::Pending => event(&mut observer, node, NodeEvent::Pending),
+                    Poll::Ready(Ok(())) => {
+                        state[node] = State::Done;
+                        left -= 1;
+                        event(&mut observer, node, NodeEvent::Completed);
+                        let mut next = dependents[node];
+                        while next != 0 {
+                            let dependent = next.trailing_zeros() as usize;
+                            next &= next - 1;
+                            waiting[dependent] -= 1;
+                            if waiting[dependent] == 0 && state[dependent] == State::Waiting {
+                                due |= 1 << dependent;
+                            }
+                        }
+                    }
+                    Poll::Ready(Err(error)) => {
+                        state[node] = State::Failed;
+                        left -= 1;
+                        event(&mut observer, node, NodeEvent::Failed);
+                        if mode == Mode::FailFast {
+                            failed = Some(Failed {
+                                node: graph.names[node],
+                                index: node,
+                                error,
+                            });
+                            if let Some(observer) = &mut observer {
+                                observer.on_poll_end(true);
+                            }
+                            return Poll::Ready(());
+                        }
+                        errors[node] = Some(error);
+                        // Skip every descendant (they come later: inputs precede their nodes).
+                        let mut skip = dependents[node];
+                        for later in node + 1..N {
+                            if skip & (1 << later) != 0 && state[later] == State::Waiting {
+                                state[later] = State::Failed;
+                                left -= 1;
+                                skip |= dependents[later];
+                            }
+                        }
+                    }
+                }
             }
-            let waker = match &claim {
-                Some(_) => wakers.waker(node),
-                None => cx.waker().clone(),
-            };
-            let polled = nodes[node].as_mut().poll(&mut Context::from_waker(&waker));
-            match polled {
-                Poll::Pending => observer.on_event(node, NodeEvent::Pending),
-                Poll::Ready(Ok(())) => {
-                    state[node] = State::Done;
-                    left -= 1;
-                    observer.on_event(node, NodeEvent::Completed);
-                    let mut next = dependents[node];
-                    while next != 0 {
-                        let dependent = next.trailing_zeros() as usize;
-                        next &= next - 1;
-                        waiting[dependent] -= 1;
-                        if waiting[dependent] == 0 && state[dependent] == State::Waiting {
-                            due |= 1 << dependent;
-                        }
-                    }
-                }
-                Poll::Ready(Err(error)) => {
-                    state[node] = State::Failed;
-                    left -= 1;
-                    observer.on_event(node, NodeEvent::Failed);
-                    if mode == Mode::FailFast {
-                        failed = Some(Failed {
-                            node: nodes[node].name(),
-                            index: node,
-                            error,
-                        });
-                        observer.on_poll_end(true);
-                        return Poll::Ready(());
-                    }
-                    errors[node] = Some(error);
-                    // Skip every descendant (they come later: inputs precede their nodes).
-                    let mut skip = dependents[node];
-                    for later in node + 1..N {
-                        if skip & (1 << later) != 0 && state[later] == State::Waiting {
-                            state[later] = State::Failed;
-                            left -= 1;
-                            skip |= dependents[later];
-                        }
-                    }
-                }
+            if left == 0 || !matches!(wakes, Wakes::First) {
+                break;
+            }
+            // The run waits for the first time: it claims the block's wakers, which its nodes
+            // already hold, and from now on each poll registers the parent's waker as it
+            // starts. A wake during this poll found no waker to wake: look once more after
+            // registering (a bit a run before left is a spurious wake, which is harmless).
+            let claimed = wakers
+                .claimed
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            if !claimed {
+                // Another run owns them: the wakers our nodes hold wake it, not us. Poll
+                // every running node again at once, with our task's waker.
+                wakes = Wakes::Shared;
+                cx.waker().wake_by_ref();
+                break;
+            }
+            wakes = Wakes::Own(Claim(wakers));
+            wakers.parent.register(cx.waker());
+            due |= wakers.woken.swap(0, Ordering::AcqRel);
+            if due == 0 {
+                break;
             }
         }
         let ended = left == 0;
-        observer.on_poll_end(ended);
+        if let Some(observer) = &mut observer {
+            observer.on_poll_end(ended);
+        }
         if ended {
             Poll::Ready(())
         } else {
-            // A wake between the swap above and now found the registered waker: nothing lost.
             Poll::Pending
         }
     })
     .await;
-    drop(claim);
+    drop(wakes);
     (failed, errors)
 }
 
@@ -726,41 +856,62 @@ pub const fn one(_: &str) -> usize {
 #[macro_export]
 macro_rules! dag {
     (async |$p:ident : $P:ty| -> ($($out:ident),+ $(,)?) or $E:ty { $($body:tt)* }) => {
-        $crate::dag!(@nodes [$p [$P] [$E] [$($out),+]] [] $($body)*)
+        $crate::dag!(@nodes [$p [$P] [$E] [$($out),+]] [] [] $($body)*)
     };
     (async |$p:ident : $P:ty| -> ($($out:ident),+ $(,)?) { $($body:tt)* }) => {
         $crate::dag!(
-            @nodes [$p [$P] [::core::convert::Infallible] [$($out),+]] [] $($body)*
+            @nodes [$p [$P] [::core::convert::Infallible] [$($out),+]] [] [] $($body)*
         )
     };
-    // One node line at a time, into `[name [inputs] call kind]` entries.
-    (@nodes $head:tt [$($done:tt)*]
-        $name:ident ( $($input:ident),* $(,)? ) = try $call:expr ; $($rest:tt)*) => {
-        $crate::dag!(@nodes $head [$($done)* [$name [$($input),*] [$call] $crate::fixed::Fallible]] $($rest)*)
+    // The nodes as a `Steps` list.
+    (@cons) => { $crate::fixed::Nil };
+    (@cons $first:expr $(, $rest:expr)*) => {
+        $crate::fixed::Cons::new($first, $crate::dag!(@cons $($rest),*))
     };
-    (@nodes $head:tt [$($done:tt)*]
+    // One node line at a time, into `[name [inputs] call kind [index]]` entries; the `1`s
+    // count the nodes before.
+    (@nodes $head:tt [$($done:tt)*] [$($before:tt)*]
+        $name:ident ( $($input:ident),* $(,)? ) = try $call:expr ; $($rest:tt)*) => {
+        $crate::dag!(@nodes $head
+            [$($done)* [$name [$($input),*] [$call] $crate::fixed::Fallible [0 $(+ $before)*]]]
+            [$($before)* 1] $($rest)*)
+    };
+    (@nodes $head:tt [$($done:tt)*] [$($before:tt)*]
         $name:ident ( $($input:ident),* $(,)? ) = $call:expr ; $($rest:tt)*) => {
-        $crate::dag!(@nodes $head [$($done)* [$name [$($input),*] [$call] $crate::fixed::Sure]] $($rest)*)
+        $crate::dag!(@nodes $head
+            [$($done)* [$name [$($input),*] [$call] $crate::fixed::Sure [0 $(+ $before)*]]]
+            [$($before)* 1] $($rest)*)
     };
     (@nodes [$p:ident [$P:ty] [$E:ty] [$($out:ident),+]]
-        [$([$name:ident [$($input:ident),*] [$call:expr] $kind:path])*]) => {
+        [$([$name:ident [$($input:ident),*] [$call:expr] $kind:path [$($index:tt)*]])*] $count:tt) => {
         $crate::fixed::StaticDag::new(
             async move |param: $P, control: $crate::fixed::Control<'_>| {
                 const NODE_COUNT: usize = 0 $(+ $crate::fixed::one(stringify!($name)))*;
                 static WAKERS: $crate::fixed::Wakers<NODE_COUNT> = $crate::fixed::Wakers::new();
+                // The edges, at compile time: each node's name stands for its position here.
+                static GRAPH: $crate::fixed::Graph<NODE_COUNT> = {
+                    #[allow(non_upper_case_globals, dead_code)]
+                    const $p: u8 = $crate::fixed::PARAM;
+                    $(
+                        #[allow(non_upper_case_globals, dead_code)]
+                        const $name: u8 = $($index)*;
+                    )*
+                    $crate::fixed::Graph::new(
+                        [$(stringify!($name)),*],
+                        [$( &[$($input),*] ),*],
+                    )
+                };
                 let $p = $crate::fixed::Param(param);
                 // Each node's output cell, in order: an input must name one declared before
                 // (or the parameter), which is what makes the graph acyclic.
                 $(
                     $( $crate::fixed::earlier(&&$input); )*
-                    let $name = ::core::cell::OnceCell::new();
+                    let $name = $crate::fixed::Cell::new();
                 )*
                 let (failed, errors) = {
-                    let mut nodes: [::core::pin::Pin<&mut dyn $crate::fixed::Task<$E>>; NODE_COUNT] = [$(
-                        ::core::pin::pin!($crate::fixed::Step::<_, _, _, $kind>::new(
-                            stringify!($name),
+                    let nodes = ::core::pin::pin!($crate::dag!(@cons $(
+                        $crate::fixed::Step::<_, _, _, $kind>::new(
                             &$name,
-                            &[$( $crate::fixed::Source::address(&&$input) ),*],
                             {
                                 $( let $input = &$input; )*
                                 move || {
@@ -768,9 +919,11 @@ macro_rules! dag {
                                     $call
                                 }
                             },
-                        ))
-                    ),*];
-                    let ended = $crate::fixed::schedule(&mut nodes, &WAKERS, control).await;
+                        )
+                    ),*));
+                    let ended =
+                        $crate::fixed::schedule::<$E, _, NODE_COUNT>(nodes, &GRAPH, &WAKERS, control)
+                            .await;
                     ended
                 };
                 $crate::fixed::Report {
