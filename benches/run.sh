@@ -16,6 +16,7 @@ cargo bench -p dagfut-benches -- ${criterion_args[*]}
 cargo bench -p dagfut-benches --features tracing --bench tracing -- ${criterion_args[*]}
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
+cargo run --release -p dagfut-benches --example sizes
 CMD
 cut -d' ' -f1-3 /proc/loadavg > "$out/load.txt"
 cargo bench -p dagfut-benches -- "${criterion_args[@]}"
@@ -23,6 +24,8 @@ cargo bench -p dagfut-benches -- "${criterion_args[@]}"
 cargo bench -p dagfut-benches --features tracing --bench tracing -- "${criterion_args[@]}"
 cargo run --release -p dagfut-benches --example allocations
 cargo run --release -p dagfut-benches --example makespan
+# The size of a seed run's future: dag!, nested join!, Dag::run.
+cargo run --release -p dagfut-benches --example sizes > "$out/sizes.json"
 # Instruction counts (exact, not timed): only with valgrind, which the rest does not need.
 if command -v valgrind >/dev/null; then
   echo "bash benches/cachegrind.sh" >> "$out/command.txt"
