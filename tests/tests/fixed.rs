@@ -343,3 +343,76 @@ fn the_run_is_one_future_of_a_size_known_at_compile_time() {
     assert!(size > 0 && size < 4096, "{size} bytes");
     assert_eq!(block_on(&timer, run), (4,));
 }
+
+/// A node future that reads its input in its `Drop`, as a guard does.
+struct ReadsInDrop<'a> {
+    input: &'a u32,
+    seen: &'a AtomicU32,
+}
+
+impl Future for ReadsInDrop<'_> {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Pending
+    }
+}
+
+impl Drop for ReadsInDrop<'_> {
+    fn drop(&mut self) {
+        self.seen.store(*self.input, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_future_that_reads_its_input_in_drop_is_dropped_before_the_input() {
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let seen = AtomicU32::new(0);
+    let s = &seen;
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (reader) {
+            first(p) = inc_task(t, ms(1), p);
+            reader(first) = ReadsInDrop { input: first, seen: s };
+        }
+    };
+    let ended = block_on(&timer, first_of(dag.run(&41), timer.sleep(ms(10))));
+    assert!(ended.is_none());
+    // Miri checks the read is of a live value; natively, its value is the output's.
+    assert_eq!(seen.load(Ordering::SeqCst), 42);
+}
+
+/// A node future whose `Drop` panics.
+struct PanicsInDrop;
+
+impl Future for PanicsInDrop {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Pending
+    }
+}
+
+impl Drop for PanicsInDrop {
+    fn drop(&mut self) {
+        panic!("a drop that panics");
+    }
+}
+
+#[test]
+fn a_panicking_drop_still_lets_every_other_future_and_output_drop() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (bad) {
+            done(_p) = guarded(t, d, ms(1), 1);
+            bad(_p) = PanicsInDrop;
+            slow(_p) = guarded(t, d, ms(1000), 2);
+        }
+    };
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(&timer, first_of(dag.run(&()), timer.sleep(ms(10))));
+    }));
+    assert!(dropped.is_err());
+    // done: future + output; slow: future.
+    assert_eq!(drops.count(), 3);
+}
