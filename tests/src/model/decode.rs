@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::drive::Seeded;
-use super::{DropPanic, NodeSpec, Policy, Spec};
+use super::{DropPanic, Guard, NodeSpec, Policy, Spec};
 
 /// Decodes bytes into a spec of at most `max_nodes` nodes and a schedule (for the fuzzer).
 /// Missing bytes read as 0.
@@ -11,10 +11,10 @@ use super::{DropPanic, NodeSpec, Policy, Spec};
 /// | bytes    | meaning |
 /// |----------|---------|
 /// | `0..8`   | the schedule's seed |
-/// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early |
+/// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early; bit 6: `run` instead (no node then fails, has a policy or has its panics caught) |
 /// | `9`      | the node whose `Drop` panics (modulo the node count) |
 /// | `10`     | after how many polls the run is dropped (modulo 16), if bit 5 says so |
-/// | 4 a node | `a`: fan-in `a % 5`, wakes itself in its last poll if `a >= 0xe0`; `b`, `c`: which earlier nodes are inputs; `b % 11 == 0`: fails; `c % 4`: parks; `d % 32 == 1`: panics in its last poll; `d >= 0xc0`: wakes the finished node `d` picks in its last poll |
+/// | 6 a node | `a`: fan-in `a % 5`, wakes itself in its last poll if `a >= 0xe0`; `b`, `c`: which earlier nodes are inputs; `b % 11 == 0`: fails; `c % 4`: parks; `d % 32 == 1`: panics in its last poll; `d >= 0xc0`: wakes the finished node `d` picks in its last poll; `e`: bit `k` makes input `k` optional; `f`: bit 0: a policy, with `(f >> 1) % 4` retries, `(f >> 3) % 4` attempts that fail first, a fallback value if bit 5, a backoff on the timer if bit 6 |
 pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
@@ -26,23 +26,31 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     schedule.threads = flags & 0b100 != 0;
     schedule.drop_after = (flags & 0b10_0000 != 0).then_some(u32::from(byte(10) % 16));
     let mut nodes: Vec<NodeSpec> = Vec::new();
-    for chunk in bytes.get(11..).unwrap_or_default().chunks(4) {
+    let run = flags & 0b100_0000 != 0;
+    for chunk in bytes.get(11..).unwrap_or_default().chunks(6) {
         if nodes.len() == max_nodes {
             break;
         }
         let index = nodes.len();
-        let [a, b, c, d] = [0, 1, 2, 3].map(|i| chunk.get(i).copied().unwrap_or(0));
+        let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| chunk.get(i).copied().unwrap_or(0));
         let fan_in = if index == 0 { 0 } else { usize::from(a % 5) };
         let inputs = (0..fan_in)
             .map(|k| (usize::from(b) * 31 + usize::from(c) * 7 + k * 13) % index)
             .collect();
         nodes.push(NodeSpec {
             inputs,
+            optional: (0..fan_in).map(|k| e & (1 << k) != 0).collect(),
             parks: c % 4,
-            fails: b % 11 == 0,
+            fails: b % 11 == 0 && !run,
             panics: d % 32 == 1,
             wakes_itself: a >= 0xe0,
             wakes_finished: (d >= 0xc0).then_some(d),
+            guard: (f & 1 != 0 && !run).then_some(Guard {
+                retries: (f >> 1) % 4,
+                failing_attempts: (f >> 3) % 4,
+                fallback: f & 0x20 != 0,
+                pause: f & 0x40 != 0,
+            }),
         });
     }
     let victim = usize::from(byte(9)) % nodes.len().max(1);
@@ -54,12 +62,14 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     };
     let spec = Spec {
         nodes,
-        policy: if flags & 1 != 0 {
+        policy: if run {
+            Policy::Run
+        } else if flags & 1 != 0 {
             Policy::TryRun
         } else {
             Policy::Settled
         },
-        catch_panics: flags & 0b10 != 0,
+        catch_panics: flags & 0b10 != 0 && !run,
         drop_panic,
     };
     (spec, schedule)

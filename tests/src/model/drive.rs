@@ -231,6 +231,7 @@ impl<'s> Driver<'s> {
                 }
                 Some(Poll::Pending) => {
                     self.check_woken_were_polled()?;
+                    self.check_retries_went_on()?;
                     self.stale_wakes(true);
                     self.wake_a_parked_node(parent_before)?;
                     self.stale_wakes(true);
@@ -350,15 +351,46 @@ impl<'s> Driver<'s> {
         }
     }
 
+    /// An attempt that failed and was not its node's last is followed by the next in the same
+    /// poll, or, if the node yielded (waking itself) to pass on its events, in the next one.
+    fn check_retries_went_on(&self) -> Result<(), String> {
+        let nodes = self.control.nodes.borrow();
+        let late = nodes
+            .iter()
+            .position(|trace| trace.between.is_some_and(|failed| failed < self.polls));
+        match late {
+            Some(index) => Err(format!(
+                "node {index}'s attempt {} failed in poll {:?}, and poll {} did not start the next",
+                nodes[index].attempts, nodes[index].between, self.polls
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Wakes one parked node (maybe twice); the run's parent must have been woken since the
     /// start of the last poll (`parent_before` wakes then), so that it polls the run again.
+    /// With no node parked, a node between two attempts must have woken it (it yielded).
     fn wake_a_parked_node(&mut self, parent_before: usize) -> Result<(), String> {
         let mut parked = self.control.parked.borrow_mut();
         if parked.is_empty() {
-            return Err(format!(
-                "poll {}: the run is pending but no node is parked",
-                self.polls
-            ));
+            let yielded = self
+                .control
+                .nodes
+                .borrow()
+                .iter()
+                .any(|trace| trace.between.is_some());
+            return match (yielded, self.parent_wakes() == parent_before) {
+                (true, false) => Ok(()),
+                (true, true) => Err(format!(
+                    "poll {}: a node yielded between two attempts, and the run's parent was \
+                     not woken",
+                    self.polls
+                )),
+                (false, _) => Err(format!(
+                    "poll {}: the run is pending but no node is parked",
+                    self.polls
+                )),
+            };
         }
         let pick = self.schedule.pick(parked.len());
         let (index, waker) = parked.swap_remove(pick);

@@ -1,9 +1,9 @@
 //! A reference model and a scripted executor that checks dagfut against it.
 //!
 //! A [`Spec`] describes a DAG and how its nodes behave; [`check`] builds that DAG, runs it
-//! with one policy (`run_settled` or `try_run`, with or without `catch_panics`) while a
-//! [`Schedule`] drives it, and compares what happened with [`reference()`], a plain sequential
-//! evaluation in topological order.
+//! with one policy (`run_settled` or `try_run`, with or without `catch_panics`, or `run`)
+//! while a [`Schedule`] drives it, and compares what happened with [`evaluate`], a plain
+//! sequential evaluation in topological order.
 //!
 //! The nodes do what real users' futures legally do, and what once broke the core:
 //!
@@ -17,20 +17,35 @@
 //!   `MutexGuard` or an entered span on an input does this): a future dropped after one of
 //!   its inputs' outputs is reported (and is a use after free under Miri: values are boxed);
 //! - at most one node per spec has a panicking `Drop`, in its future or in its output (two
-//!   would abort the process when one drop unwinds into the other).
+//!   would abort the process when one drop unwinds into the other);
+//! - some inputs are optional (`node.optional()`): the function receives `Option<&_>`, and
+//!   records whether each was `Some` (and its value) or `None`;
+//! - some nodes have a policy (`b.retry(n, ..)`, maybe `.or_value(..)`): their first attempts
+//!   may fail by script, each attempt is a new future from a new call of the function, and a
+//!   node whose last attempt fails may fall back to a value.
 //!
 //! Between two polls of the run, the driver wakes one parked node (sometimes twice, by value
 //! or by reference, from this thread or another one), wakes some finished nodes (stale wakes),
 //! and may drop the run before it ends. Every poll and every drop it makes is wrapped in
 //! `catch_unwind`. It checks:
 //!
-//! - outputs: every value equals the reference's; failed, panicked and skipped nodes have
-//!   none; `run_settled` reports every failure, in the order they happened, with the right
-//!   kind (`Failed` or `Panicked` and its message); `try_run` fails with the first one, having
-//!   dropped every running future at once;
+//! - outputs: every value (a fallback's too) equals the reference's; failed, panicked and
+//!   skipped nodes have none; `run_settled` reports every failure, in the order they
+//!   happened, with the right kind (`Failed`, `Exhausted` with its attempt count, or
+//!   `Panicked` and its message), and `Outputs::failed` lists the same nodes; `try_run` fails
+//!   with the first failure that is not tolerated (a node only optional inputs depend on),
+//!   having dropped every running future at once, and goes on after the tolerated ones and
+//!   the fallbacks, which `Outputs::failed` lists in the order they happened; `run` lists
+//!   none;
+//! - inputs: a node receives `Some` of the reference's value for each optional input that
+//!   has one, `None` for each that failed or was skipped, and every attempt the same;
+//! - attempts: a node makes the reference's number of attempts, one at a time (an attempt
+//!   starts only once the one before it failed and was dropped), and the next attempt starts
+//!   in the poll in which the one before failed, or the next poll if the node yielded;
 //! - timing: every node starts in the very poll in which its last input completed (the first
-//!   poll for roots), unless that poll ended the run early; skipped nodes never start;
-//! - polls: a node is polled only when it starts or was woken while parked (polls = 1 +
+//!   poll for roots) or, for an optional input, failed or was skipped, unless that poll ended
+//!   the run early; skipped nodes never start;
+//! - polls: an attempt is polled only when it starts or was woken while parked (polls = 1 +
 //!   wakes), never after it finished, and a woken node is polled in the next poll; stale wakes
 //!   change nothing (no poll, no error, no early end);
 //! - wakes: after a parked node is woken, the run's parent has been woken at least once since
@@ -41,8 +56,8 @@
 //!   poll, when `try_run` fails fast), with that panic's message; a run whose poll panicked
 //!   panics when polled again (`dagfut: …panicked…`); a drop panics exactly when it drops the
 //!   one value whose `Drop` panics;
-//! - drops: in the end every node future and every output has been dropped exactly once, and
-//!   no future after an output it borrows.
+//! - drops: in the end every node future (every attempt's) and every output has been dropped
+//!   exactly once, and no future after an output it borrows.
 
 // Threads, `catch_unwind` and the runs' `catch_panics` need `std`: the model is for hosted
 // targets (the crate's `no_std` proof is built for `target_os = "none"` ones).
@@ -57,6 +72,7 @@ mod verify;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 pub use decode::decode;
@@ -69,24 +85,105 @@ pub use verify::check;
 pub struct NodeSpec {
     /// Indexes of earlier nodes (repeats allowed).
     pub inputs: Vec<usize>,
-    /// How many times the node parks before its last poll.
+    /// Which of `inputs` are optional (`node.optional()`: the function receives an
+    /// `Option<&_>`, `None` if that input failed or was skipped), by position; positions past
+    /// its end are plain inputs. At most [`MAX_OPTIONAL`] of them.
+    pub optional: Vec<bool>,
+    /// How many times each attempt parks before its last poll.
     pub parks: u8,
-    /// Whether it fails (`Err`) instead of producing a value.
+    /// Whether it fails (`Err`) instead of producing a value (every attempt does).
     pub fails: bool,
-    /// Whether its last poll panics instead of returning.
+    /// Whether its last poll panics instead of returning (the first attempt that does not
+    /// fail by script, see [`Guard::failing_attempts`]).
     pub panics: bool,
-    /// Whether its last poll wakes its own waker before returning (or panicking).
+    /// Whether its last poll wakes its own waker before returning (or panicking); only the
+    /// last attempt of a node with a [`Guard`] does (a wake of an earlier one would poll the
+    /// next attempt, legally, without a wake the model counts).
     pub wakes_itself: bool,
-    /// Whether its last poll wakes the stored waker of a node that already finished: `k`
-    /// picks the `k % count`-th of them (none if none finished); by reference if `k` is even,
-    /// by value otherwise.
+    /// Whether its last poll (of every attempt) wakes the stored waker of a node that already
+    /// finished: `k` picks the `k % count`-th of them (none if none finished); by reference if
+    /// `k` is even, by value otherwise.
     pub wakes_finished: Option<u8>,
+    /// A policy (`b.retry(..)`, maybe `.or_value(..)`): the node runs as an `Attempts`.
+    pub guard: Option<Guard>,
+}
+
+/// The policy of a node: retries, attempts that fail by script, a fallback value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Guard {
+    /// `retry(retries, ..)`: up to this many more attempts after one that returned `Err`.
+    pub retries: u8,
+    /// How many of its first attempts return `Err` whatever the node's other fields say;
+    /// later attempts do as they say.
+    pub failing_attempts: u8,
+    /// `or_value(..)`: when its last attempt returns `Err`, its value is
+    /// [`fallback_value`] (the failure is still recorded).
+    pub fallback: bool,
+    /// Whether each retry waits on the model's timer (a backoff of 1 ns, on a timer whose
+    /// sleeps are ready at once), or retries at once (`Backoff::none()`).
+    pub pause: bool,
+}
+
+/// The most optional inputs a node may have (the model's node functions take a list of plain
+/// inputs and up to this many `Option<&_>`).
+pub const MAX_OPTIONAL: usize = 4;
+
+/// What a node computes with for an optional input that is `None`.
+pub const ABSENT: u64 = 0x0A85_E47D_EAD0_0000;
+
+/// How one attempt of a node ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// It returns `Ok`.
+    Ok,
+    /// It returns `Err`.
+    Err,
+    /// Its last poll panics.
+    Panics,
+}
+
+impl NodeSpec {
+    /// Whether input `position` is optional.
+    pub fn is_optional(&self, position: usize) -> bool {
+        self.optional.get(position) == Some(&true)
+    }
+
+    /// How many attempts it may make: 1 without retries.
+    pub fn max_attempts(&self) -> u32 {
+        self.guard.map_or(1, |guard| u32::from(guard.retries) + 1)
+    }
+
+    /// How attempt `attempt` (from 1) ends.
+    pub fn attempt_end(&self, attempt: u32) -> AttemptEnd {
+        let scripted = self
+            .guard
+            .map_or(0, |guard| u32::from(guard.failing_attempts));
+        if attempt <= scripted {
+            AttemptEnd::Err
+        } else if self.panics {
+            AttemptEnd::Panics
+        } else if self.fails {
+            AttemptEnd::Err
+        } else {
+            AttemptEnd::Ok
+        }
+    }
+
+    /// Whether attempt `attempt`, ending as `end`, is the node's last.
+    pub fn is_last_attempt(&self, attempt: u32, end: AttemptEnd) -> bool {
+        end != AttemptEnd::Err || attempt >= self.max_attempts()
+    }
+
+    fn falls_back(&self) -> bool {
+        self.guard.is_some_and(|guard| guard.fallback)
+    }
 }
 
 /// Which value panics when it is dropped (at most one per spec).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropPanic {
-    /// The future of this node: after it returned `Ready`, or when it is cancelled.
+    /// The future of this node (its first attempt's): after it returned `Ready`, or when it
+    /// is cancelled.
     Future(usize),
     /// The output of this node, wherever it is dropped.
     Output(usize),
@@ -95,11 +192,15 @@ pub enum DropPanic {
 /// How the DAG is run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Policy {
-    /// `run_settled`: a failure skips only its descendants.
+    /// `run_settled`: a failure skips only the descendants that need it.
     #[default]
     Settled,
-    /// `try_run`: the first failure ends the run.
+    /// `try_run`: the first failure ends the run, unless only optional inputs depend on the
+    /// failed node (see [`tolerated`]).
     TryRun,
+    /// `run`: the DAG's error type is `Infallible` (no node fails or has a guard, and the run
+    /// does not catch panics).
+    Run,
 }
 
 /// A DAG to check, and how it is run.
@@ -116,8 +217,9 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Whether the spec is well formed: inputs are earlier nodes, the value that panics when
-    /// dropped is a node's.
+    /// Whether the spec is well formed: inputs are earlier nodes, no node has more than
+    /// [`MAX_OPTIONAL`] optional inputs, the value that panics when dropped is a node's, and a
+    /// spec run with `run` has no failing node, no guard and no `catch_panics`.
     pub fn validate(&self) -> Result<(), String> {
         for (index, node) in self.nodes.iter().enumerate() {
             if let Some(&input) = node.inputs.iter().find(|&&input| input >= index) {
@@ -125,6 +227,27 @@ impl Spec {
                     "node {index} takes node {input}, which is not earlier"
                 ));
             }
+            if node.optional.len() > node.inputs.len() {
+                return Err(format!(
+                    "node {index} has {} optional flags for {} inputs",
+                    node.optional.len(),
+                    node.inputs.len()
+                ));
+            }
+            let optional = node.optional.iter().filter(|&&flag| flag).count();
+            if optional > MAX_OPTIONAL {
+                return Err(format!(
+                    "node {index} has {optional} optional inputs, more than {MAX_OPTIONAL}"
+                ));
+            }
+            if self.policy == Policy::Run && (node.fails || node.guard.is_some()) {
+                return Err(format!(
+                    "node {index} may fail, but the spec runs with `run`"
+                ));
+            }
+        }
+        if self.policy == Policy::Run && self.catch_panics {
+            return Err("`run` does not catch panics".into());
         }
         match self.drop_panic {
             Some(DropPanic::Future(node) | DropPanic::Output(node)) if node >= self.nodes.len() => {
@@ -142,17 +265,46 @@ impl Spec {
 pub enum Expected {
     /// It completes with this value.
     Value(u64),
-    /// It fails (`Err`).
+    /// Its last attempt fails (`Err`) and its fallback value takes its place: this value.
+    /// The failure is recorded (`Settled::errors`, `Outputs::failed`).
+    Recovered(u64),
+    /// It fails (`Err` on its last attempt).
     Failed,
     /// It panics, in its last poll or in its future's drop right after it: with
     /// `catch_panics`, a failure ([`dagfut::DagError::Panicked`]); without, the run's poll
     /// panics.
     Panicked,
-    /// An input failed, panicked or was skipped: it never starts.
+    /// A plain (not optional) input failed, panicked or was skipped: it never starts.
     Skipped,
 }
 
-/// The value of node `index` from its inputs' values.
+impl Expected {
+    /// Its value, if it has one (completed, or recovered).
+    pub fn value(self) -> Option<u64> {
+        match self {
+            Expected::Value(value) | Expected::Recovered(value) => Some(value),
+            Expected::Failed | Expected::Panicked | Expected::Skipped => None,
+        }
+    }
+
+    /// Whether it fails with no value: its dependents that need it are skipped, and a
+    /// `try_run` stops unless the failure is [`tolerated`].
+    pub fn is_failure(self) -> bool {
+        matches!(self, Expected::Failed | Expected::Panicked)
+    }
+
+    /// Whether its failure is recorded when the run goes on after it
+    /// (`Settled::errors`, `Outputs::failed`).
+    pub fn is_recorded(self) -> bool {
+        matches!(
+            self,
+            Expected::Failed | Expected::Panicked | Expected::Recovered(_)
+        )
+    }
+}
+
+/// The value of node `index` from its inputs' values ([`ABSENT`] for an optional input that
+/// is `None`).
 pub fn mix(index: usize, inputs: &[u64]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     inputs
@@ -162,28 +314,113 @@ pub fn mix(index: usize, inputs: &[u64]) -> u64 {
         })
 }
 
+/// The fallback value of node `index` (`or_value`).
+pub fn fallback_value(index: usize) -> u64 {
+    mix(index, &[ABSENT, ABSENT]) ^ 0xFA11_BAC4
+}
+
+/// The sequential reference, in full: per node, what it does, how many attempts it makes,
+/// and what it receives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// What each node does.
+    pub results: Vec<Expected>,
+    /// How many attempts each node makes (0 if it never starts).
+    pub attempts: Vec<u32>,
+    /// The input values each node that starts receives, in order (`None`: an optional input
+    /// that failed or was skipped); `None` for a node that never starts.
+    pub inputs: Vec<Option<Vec<Option<u64>>>>,
+    /// Whether a failure of each node leaves a `try_run` going ([`tolerated`]).
+    pub tolerated: Vec<bool>,
+}
+
+impl Evaluation {
+    /// Whether a `try_run` of the spec stops at a failure: some node fails whose failure is
+    /// not tolerated.
+    pub fn try_run_stops(&self) -> bool {
+        self.results
+            .iter()
+            .zip(&self.tolerated)
+            .any(|(result, &tolerated)| result.is_failure() && !tolerated)
+    }
+}
+
+/// Whether a failure of each node leaves a `try_run` going: the node has at least one
+/// dependent edge, and every one is an optional input.
+pub fn tolerated(spec: &Spec) -> Vec<bool> {
+    // (dependent edges, optional ones) per node.
+    let mut edges = vec![(0usize, 0usize); spec.nodes.len()];
+    for node in &spec.nodes {
+        for (position, &input) in node.inputs.iter().enumerate() {
+            edges[input].0 += 1;
+            if node.is_optional(position) {
+                edges[input].1 += 1;
+            }
+        }
+    }
+    edges
+        .into_iter()
+        .map(|(all, optional)| all > 0 && optional == all)
+        .collect()
+}
+
 /// The sequential reference: each node in insertion order, from its inputs' results.
-pub fn reference(spec: &Spec) -> Vec<Expected> {
-    let mut results: Vec<Expected> = Vec::with_capacity(spec.nodes.len());
+pub fn evaluate(spec: &Spec) -> Evaluation {
+    let count = spec.nodes.len();
+    let mut eval = Evaluation {
+        results: Vec::with_capacity(count),
+        attempts: Vec::with_capacity(count),
+        inputs: Vec::with_capacity(count),
+        tolerated: tolerated(spec),
+    };
     for (index, node) in spec.nodes.iter().enumerate() {
-        let values: Option<Vec<u64>> = node
+        let values: Option<Vec<Option<u64>>> = node
             .inputs
             .iter()
-            .map(|&input| match results[input] {
-                Expected::Value(value) => Some(value),
-                Expected::Failed | Expected::Panicked | Expected::Skipped => None,
+            .enumerate()
+            .map(|(position, &input)| match eval.results[input].value() {
+                Some(value) => Some(Some(value)),
+                None if node.is_optional(position) => Some(None),
+                None => None,
             })
             .collect();
-        results.push(match values {
-            None => Expected::Skipped,
+        let Some(values) = values else {
+            eval.results.push(Expected::Skipped);
+            eval.attempts.push(0);
+            eval.inputs.push(None);
+            continue;
+        };
+        let (result, attempts) = if spec.drop_panic == Some(DropPanic::Future(index)) {
             // A future that panics when dropped right after `Ready` panics whatever it
-            // returned: the core drops it before it looks at its output.
-            Some(_) if node.panics || spec.drop_panic == Some(DropPanic::Future(index)) => {
-                Expected::Panicked
+            // returned: the core (or the node's `Attempts`) drops it before it looks at its
+            // output. Only a first attempt has one: nothing is retried after it.
+            (Expected::Panicked, 1)
+        } else {
+            let mut attempt = 1;
+            loop {
+                match node.attempt_end(attempt) {
+                    AttemptEnd::Ok => {
+                        let values: Vec<u64> =
+                            values.iter().map(|value| value.unwrap_or(ABSENT)).collect();
+                        break (Expected::Value(mix(index, &values)), attempt);
+                    }
+                    AttemptEnd::Panics => break (Expected::Panicked, attempt),
+                    AttemptEnd::Err if attempt < node.max_attempts() => attempt += 1,
+                    AttemptEnd::Err if node.falls_back() => {
+                        break (Expected::Recovered(fallback_value(index)), attempt);
+                    }
+                    AttemptEnd::Err => break (Expected::Failed, attempt),
+                }
             }
-            Some(_) if node.fails => Expected::Failed,
-            Some(values) => Expected::Value(mix(index, &values)),
-        });
+        };
+        eval.results.push(result);
+        eval.attempts.push(attempts);
+        eval.inputs.push(Some(values));
     }
-    results
+    eval
+}
+
+/// What the reference says of each node ([`evaluate`]'s results).
+pub fn reference(spec: &Spec) -> Vec<Expected> {
+    evaluate(spec).results
 }

@@ -14,30 +14,46 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use super::std;
-use super::{DropPanic, Spec, mix};
+use super::{ABSENT, AttemptEnd, DropPanic, Spec, fallback_value, mix};
 
-/// How a node's last poll ended, as the node saw it.
+/// How a node's last attempt ended, as the node saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Outcome {
     /// It returned `Ready(Ok)` (and its future's drop did not panic).
     Ok,
     /// It returned `Ready(Err)`.
     Err,
+    /// It returned `Ready(Err)`, and the node has a fallback value, which takes its place.
+    FellBack,
     /// It panicked, in its poll or in its future's drop right after `Ready`, with this message.
     Panicked(String),
+}
+
+impl Outcome {
+    /// Whether the node has a value: its own, or its fallback.
+    pub(super) fn has_value(&self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::FellBack)
+    }
 }
 
 /// What happened to one node in the current run.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Trace {
-    /// The poll of the run in which the node started.
+    /// The poll of the run in which the node (its first attempt) started.
     pub(super) started: Option<u32>,
-    /// The poll of the run in which it finished, and how.
+    /// How many attempts started (calls of the node function).
+    pub(super) attempts: u32,
+    /// The input values its first attempt received (`None`: an optional input that is).
+    pub(super) seen: Option<Vec<Option<u64>>>,
+    /// The poll in which an attempt that is not its last failed, until the next one starts.
+    pub(super) between: Option<u32>,
+    /// The poll of the run in which its last attempt finished, and how.
     pub(super) finished: Option<(u32, Outcome)>,
     /// The driver woke its current park: its next poll resumes.
     pub(super) resumed: bool,
     /// A clone of the waker of its latest poll.
     pub(super) waker: Option<Waker>,
+    /// How many of its attempts' futures were dropped.
     pub(super) future_drops: u32,
     pub(super) outputs_made: u32,
     pub(super) output_drops: u32,
@@ -83,7 +99,8 @@ pub(super) struct Control {
     pub(super) nodes: RefCell<Vec<Trace>>,
     /// Parked nodes and the wakers they parked with, for the driver to pick from.
     pub(super) parked: RefCell<Vec<(usize, Waker)>>,
-    /// The nodes that failed (`Err` or panic), in the order they did.
+    /// The nodes whose failure was final (`Err`, a fallback, a panic), in the order they
+    /// failed.
     pub(super) failures: RefCell<Vec<usize>>,
     /// The panics the nodes raised since the driver last looked.
     pub(super) raised: RefCell<Vec<Raised>>,
@@ -112,9 +129,9 @@ impl Control {
         self.violations.borrow_mut().push(problem);
     }
 
-    /// Records that `index` finished in the current poll.
+    /// Records that the last attempt of `index` finished in the current poll.
     fn finish(&self, index: usize, outcome: Outcome) {
-        if !matches!(outcome, Outcome::Ok) {
+        if outcome != Outcome::Ok {
             self.failures.borrow_mut().push(index);
         }
         if let Outcome::Panicked(message) = &outcome {
@@ -159,12 +176,27 @@ pub(super) enum Val {
     Num(Output),
 }
 
+/// A clone of a number is a new output of the same node (the core clones a fallback value
+/// into the slot of the node that fell back).
+impl Clone for Val {
+    fn clone(&self) -> Self {
+        match self {
+            Val::Control(control) => Val::Control(control.clone()),
+            Val::Index(index) => Val::Index(*index),
+            Val::Num(output) => Val::Num(Output::new(&output.control, output.index, *output.value)),
+        }
+    }
+}
+
 /// A node's output. Its value is boxed, so that reading a dropped one is a use after free
 /// that Miri reports.
 pub(super) struct Output {
     pub(super) value: Box<u64>,
     index: usize,
     control: Rc<Control>,
+    /// Whether it is counted (and panics when dropped if the spec says so): every output but
+    /// the fallback values the DAG keeps, of which each run clones its own.
+    counted: bool,
 }
 
 impl Output {
@@ -175,12 +207,27 @@ impl Output {
             value: Box::new(value),
             index,
             control: control.clone(),
+            counted: true,
         }
     }
 }
 
+/// The fallback value of node `index`, which the DAG keeps (`or_value`): not counted, as its
+/// clones are.
+pub(super) fn fallback(control: &Rc<Control>, index: usize) -> Val {
+    Val::Num(Output {
+        value: Box::new(fallback_value(index)),
+        index,
+        control: control.clone(),
+        counted: false,
+    })
+}
+
 impl Drop for Output {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let control = &self.control;
         control.outputs_alive.set(control.outputs_alive.get() - 1);
         control.nodes.borrow_mut()[self.index].output_drops += 1;
@@ -201,7 +248,8 @@ pub(super) struct Failed(pub usize);
 struct InputGuard<'a> {
     control: Rc<Control>,
     index: usize,
-    inputs: &'a [&'a Val],
+    /// In the order of the spec's inputs; `None`: an optional input that is.
+    inputs: Vec<Option<&'a Val>>,
 }
 
 impl Drop for InputGuard<'_> {
@@ -209,6 +257,7 @@ impl Drop for InputGuard<'_> {
         let control = &self.control;
         let spec = &control.spec.nodes[self.index];
         for (value, &input) in self.inputs.iter().zip(&spec.inputs) {
+            let Some(value) = value else { continue };
             // The read itself: a use after free under Miri if the output was dropped.
             let Val::Num(output) = value else {
                 control.violation(format!(
@@ -230,27 +279,43 @@ impl Drop for InputGuard<'_> {
     }
 }
 
-/// Panics when dropped: the future of the node [`DropPanic::Future`] names.
+/// How an attempt's future ended, for its [`DropBomb`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// It returned `Ready` (`Ok` or `Err`).
+    Ready,
+    /// Its poll panicked.
+    Panicked,
+}
+
+/// Panics when dropped: the future of the first attempt of the node [`DropPanic::Future`]
+/// names (nothing is retried after it).
 struct DropBomb {
     control: Rc<Control>,
     index: usize,
+    ended: Option<Ended>,
 }
 
 impl Drop for DropBomb {
     fn drop(&mut self) {
         let control = &self.control;
-        let message = format!("model: node {}'s future panicked in drop", self.index);
-        let finished = control.nodes.borrow()[self.index].finished.clone();
-        let site = match finished {
+        let index = self.index;
+        let message = format!("model: node {index}'s future panicked in drop");
+        let site = match self.ended {
             None => Site::DropCancelled,
-            Some((_, Outcome::Panicked(_))) => Site::DropAfterPanic,
-            Some((round, outcome)) => {
-                // The node panics after all: with `catch_panics` this is its failure.
-                if outcome == Outcome::Ok {
-                    control.failures.borrow_mut().push(self.index);
+            Some(Ended::Panicked) => Site::DropAfterPanic,
+            Some(Ended::Ready) => {
+                // The node panics after all: with `catch_panics` this is its failure (it may
+                // have been an attempt that was to be retried, or the last, `Ok` or `Err`).
+                let mut nodes = control.nodes.borrow_mut();
+                let trace = &mut nodes[index];
+                let recorded =
+                    matches!(trace.finished, Some((_, Outcome::Err | Outcome::FellBack)));
+                if !recorded {
+                    control.failures.borrow_mut().push(index);
                 }
-                control.nodes.borrow_mut()[self.index].finished =
-                    Some((round, Outcome::Panicked(message.clone())));
+                trace.between = None;
+                trace.finished = Some((control.round.get(), Outcome::Panicked(message.clone())));
                 Site::DropAfterReady
             }
         };
@@ -259,47 +324,162 @@ impl Drop for DropBomb {
     }
 }
 
-/// A node's future: parks `parks` times, then finishes as its [`NodeSpec`](super::NodeSpec)
-/// says.
+/// One attempt's future: parks `parks` times, then ends as its
+/// [`NodeSpec`](super::NodeSpec) says for this attempt.
 pub(super) struct NodeFuture<'a> {
     /// Dropped first: reads the inputs, counts the drop.
     guard: InputGuard<'a>,
+    /// Which attempt of the node this is, from 1.
+    attempt: u32,
+    /// The input values, as the node computes with them.
+    values: Vec<u64>,
     parks_done: u8,
     parked: bool,
     /// It returned `Ready` or panicked: it must never be polled again.
     finished: bool,
     /// Dropped last, so that everything else is counted before it panics.
-    _bomb: Option<DropBomb>,
+    bomb: Option<DropBomb>,
 }
 
-/// The function of every node: its list starts with the control block and its index.
-pub(super) fn node<'a>(list: &'a [&'a Val]) -> NodeFuture<'a> {
+/// The number an input holds.
+fn number(control: &Control, index: usize, value: &Val) -> u64 {
+    match value {
+        Val::Num(output) => *output.value,
+        _ => {
+            control.violation(format!("node {index}: an input is not a number"));
+            0
+        }
+    }
+}
+
+/// Starts an attempt of a node: `list` starts with the control block and the node's index,
+/// then its plain inputs; `optional` are its optional inputs, in order.
+fn start<'a>(list: &'a [&'a Val], optional: &[Option<&'a Val>]) -> NodeFuture<'a> {
     let (Val::Control(control), Val::Index(index)) = (list[0], list[1]) else {
         unreachable!("every node's list starts with the control block and its index");
     };
     let index = *index;
-    control.futures_alive.set(control.futures_alive.get() + 1);
-    let round = control.round.get();
-    if let Some(first) = control.nodes.borrow_mut()[index].started.replace(round) {
+    let spec = &control.spec.nodes[index];
+    // The inputs in the spec's order, from the plain list and the optional ones.
+    let optional_count = (0..spec.inputs.len())
+        .filter(|&position| spec.is_optional(position))
+        .count();
+    if list.len() - 2 + optional.len() != spec.inputs.len() || optional.len() != optional_count {
         control.violation(format!(
-            "node {index} started twice, in polls {first} and {round}"
+            "node {index} received {} plain and {} optional inputs, for {} inputs of which \
+             {optional_count} are optional",
+            list.len() - 2,
+            optional.len(),
+            spec.inputs.len()
         ));
     }
-    let bomb = control.spec.drop_panic == Some(DropPanic::Future(index));
+    let mut plain_inputs = list[2..].iter().copied();
+    let mut optional_inputs = optional.iter().copied();
+    let inputs: Vec<Option<&Val>> = (0..spec.inputs.len())
+        .map(|position| {
+            if spec.is_optional(position) {
+                optional_inputs.next().flatten()
+            } else {
+                plain_inputs.next()
+            }
+        })
+        .collect();
+    let seen: Vec<Option<u64>> = inputs
+        .iter()
+        .map(|value| value.map(|value| number(control, index, value)))
+        .collect();
+    let round = control.round.get();
+    let attempt = {
+        let mut nodes = control.nodes.borrow_mut();
+        let trace = &mut nodes[index];
+        if trace.finished.is_some() {
+            control.violation(format!(
+                "node {index} started attempt {} in poll {round}, after it finished",
+                trace.attempts + 1
+            ));
+        }
+        if trace.future_drops != trace.attempts {
+            control.violation(format!(
+                "node {index} started attempt {} in poll {round} while an earlier one's \
+                 future was alive",
+                trace.attempts + 1
+            ));
+        }
+        trace.attempts += 1;
+        if trace.attempts == 1 {
+            trace.started = Some(round);
+            trace.seen = Some(seen.clone());
+        } else {
+            if trace.between.take().is_none() {
+                control.violation(format!(
+                    "node {index} started attempt {} in poll {round}, but the one before it \
+                     did not fail",
+                    trace.attempts
+                ));
+            }
+            if trace.seen.as_ref() != Some(&seen) {
+                control.violation(format!(
+                    "node {index}'s attempt {} received {seen:?}, the first {:?}",
+                    trace.attempts, trace.seen
+                ));
+            }
+        }
+        if trace.attempts > spec.max_attempts() {
+            control.violation(format!(
+                "node {index} started attempt {} of at most {}",
+                trace.attempts,
+                spec.max_attempts()
+            ));
+        }
+        trace.attempts
+    };
+    control.futures_alive.set(control.futures_alive.get() + 1);
+    let bomb = attempt == 1 && control.spec.drop_panic == Some(DropPanic::Future(index));
     NodeFuture {
         guard: InputGuard {
             control: control.clone(),
             index,
-            inputs: &list[2..],
+            inputs,
         },
+        attempt,
+        values: seen.iter().map(|value| value.unwrap_or(ABSENT)).collect(),
         parks_done: 0,
         parked: false,
         finished: false,
-        _bomb: bomb.then(|| DropBomb {
+        bomb: bomb.then(|| DropBomb {
             control: control.clone(),
             index,
+            ended: None,
         }),
     }
+}
+
+/// The functions of the nodes, by how many optional inputs they take (`node0` to `node4`),
+/// and the same for the nodes of a DAG that cannot fail (`run0` to `run4`, see [`Sure`]).
+macro_rules! node_fns {
+    ($($node:ident $run:ident ($($optional:ident),*);)*) => {$(
+        pub(super) fn $node<'a>(
+            list: &'a [&'a Val],
+            $($optional: Option<&'a Val>,)*
+        ) -> NodeFuture<'a> {
+            start(list, &[$($optional),*])
+        }
+
+        pub(super) fn $run<'a>(
+            list: &'a [&'a Val],
+            $($optional: Option<&'a Val>,)*
+        ) -> Sure<'a> {
+            Sure(start(list, &[$($optional),*]))
+        }
+    )*};
+}
+
+node_fns! {
+    node0 run0 ();
+    node1 run1 (a);
+    node2 run2 (a, b);
+    node3 run3 (a, b, c);
+    node4 run4 (a, b, c, d);
 }
 
 impl Future for NodeFuture<'_> {
@@ -309,7 +489,10 @@ impl Future for NodeFuture<'_> {
         let this = self.get_mut();
         let (control, index) = (this.guard.control.clone(), this.guard.index);
         if this.finished {
-            control.violation(format!("node {index} was polled after it finished"));
+            control.violation(format!(
+                "node {index} (attempt {}) was polled after it finished",
+                this.attempt
+            ));
             return Poll::Pending;
         }
         control.nodes.borrow_mut()[index].waker = Some(cx.waker().clone());
@@ -332,36 +515,64 @@ impl Future for NodeFuture<'_> {
         }
         // The last poll: wake-then-Ready (or wake-then-panic).
         this.finished = true;
-        if spec.wakes_itself {
+        let end = spec.attempt_end(this.attempt);
+        let last = spec.is_last_attempt(this.attempt, end);
+        if spec.wakes_itself && last {
             cx.waker().wake_by_ref();
         }
         if let Some(pick) = spec.wakes_finished {
             control.wake_finished(pick, index);
         }
-        if spec.panics {
-            let message = format!("model: node {index} panicked in poll");
-            control.finish(index, Outcome::Panicked(message.clone()));
-            panic!("{message}");
+        let ended = match end {
+            AttemptEnd::Panics => Ended::Panicked,
+            AttemptEnd::Ok | AttemptEnd::Err => Ended::Ready,
+        };
+        if let Some(bomb) = &mut this.bomb {
+            bomb.ended = Some(ended);
         }
-        if spec.fails {
-            control.finish(index, Outcome::Err);
-            return Poll::Ready(Err(Failed(index)));
+        match end {
+            AttemptEnd::Panics => {
+                let message = format!("model: node {index} panicked in poll");
+                control.finish(index, Outcome::Panicked(message.clone()));
+                panic!("{message}");
+            }
+            AttemptEnd::Err => {
+                if !last {
+                    control.nodes.borrow_mut()[index].between = Some(control.round.get());
+                } else if spec.guard.is_some_and(|guard| guard.fallback) {
+                    control.finish(index, Outcome::FellBack);
+                } else {
+                    control.finish(index, Outcome::Err);
+                }
+                Poll::Ready(Err(Failed(index)))
+            }
+            AttemptEnd::Ok => {
+                control.finish(index, Outcome::Ok);
+                Poll::Ready(Ok(Val::Num(Output::new(
+                    &control,
+                    index,
+                    mix(index, &this.values),
+                ))))
+            }
         }
-        let inputs: Vec<u64> = this
-            .guard
-            .inputs
-            .iter()
-            .map(|value| match value {
-                Val::Num(output) => *output.value,
-                _ => unreachable!("real inputs are numbers"),
-            })
-            .collect();
-        control.finish(index, Outcome::Ok);
-        Poll::Ready(Ok(Val::Num(Output::new(
-            &control,
-            index,
-            mix(index, &inputs),
-        ))))
+    }
+}
+
+/// The future of a node of a DAG that cannot fail (`run`): its attempt's, whose `Ok` it
+/// unwraps (a spec run with `run` has no failing node).
+pub(super) struct Sure<'a>(NodeFuture<'a>);
+
+impl Future for Sure<'_> {
+    type Output = Val;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Val> {
+        match Pin::new(&mut self.get_mut().0).poll(cx) {
+            Poll::Ready(Ok(value)) => Poll::Ready(value),
+            Poll::Ready(Err(Failed(index))) => {
+                unreachable!("model: node {index} failed in a DAG that cannot fail")
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -6,23 +6,124 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::time::Duration;
 
-use dagfut::{DagError, Local, LocalDag, LocalDagBuilder, Node, OutputError, Outputs};
+use dagfut::{
+    Backoff, DagError, Local, LocalDag, LocalDagBuilder, Node, NodeId, Optional, OutputError,
+    Outputs, Timer,
+};
 
 use super::drive::{Driver, Ending, Held, Schedule};
-use super::node::{Control, Failed, Outcome, Val, node};
-use super::{Expected, Policy, Spec, reference};
+use super::node::{
+    Control, Failed, Outcome, Val, fallback, node0, node1, node2, node3, node4, run0, run1, run2,
+    run3, run4,
+};
+use super::{Evaluation, Expected, Guard, NodeSpec, Policy, Spec, evaluate};
 
-type ModelDag = LocalDag<(), Failed>;
+/// The timer of the model's nodes with a policy: each sleep is over at once.
+#[derive(Clone, Copy, Debug)]
+struct AtOnce;
 
-fn build(spec: &Spec, control: &Rc<Control>) -> (ModelDag, Vec<Node<Val>>) {
-    let b = LocalDagBuilder::<(), Failed>::new();
+impl Timer for AtOnce {
+    type Sleep = core::future::Ready<()>;
+    fn sleep(&self, _duration: Duration) -> Self::Sleep {
+        core::future::ready(())
+    }
+}
+
+fn backoff(guard: Guard) -> Backoff {
+    if guard.pause {
+        Backoff::fixed(Duration::from_nanos(1))
+    } else {
+        Backoff::none()
+    }
+}
+
+/// The handles of a node's inputs: the control block, its index and its plain inputs in a
+/// list, and its optional inputs.
+fn inputs_of(
+    node: &NodeSpec,
+    index: Node<Val>,
+    shared: Node<Val>,
+    nodes: &[Node<Val>],
+) -> (Vec<Node<Val>>, Vec<Optional<Val>>) {
+    let mut list = vec![shared, index];
+    let mut optional = Vec::new();
+    for (position, &input) in node.inputs.iter().enumerate() {
+        if node.is_optional(position) {
+            optional.push(nodes[input].optional());
+        } else {
+            list.push(nodes[input]);
+        }
+    }
+    (list, optional)
+}
+
+/// Calls `$add!(function, inputs)` with the node function that takes as many optional inputs
+/// as `$optional` holds (`$f0` to `$f4`) and the inputs `($list, optional..)` (`$list` alone
+/// if there are none).
+macro_rules! by_arity {
+    ($add:ident, $list:expr, $optional:expr, [$f0:ident, $f1:ident, $f2:ident, $f3:ident, $f4:ident]) => {{
+        let (list, o) = ($list, $optional);
+        match o.len() {
+            0 => $add!($f0, list),
+            1 => $add!($f1, (list, o[0])),
+            2 => $add!($f2, (list, o[0], o[1])),
+            3 => $add!($f3, (list, o[0], o[1], o[2])),
+            4 => $add!($f4, (list, o[0], o[1], o[2], o[3])),
+            count => unreachable!("validated: {count} optional inputs"),
+        }
+    }};
+}
+
+/// A DAG whose nodes may fail, with the model's timer.
+type TryDag = LocalDag<(), Failed>;
+
+fn build_fallible(spec: &Spec, control: &Rc<Control>) -> (TryDag, Vec<Node<Val>>) {
+    let b = LocalDagBuilder::<(), Failed>::new().with_timer(AtOnce);
     let shared = b.add_constant(Val::Control(control.clone()));
     let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
     for (index, node_spec) in spec.nodes.iter().enumerate() {
-        let mut list = vec![shared, b.add_constant(Val::Index(index))];
-        list.extend(node_spec.inputs.iter().map(|&input| nodes[input]));
-        nodes.push(b.add_try_node(node, list));
+        let (list, optional) =
+            inputs_of(node_spec, b.add_constant(Val::Index(index)), shared, &nodes);
+        macro_rules! add {
+            ($f:ident, $inputs:expr) => {
+                match node_spec.guard {
+                    None => b.add_try_node($f, $inputs),
+                    Some(guard) => {
+                        let guarded = b.retry(u32::from(guard.retries), backoff(guard));
+                        if guard.fallback {
+                            guarded
+                                .or_value(fallback(control, index))
+                                .add_try_node($f, $inputs)
+                        } else {
+                            guarded.add_try_node($f, $inputs)
+                        }
+                    }
+                }
+            };
+        }
+        let node = by_arity!(add, list, optional, [node0, node1, node2, node3, node4]);
+        nodes.push(node);
+    }
+    (b.build(), nodes)
+}
+
+/// A DAG whose nodes cannot fail, for `run`.
+fn build_infallible(spec: &Spec, control: &Rc<Control>) -> (LocalDag<()>, Vec<Node<Val>>) {
+    let b = LocalDagBuilder::<()>::new();
+    let shared = b.add_constant(Val::Control(control.clone()));
+    let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
+    for (index, node_spec) in spec.nodes.iter().enumerate() {
+        let (list, optional) =
+            inputs_of(node_spec, b.add_constant(Val::Index(index)), shared, &nodes);
+        macro_rules! add {
+            ($f:ident, $inputs:expr) => {
+                b.add_node($f, $inputs)
+            };
+        }
+        let node = by_arity!(add, list, optional, [run0, run1, run2, run3, run4]);
+        nodes.push(node);
     }
     (b.build(), nodes)
 }
@@ -31,13 +132,13 @@ fn build(spec: &Spec, control: &Rc<Control>) -> (ModelDag, Vec<Node<Val>>) {
 /// documentation lists. Returns what went wrong, if anything.
 pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
     spec.validate()?;
-    let expected = reference(spec);
+    let eval = evaluate(spec);
     let control = Control::new(spec);
-    let (dag, nodes) = build(spec, &control);
     let mut driver = Driver::new(&control, schedule);
     // The poll that ended the run early (a panic out of it, or a fail-fast), if one did.
     let ended_early = match spec.policy {
         Policy::Settled => {
+            let (dag, nodes) = build_fallible(spec, &control);
             let run = dag.run_settled(&()).with_poll_budget(usize::MAX);
             let run = if spec.catch_panics {
                 run.catch_panics()
@@ -47,8 +148,13 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
             match driver.drive(run)? {
                 Ending::Completed(settled) => {
                     all_futures_gone(&driver, "run_settled completed")?;
-                    check_values(&expected, &nodes, &settled.outputs, true)?;
-                    check_settled_errors(&control, &expected, &settled.errors)?;
+                    check_values(&eval, &nodes, &settled.outputs, spec.policy)?;
+                    check_recorded(
+                        &control,
+                        &eval,
+                        Some(&settled.errors),
+                        settled.outputs.failed(),
+                    )?;
                     driver.drop_checked(settled.into_inner(), "the settled outputs", true)?;
                     None
                 }
@@ -57,6 +163,7 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
             }
         }
         Policy::TryRun => {
+            let (dag, nodes) = build_fallible(spec, &control);
             let run = dag.try_run(&()).with_poll_budget(usize::MAX);
             let run = if spec.catch_panics {
                 run.catch_panics()
@@ -68,14 +175,22 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
                     Ok(outputs) => {
                         let outputs = Held::new(outputs);
                         all_futures_gone(&driver, "try_run completed")?;
-                        check_values(&expected, &nodes, &outputs, false)?;
+                        if eval.try_run_stops() {
+                            return Err(format!(
+                                "try_run completed, but a failure of the reference is not \
+                                 tolerated: {:?} (tolerated: {:?})",
+                                eval.results, eval.tolerated
+                            ));
+                        }
+                        check_values(&eval, &nodes, &outputs, spec.policy)?;
+                        check_recorded(&control, &eval, None, outputs.failed())?;
                         driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
                         None
                     }
                     Err(error) => {
                         // Fail-fast drops every running future at once.
                         all_futures_gone(&driver, "try_run failed")?;
-                        check_fail_fast(&control, driver.polls, &error)?;
+                        check_fail_fast(&control, &eval, driver.polls, &error)?;
                         Some(driver.polls)
                     }
                 },
@@ -83,8 +198,26 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
                 Ending::Dropped => None,
             }
         }
+        Policy::Run => {
+            let (dag, nodes) = build_infallible(spec, &control);
+            let run = dag.run(&()).with_poll_budget(usize::MAX);
+            match driver.drive(run)? {
+                Ending::Completed(outputs) => {
+                    all_futures_gone(&driver, "run completed")?;
+                    check_values(&eval, &nodes, &outputs, spec.policy)?;
+                    if !outputs.failed().is_empty() {
+                        return Err(format!("run lists failed nodes {:?}", outputs.failed()));
+                    }
+                    driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
+                    None
+                }
+                Ending::Panicked => Some(driver.polls),
+                Ending::Dropped => None,
+            }
+        }
     };
     check_starts(&control, driver.polls, ended_early)?;
+    check_nodes(&control, &eval)?;
     check_drops(&control)
 }
 
@@ -95,29 +228,25 @@ fn all_futures_gone(driver: &Driver<'_>, when: &str) -> Result<(), String> {
     }
 }
 
-/// Every node's output is the reference's value; failed, panicked and skipped nodes have none
-/// (`settled`), or there are none of them (`try_run` succeeded).
+/// Every node's output is the reference's value (its fallback's, if it fell back); failed,
+/// panicked and skipped nodes have none (`run` has none of them).
 fn check_values(
-    expected: &[Expected],
+    eval: &Evaluation,
     nodes: &[Node<Val>],
     outputs: &Outputs<'_, (), Local>,
-    settled: bool,
+    policy: Policy,
 ) -> Result<(), String> {
-    for (index, want) in expected.iter().enumerate() {
-        match (want, outputs.get(nodes[index])) {
-            (Expected::Value(want), Ok(Val::Num(output))) if *want == *output.value => {}
-            (
-                Expected::Failed | Expected::Panicked | Expected::Skipped,
-                Err(OutputError::NotCompleted { .. }),
-            ) if settled => {}
-            (want, got) => {
+    for (index, want) in eval.results.iter().enumerate() {
+        match (want.value(), outputs.get(nodes[index])) {
+            (Some(want), Ok(Val::Num(output))) if want == *output.value => {}
+            (None, Err(OutputError::NotCompleted { .. })) if policy != Policy::Run => {}
+            (_, got) => {
                 let got = got.map(|value| match value {
                     Val::Num(output) => Some(*output.value),
                     _ => None,
                 });
-                let policy = if settled { "run_settled" } else { "try_run" };
                 return Err(format!(
-                    "{policy}: node {index}: expected {want:?}, got {got:?}"
+                    "{policy:?}: node {index}: expected {want:?}, got {got:?}"
                 ));
             }
         }
@@ -125,8 +254,12 @@ fn check_values(
     Ok(())
 }
 
-/// The node and the outcome an error reports.
-fn describe(error: &DagError<Failed>) -> Result<(usize, Outcome), String> {
+/// A failure as the run reported it or as the node saw it: the node, how it failed (a
+/// fallback's failure is its `Err`), and the attempt count `DagError::attempts` says.
+type Failure = (usize, Outcome, u32);
+
+/// The failure an error reports, checking that it is the variant its attempt count makes.
+fn describe(error: &DagError<Failed>) -> Result<Failure, String> {
     let node = error
         .node()
         .task_index()
@@ -135,60 +268,107 @@ fn describe(error: &DagError<Failed>) -> Result<(usize, Outcome), String> {
         DagError::Failed {
             error: Failed(failed),
             ..
-        } if *failed == node => Ok((node, Outcome::Err)),
-        DagError::Panicked { message, .. } => Ok((node, Outcome::Panicked(message.clone()))),
+        } if *failed == node => Ok((node, Outcome::Err, error.attempts())),
+        DagError::Exhausted {
+            error: Failed(failed),
+            attempts,
+            ..
+        } if *failed == node && *attempts > 1 => Ok((node, Outcome::Err, error.attempts())),
+        DagError::Panicked { message, .. } => {
+            Ok((node, Outcome::Panicked(message.clone()), error.attempts()))
+        }
         _ => Err(format!("{error:?} does not match node {node}")),
     }
 }
 
-/// The failures as the nodes saw them, in order, each with its outcome.
-fn failures(control: &Control) -> Vec<(usize, Outcome)> {
+/// The final failures as the nodes saw them, in order.
+fn failures(control: &Control) -> Vec<Failure> {
     let nodes = control.nodes.borrow();
     control
         .failures
         .borrow()
         .iter()
         .map(|&index| {
-            let outcome = nodes[index].finished.as_ref().map(|(_, outcome)| outcome);
-            (index, outcome.cloned().unwrap_or(Outcome::Ok))
+            let trace = &nodes[index];
+            match trace.finished.as_ref().map(|(_, outcome)| outcome) {
+                Some(Outcome::Err | Outcome::FellBack) => (index, Outcome::Err, trace.attempts),
+                // A panic is never retried, and its error says 1 attempt.
+                Some(Outcome::Panicked(message)) => (index, Outcome::Panicked(message.clone()), 1),
+                Some(Outcome::Ok) | None => (index, Outcome::Ok, trace.attempts),
+            }
         })
         .collect()
 }
 
-/// `run_settled` reports every failure in the order it happened, as it happened, and those
-/// are the reference's failures.
-fn check_settled_errors(
+/// A run that went on to the end (`run_settled`, or a `try_run` all of whose failures were
+/// tolerated) recorded every failure, fallbacks' included, in the order it happened, as it
+/// happened (`errors`, for `run_settled`) and by node (`failed`); those are the reference's.
+fn check_recorded(
     control: &Control,
-    expected: &[Expected],
-    errors: &[DagError<Failed>],
+    eval: &Evaluation,
+    errors: Option<&[DagError<Failed>]>,
+    failed: &[NodeId],
 ) -> Result<(), String> {
-    let got = errors.iter().map(describe).collect::<Result<Vec<_>, _>>()?;
     let want = failures(control);
-    if got != want {
+    if let Some(errors) = errors {
+        let got = errors.iter().map(describe).collect::<Result<Vec<_>, _>>()?;
+        if got != want {
+            return Err(format!(
+                "run_settled reported {got:?}; the nodes failed with {want:?}"
+            ));
+        }
+    }
+    let listed: Vec<Option<usize>> = failed.iter().map(|node| node.task_index()).collect();
+    let order: Vec<Option<usize>> = want.iter().map(|(index, ..)| Some(*index)).collect();
+    if listed != order {
         return Err(format!(
-            "run_settled reported {got:?}; the nodes failed with {want:?}"
+            "Outputs::failed lists {listed:?}; the nodes failed in the order {order:?}"
         ));
     }
-    let mut failed: Vec<usize> = want.iter().map(|(index, _)| *index).collect();
-    failed.sort_unstable();
-    let reference: Vec<usize> = (0..expected.len())
-        .filter(|&i| matches!(expected[i], Expected::Failed | Expected::Panicked))
+    let mut recorded: Vec<usize> = want.iter().map(|(index, ..)| *index).collect();
+    recorded.sort_unstable();
+    let reference: Vec<usize> = (0..eval.results.len())
+        .filter(|&i| eval.results[i].is_recorded())
         .collect();
-    if failed != reference {
+    if recorded != reference {
         return Err(format!(
-            "nodes {failed:?} failed; the reference fails {reference:?}"
+            "nodes {recorded:?} failed; the reference fails {reference:?} ({:?})",
+            eval.results
         ));
     }
     Ok(())
 }
 
-/// `try_run` fails with the one node that failed, in the last poll: nothing ran after it.
-fn check_fail_fast(control: &Control, polls: u32, error: &DagError<Failed>) -> Result<(), String> {
+/// `try_run` fails with a failure that is not tolerated, in the last poll: every failure
+/// before it was tolerated or fell back, and nothing ran after it.
+fn check_fail_fast(
+    control: &Control,
+    eval: &Evaluation,
+    polls: u32,
+    error: &DagError<Failed>,
+) -> Result<(), String> {
     let got = describe(error)?;
     let want = failures(control);
-    if want != [got.clone()] {
+    if want.last() != Some(&got) {
         return Err(format!(
             "try_run failed with {got:?}; the nodes failed with {want:?}"
+        ));
+    }
+    let stops = |index: usize| eval.results[index].is_failure() && !eval.tolerated[index];
+    if !stops(got.0) {
+        return Err(format!(
+            "try_run failed with {got:?}, but the reference says {:?} (tolerated: {})",
+            eval.results[got.0], eval.tolerated[got.0]
+        ));
+    }
+    if let Some((index, ..)) = want[..want.len() - 1]
+        .iter()
+        .find(|(index, ..)| stops(*index))
+    {
+        return Err(format!(
+            "try_run went on after node {index} failed ({:?}, not tolerated), and failed later \
+             with {got:?}",
+            eval.results[*index]
         ));
     }
     match control.nodes.borrow()[got.0].finished {
@@ -200,25 +380,46 @@ fn check_fail_fast(control: &Control, polls: u32, error: &DagError<Failed>) -> R
     }
 }
 
-/// Each node started in the very poll in which its last input completed (roots: the first),
-/// unless the run ended early in that poll or was dropped before it; no other node started.
+/// Each node started in the very poll in which its last input settled (roots: the first):
+/// a plain input by completing (or falling back), an optional one by completing, failing or
+/// being skipped; unless the run ended early in that poll or was dropped before it. No
+/// other node started.
 fn check_starts(control: &Control, polls: u32, ended_early: Option<u32>) -> Result<(), String> {
     let nodes = control.nodes.borrow();
+    // When each node settled, and whether it has a value: when its last attempt finished,
+    // or when a plain input of it failed or was skipped (it is skipped then); `None` if it
+    // has not settled.
+    let mut settled: Vec<Option<(u32, bool)>> = Vec::with_capacity(nodes.len());
+    let mut ready_rounds: Vec<Option<u32>> = Vec::with_capacity(nodes.len());
     for (index, spec) in control.spec.nodes.iter().enumerate() {
-        let ready =
-            spec.inputs
-                .iter()
-                .try_fold(1, |latest: u32, &input| match nodes[input].finished {
-                    Some((round, Outcome::Ok)) => Some(latest.max(round)),
-                    _ => None,
-                });
+        let mut ready = Some(1u32);
+        let mut skipped: Option<u32> = None;
+        for (position, &input) in spec.inputs.iter().enumerate() {
+            let optional = spec.is_optional(position);
+            match settled[input] {
+                Some((round, true)) => ready = ready.map(|latest| latest.max(round)),
+                Some((round, false)) if optional => ready = ready.map(|latest| latest.max(round)),
+                Some((round, false)) => {
+                    ready = None;
+                    skipped = Some(skipped.map_or(round, |first| first.min(round)));
+                }
+                None => ready = None,
+            }
+        }
+        ready_rounds.push(ready);
+        settled.push(match &nodes[index].finished {
+            Some((round, outcome)) => Some((*round, outcome.has_value())),
+            None => skipped.map(|round| (round, false)),
+        });
+    }
+    for (index, ready) in ready_rounds.into_iter().enumerate() {
         match (nodes[index].started, ready) {
             (Some(started), Some(ready)) if started == ready => {}
             (None, None) => {}
             (None, Some(ready)) if ready > polls || ended_early == Some(ready) => {}
             (started, ready) => {
                 return Err(format!(
-                    "node {index} started in poll {started:?}; its inputs all completed in \
+                    "node {index} started in poll {started:?}; its inputs all settled in \
                      poll {ready:?} (of {polls}, ended early in {ended_early:?})"
                 ));
             }
@@ -227,15 +428,56 @@ fn check_starts(control: &Control, polls: u32, ended_early: Option<u32>) -> Resu
     Ok(())
 }
 
-/// Every future that started and every output made was dropped, exactly once.
+/// Every node that started received the reference's inputs (`None` for each optional input
+/// that failed or was skipped), made no more attempts than the reference, and, if it
+/// finished, exactly as many, ending as the reference says.
+fn check_nodes(control: &Control, eval: &Evaluation) -> Result<(), String> {
+    let nodes = control.nodes.borrow();
+    for (index, trace) in nodes.iter().enumerate() {
+        if trace.attempts == 0 {
+            continue;
+        }
+        if trace.seen != eval.inputs[index] {
+            return Err(format!(
+                "node {index} received {:?}; the reference gives it {:?}",
+                trace.seen, eval.inputs[index]
+            ));
+        }
+        let want = eval.attempts[index];
+        let Some((_, outcome)) = &trace.finished else {
+            if trace.attempts > want {
+                return Err(format!(
+                    "node {index} made {} attempts; the reference makes {want}",
+                    trace.attempts
+                ));
+            }
+            continue;
+        };
+        let agrees = matches!(
+            (outcome, eval.results[index]),
+            (Outcome::Ok, Expected::Value(_))
+                | (Outcome::FellBack, Expected::Recovered(_))
+                | (Outcome::Err, Expected::Failed)
+                | (Outcome::Panicked(_), Expected::Panicked)
+        );
+        if !agrees || trace.attempts != want {
+            return Err(format!(
+                "node {index} ended {outcome:?} after {} attempts; the reference says {:?} \
+                 after {want}",
+                trace.attempts, eval.results[index]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every attempt's future was dropped exactly once, and every output made.
 fn check_drops(control: &Control) -> Result<(), String> {
     for (index, trace) in control.nodes.borrow().iter().enumerate() {
-        let started = u32::from(trace.started.is_some());
-        if trace.future_drops != started {
+        if trace.future_drops != trace.attempts {
             return Err(format!(
-                "node {index}'s future (started: {}) was dropped {} times",
-                started == 1,
-                trace.future_drops
+                "node {index} made {} attempts, whose futures were dropped {} times",
+                trace.attempts, trace.future_drops
             ));
         }
         if trace.outputs_made > 1 || trace.output_drops != trace.outputs_made {
