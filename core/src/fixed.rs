@@ -131,14 +131,14 @@ pub struct Param<'a, P: ?Sized>(pub &'a P);
 
 /// A node's output cell.
 #[derive(Debug)]
-pub struct Cell<T> {
+pub struct OutputCell<T> {
     value: OnceCell<T>,
 }
 
-impl<T> Cell<T> {
+impl<T> OutputCell<T> {
     /// An empty cell.
     pub const fn new() -> Self {
-        Cell {
+        OutputCell {
             value: OnceCell::new(),
         }
     }
@@ -149,7 +149,7 @@ impl<T> Cell<T> {
     }
 }
 
-impl<T> Default for Cell<T> {
+impl<T> Default for OutputCell<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -166,7 +166,7 @@ pub trait Source<'a> {
 /// The "position" of the parameter among a node's inputs.
 pub const PARAM: u8 = u8::MAX;
 
-impl<'a, T> Source<'a> for &'a Cell<T> {
+impl<'a, T> Source<'a> for &'a OutputCell<T> {
     type Value = &'a T;
     #[inline(always)]
     fn value(self) -> &'a T {
@@ -245,7 +245,7 @@ pin_project! {
 pin_project! {
     /// A node: its stage and its output cell.
     pub struct Step<'c, T, Mk, Fut, K> {
-        cell: &'c Cell<T>,
+        cell: &'c OutputCell<T>,
         #[pin]
         stage: Stage<Mk, Fut>,
         _kind: PhantomData<fn() -> K>,
@@ -258,7 +258,7 @@ where
     Fut: Future,
 {
     /// The node writing to `cell`, calling `make`.
-    pub fn new(cell: &'c Cell<T>, make: Mk) -> Self {
+    pub fn new(cell: &'c OutputCell<T>, make: Mk) -> Self {
         Step {
             cell,
             stage: Stage::Make { make },
@@ -906,7 +906,7 @@ macro_rules! dag {
                 // (or the parameter), which is what makes the graph acyclic.
                 $(
                     $( $crate::fixed::earlier(&&$input); )*
-                    let $name = $crate::fixed::Cell::new();
+                    let $name = $crate::fixed::OutputCell::new();
                 )*
                 let (failed, errors) = {
                     let nodes = ::core::pin::pin!($crate::dag!(@cons $(
