@@ -808,7 +808,11 @@ pub const fn one(_: &str) -> usize {
 /// named after `->` come back as a tuple.
 ///
 /// An input that names no earlier node (a typo, a later node, the node itself: a cycle) is a
-/// compile error at that name. At most 64 nodes of up to 12 inputs.
+/// compile error at that name. At most 64 nodes.
+///
+/// The per-node wakers live in a `static` of the `dag!`'s site (one for every instantiation of
+/// a generic function around it), which one run at a time claims when it first waits; runs at
+/// the same time as it still work, polling their running nodes on each wake instead.
 ///
 /// # Examples
 ///
