@@ -26,9 +26,6 @@ use crate::observe::{NodeEvent, Observer};
 /// The most nodes a [`dag!`](crate::dag!) may have (one bit each in a `u64`).
 pub const MAX_NODES: usize = 64;
 
-/// The most inputs a node of a [`dag!`](crate::dag!) may have.
-pub const MAX_INPUTS: usize = 12;
-
 /// The wakers of a [`dag!`](crate::dag!)'s nodes: one `static` block per `dag!`, claimed by
 /// one run at a time (a concurrent second run polls its running nodes on every wake instead:
 /// correct, only slower).
