@@ -96,7 +96,10 @@ struct Parts {
     constants: Vec<ConstBox>,
 }
 
-impl<P, K: Flavor, Tm> DagBuilder<P, K, Infallible, Tm> {
+// Only before a timer: a node with a timeout may fail with the builder's error type, so the
+// error type is fixed before any such node exists (a node's failure is written into the run's
+// sink as the DAG's error type: see `task::Mode`).
+impl<P, K: Flavor> DagBuilder<P, K, Infallible, NoTimer> {
     /// The builder with `E` as the error type of its fallible nodes: nodes added so far keep
     /// their handles.
     ///
@@ -114,7 +117,7 @@ impl<P, K: Flavor, Tm> DagBuilder<P, K, Infallible, Tm> {
     /// let dag = b.build();
     /// assert_eq!(futures_executor::block_on(dag.try_run(&())).unwrap()[n], 42);
     /// ```
-    pub fn with_error<E>(self) -> DagBuilder<P, K, E, Tm> {
+    pub fn with_error<E>(self) -> DagBuilder<P, K, E, NoTimer> {
         DagBuilder {
             id: self.id,
             parts: self.parts,

@@ -578,6 +578,13 @@ impl<const N: usize> Graph<N> {
             let mut i = 0;
             while i < inputs[node].len() {
                 let source = inputs[node][i];
+                // The names resolved to earlier nodes in the `dag!`'s scope; a name that an
+                // outer variable shadows could still point at this node or a later one (a
+                // cycle): refused here, at compile time (the graph is a `static`).
+                assert!(
+                    source == PARAM || (source as usize) < node,
+                    "dagfut: a dag! node's inputs must be the parameter or nodes before it"
+                );
                 if source != PARAM {
                     waiting[node] += 1;
                     dependents[source as usize] |= 1 << node;
@@ -623,6 +630,8 @@ struct Claim<const N: usize>(&'static Wakers<N>);
 
 impl<const N: usize> Drop for Claim<N> {
     fn drop(&mut self) {
+        // The block keeps no task of ours alive once we are done with it.
+        drop(self.0.parent.take());
         self.0.claimed.store(false, Ordering::Release);
     }
 }
@@ -743,7 +752,7 @@ pub async fn schedule<E, S: Steps<E>, const N: usize>(
             // The run waits for the first time: it claims the block's wakers, which its nodes
             // already hold, and from now on each poll registers the parent's waker as it
             // starts. A wake during this poll found no waker to wake: look once more after
-            // registering (a bit a run before left is a spurious wake, which is harmless).
+            // registering.
             let claimed = wakers
                 .claimed
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -758,6 +767,14 @@ pub async fn schedule<E, S: Steps<E>, const N: usize>(
             wakes = Wakes::Own(Claim(wakers));
             wakers.parent.register(cx.waker());
             due |= wakers.woken.swap(0, Ordering::AcqRel);
+            // Our nodes held the block's wakers before we owned it: a wake in between set a
+            // bit that the run owning the block then may have consumed (and woken itself, not
+            // us). Poll every running node once more, so no such wake is lost.
+            for (i, s) in state.iter().enumerate() {
+                if *s == State::Running {
+                    due |= 1 << i;
+                }
+            }
             if due == 0 {
                 break;
             }
@@ -806,6 +823,9 @@ pub const fn one(_: &str) -> usize {
 ///
 /// An input that names no earlier node (a typo, a later node, the node itself: a cycle) is a
 /// compile error at that name. At most 64 nodes.
+///
+/// A run's future is not `Send` (its nodes share their output cells by reference): run it on
+/// the task that made it, as firmware and single-threaded executors do.
 ///
 /// The per-node wakers live in a `static` of the `dag!`'s site (one for every instantiation of
 /// a generic function around it), which one run at a time claims when it first waits; runs at

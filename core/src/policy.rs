@@ -438,7 +438,7 @@ where
                     this.pause.set(None);
                 }
                 *this.backing_off = false;
-                *this.attempt += 1;
+                *this.attempt = this.attempt.saturating_add(1);
                 this.news.push(NodeEvent::Retrying {
                     attempt: *this.attempt,
                 });

@@ -116,8 +116,10 @@ node_fn_impl!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10
 /// only: the builder guarantees the run's sink has that type whenever such a write can happen.
 /// Fallible nodes added after `with_error::<E>()` settle into `E`; those added before it settle
 /// into `Infallible`, whose values cannot exist, so they never write (a conversion into
-/// `Infallible` can only diverge), and nodes with a policy only exist in builders whose `E` is
-/// the run's.
+/// `Infallible` can only diverge). A node with a policy writes a timeout (`Some(None)`, a
+/// `Sink<E>`'s value) only if it has a timeout, which needs the builder's timer, and
+/// `with_error` exists only on builders without one: such a node always settles into the
+/// run's `E`.
 pub(crate) unsafe trait Mode<Fut: Future>: 'static {
     /// The node's value.
     type Value;

@@ -416,3 +416,69 @@ fn a_panicking_drop_still_lets_every_other_future_and_output_drop() {
     // done: future + output; slow: future.
     assert_eq!(drops.count(), 3);
 }
+
+/// A node that waits until another thread opens its gate, then wakes the waker it last saw by
+/// reference and by value.
+struct Gate(Arc<std::sync::Mutex<(bool, Option<Waker>)>>);
+
+impl Future for Gate {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.lock().unwrap();
+        if state.0 {
+            return Poll::Ready(());
+        }
+        state.1 = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+async fn opened_by_a_thread(n: &u32) -> u32 {
+    let state = Arc::new(std::sync::Mutex::new((false, None::<Waker>)));
+    let gate = Gate(state.clone());
+    let opener = std::thread::spawn(move || {
+        let waker = {
+            let mut state = state.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake_by_ref();
+            waker.wake();
+        }
+    });
+    gate.await;
+    opener.join().unwrap();
+    n + 1
+}
+
+async fn add(a: &u32, b: &u32) -> u32 {
+    a + b
+}
+
+/// Two runs of one `dag!` at once, on two threads with executors of their own, their nodes
+/// woken from other threads: one run owns the static wakers, the other falls back to its own
+/// task's waker; ownership passes from run to run. A wake that lands between a run's first
+/// poll and its claim of the wakers must not be lost (it was, once: the run before consumed
+/// it), or a run hangs.
+#[test]
+fn runs_on_two_threads_at_once_never_lose_a_wake() {
+    let rounds = if cfg!(miri) { 2 } else { 1000 };
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (d) {
+            a(p) = opened_by_a_thread(p);
+            b(a) = opened_by_a_thread(a);
+            c(p) = opened_by_a_thread(p);
+            d(b, c) = add(b, c);
+        }
+    };
+    let dag = &dag;
+    for _ in 0..rounds {
+        std::thread::scope(|s| {
+            let first = s.spawn(|| futures_executor::block_on(dag.run(&0)));
+            let second = s.spawn(|| futures_executor::block_on(dag.run(&10)));
+            assert_eq!(first.join().unwrap(), (3,));
+            assert_eq!(second.join().unwrap(), (23,));
+        });
+    }
+}
