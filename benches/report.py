@@ -263,6 +263,22 @@ TRIED = {
 }
 
 
+def seed_row(groups, target, contender, label, limit, extra):
+    """The target row of `contender` on the ready seed graph against the nested `join!`
+    (pend-once for reference), `extra` appended to what was measured."""
+    r = ratio(groups, "ready-seed-6", contender, "nested_join")
+    if r is None:
+        return (target, f"`ready-seed-6` {contender} or nested_join not measured", "**not measured**")
+    ok, how = margin(r, limit, "×")
+    g = groups["ready-seed-6"]
+    measured = (f"ready: {label} {fmt_time(g[contender][0])}, nested `join!`"
+                f" {fmt_time(g['nested_join'][0])}: {fmt_ratio(r)}")
+    rp = ratio(groups, "pend-seed-6", contender, "nested_join")
+    if rp is not None:
+        measured += f"; pend-once: {fmt_ratio(rp)}"
+    return (target, measured + extra, f"{verdict(ok)}: {how}")
+
+
 def targets(groups, scaling, metrics):
     """The issue's targets: (target, measured, verdict and margin) rows."""
     rows = []
@@ -299,39 +315,14 @@ def targets(groups, scaling, metrics):
     else:
         rows.append((target, "no 1-node run or no chain/fan/wide group measured", "**not measured**"))
 
-    # 3. The seed graph against the hand-shaped nested join!.
-    target = "Seed graph within 2× of the hand-shaped nested `join!`"
-    r = ratio(groups, "ready-seed-6", "dagfut", "nested_join")
-    if r is not None:
-        ok, how = margin(r, 2, "×")
-        g = groups["ready-seed-6"]
-        measured = (f"ready: dagfut {fmt_time(g['dagfut'][0])}, nested `join!`"
-                    f" {fmt_time(g['nested_join'][0])}: {fmt_ratio(r)}")
-        rp = ratio(groups, "pend-seed-6", "dagfut", "nested_join")
-        if rp is not None:
-            measured += f" (pend-once, for reference: {fmt_ratio(rp)})"
-        rows.append((target, measured, f"{verdict(ok)}: {how}"))
-    else:
-        rows.append((target, "`ready-seed-6` nested_join not measured", "**not measured**"))
-
-    # 3b. The `dag!` (issue: allocator-free DAGs) against the nested join!.
-    target = "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`"
-    r = ratio(groups, "ready-seed-6", "dag_macro", "nested_join")
-    if r is not None:
-        ok, how = margin(r, 1.5, "×")
-        g = groups["ready-seed-6"]
-        measured = (f"ready: `dag!` {fmt_time(g['dag_macro'][0])}, nested `join!`"
-                    f" {fmt_time(g['nested_join'][0])}: {fmt_ratio(r)}")
-        rp = ratio(groups, "pend-seed-6", "dag_macro", "nested_join")
-        if rp is not None:
-            measured += f"; pend-once: {fmt_ratio(rp)}"
-        sizes = load_json("sizes.json")
-        if sizes:
-            measured += (f". Run future: `dag!` {sizes['dag_macro_seed_future']} B (everything),"
-                         f" nested `join!` {sizes['nested_join_seed_future']} B")
-        rows.append((target, measured, f"{verdict(ok)}: {how}"))
-    else:
-        rows.append((target, "`ready-seed-6` dag_macro not measured", "**not measured**"))
+    # 3. The seed graph against the hand-shaped nested join!: a run, and a `dag!`.
+    sizes = load_json("sizes.json")
+    extra = (f". Run future: `dag!` {sizes['dag_macro_seed_future']} B (everything),"
+             f" nested `join!` {sizes['nested_join_seed_future']} B") if sizes else ""
+    rows.append(seed_row(groups, "Seed graph within 2× of the hand-shaped nested `join!`",
+                         "dagfut", "dagfut", 2, ""))
+    rows.append(seed_row(groups, "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`",
+                         "dag_macro", "`dag!`", 1.5, extra))
 
     # 4. Ahead of the plain per-layer join everywhere.
     target = "Ahead of the plain per-layer `join_all` on every shape"

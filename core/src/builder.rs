@@ -427,7 +427,7 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
 
     /// Adds `state` as a constant, then the task of `f` on it and `inputs`, with its name.
     #[allow(clippy::type_complexity)] // the handle's type, spelled out as `add_task`'s
-    pub(crate) fn add_task_with<S: Value<K>, F, M, I: WithState<S>>(
+    fn add_task_with<S: Value<K>, F, M, I: WithState<S>>(
         &self,
         state: S,
         f: F,
@@ -437,8 +437,17 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     where
         I::With: IntoTask<F, K, M>,
     {
-        let state = self.try_add_constant(state)?;
-        self.add_task(f, inputs.with_state(state), name)
+        self.add_task(f, self.state_first(state, inputs)?, name)
+    }
+
+    /// Adds `state` as a constant and puts its handle before `inputs`: the inputs of a node
+    /// with state.
+    pub(crate) fn state_first<S: Value<K>, I: WithState<S>>(
+        &self,
+        state: S,
+        inputs: I,
+    ) -> Result<I::With, BuildError> {
+        Ok(inputs.with_state(self.try_add_constant(state)?))
     }
 
     /// Adds the task of `f` on `inputs`, with its name, and returns its handle: a

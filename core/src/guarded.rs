@@ -1,7 +1,6 @@
 //! Adding a node with a policy: a timeout, retries, a fallback.
 
 use alloc::borrow::Cow;
-use core::marker::PhantomData;
 use core::time::Duration;
 
 use crate::builder::{DagBuilder, added};
@@ -79,7 +78,6 @@ pub struct Guarded<'b, P, K: Flavor, E, Tm, Fb> {
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) spec: Spec,
     pub(crate) fallback: Fb,
-    _types: PhantomData<fn() -> Tm>,
 }
 
 impl<'b, P, K: Flavor, E, Tm> Guarded<'b, P, K, E, Tm, NoFallback> {
@@ -92,7 +90,6 @@ impl<'b, P, K: Flavor, E, Tm> Guarded<'b, P, K, E, Tm, NoFallback> {
             name,
             spec: Spec::NONE,
             fallback: NoFallback,
-            _types: PhantomData,
         }
     }
 }
@@ -145,7 +142,6 @@ impl<'b, P, K: Flavor, E, Tm, Fb> Guarded<'b, P, K, E, Tm, Fb> {
             name: self.name,
             spec: self.spec,
             fallback,
-            _types: PhantomData,
         }
     }
 }
@@ -241,8 +237,7 @@ impl<P, K: Flavor, E, Tm: Clone, Fb> Guarded<'_, P, K, E, Tm, Fb> {
         Fb: Fallback<<I::With as GuardedInputs<F, K, E, Tm, Fb>>::Output>,
     {
         let builder = self.builder;
-        let state = builder.try_add_constant(state)?;
-        builder.add_guarded(f, inputs.with_state(state), self)
+        builder.add_guarded(f, builder.state_first(state, inputs)?, self)
     }
 
     /// [`DagBuilder::add_try_node_with`], with the policy.
@@ -283,7 +278,6 @@ impl<P, K: Flavor, E, Tm: Clone, Fb> Guarded<'_, P, K, E, Tm, Fb> {
         Fb: Fallback<<I::With as GuardedTryInputs<F, K, E, Tm, Fb>>::Output>,
     {
         let builder = self.builder;
-        let state = builder.try_add_constant(state)?;
-        builder.add_guarded(f, inputs.with_state(state), self)
+        builder.add_guarded(f, builder.state_first(state, inputs)?, self)
     }
 }

@@ -298,24 +298,17 @@ pub struct WithPolicy<F, Tm, Fb> {
     pub(crate) fallback: Fb,
 }
 
-/// Why the last attempt of a node failed (how many attempts it made and their timeout are the
-/// node's policy: it fails for good only after its last one).
-#[derive(Debug)]
-#[allow(unreachable_pub)] // the output of `Attempts`; unreachable from outside
-pub struct Failure<X> {
-    /// The error the last attempt returned, or `None` if it timed out.
-    pub(crate) error: Option<X>,
-}
-
-/// How the attempts of a node ended.
+/// How the attempts of a node ended. A failure is the error of the last attempt, or `None` if
+/// it timed out (how many attempts it made and their timeout are the node's policy: it fails
+/// for good only after its last one).
 #[allow(unreachable_pub, missing_debug_implementations)] // the output of `Attempts`
 pub enum Outcome<T, X> {
     /// An attempt produced the value.
     Value(T),
     /// The last attempt failed and there is no fallback.
-    Failed(Failure<X>),
+    Failed(Option<X>),
     /// The last attempt failed and the fallback took its place.
-    Recovered(T, Failure<X>),
+    Recovered(T, Option<X>),
 }
 
 /// How many node events one poll of a node can leave for the run: an [`Attempts`] yields
@@ -478,10 +471,9 @@ where
                 None => NodeEvent::TimedOut { attempt },
             });
             if attempt > spec.retries {
-                let failure = Failure { error };
                 return Poll::Ready(match this.policy.fallback.value() {
-                    Some(value) => Outcome::Recovered(value, failure),
-                    None => Outcome::Failed(failure),
+                    Some(value) => Outcome::Recovered(value, error),
+                    None => Outcome::Failed(error),
                 });
             }
             drop(error);

@@ -176,7 +176,7 @@ impl<'a> Slots<'a> {
     /// `RUNNING` (the poll did) or `VACANT` (the future's drop did): see [`abandon`](Self::abandon).
     ///
     /// # Safety
-    /// `error_sink` points to an `Option<E>`, `E` the error type of the `Dag` this run belongs
+    /// `error_sink` points to a `Sink<E>`, `E` the error type of the `Dag` this run belongs
     /// to: its fallible nodes fail with an `E`, or, if added before `with_error`, with
     /// `Infallible`, which never writes (see `Mode`).
     #[inline(always)]

@@ -27,7 +27,8 @@ use crate::slots::{DONE, FAILED, RUNNING, VACANT};
 ///
 /// It is implemented for every `Fn(&'a A, &'a B, ..) -> Fut` with `Fut: Future + 'a` (an
 /// optional input is an `Option<&'a A>`, a list a `&'a [&'a A]`), which covers `async fn`
-/// items and closures that return a future; there is nothing to implement by hand. Such a function's future type is known to the compiler, so a `Sendable` DAG can
+/// items and closures that return a future; there is nothing to implement by hand. Such a
+/// function's future type is known to the compiler, so a `Sendable` DAG can
 /// check that it is `Send`.
 ///
 /// A node with state takes it as its first argument: [`add_node_with`](crate::DagBuilder::add_node_with).
@@ -272,14 +273,14 @@ where
     unsafe fn settle(output: Outcome<T, X>, error_sink: *mut ()) -> Settlement<T> {
         match output {
             Outcome::Value(value) => Settlement::Value(value),
-            Outcome::Failed(failure) => {
+            Outcome::Failed(error) => {
                 // SAFETY: the sink is the run's (the trait's contract).
-                unsafe { sink(error_sink, failure.error.map(C::convert)) };
+                unsafe { sink(error_sink, error.map(C::convert)) };
                 Settlement::Failed
             }
-            Outcome::Recovered(value, failure) => {
+            Outcome::Recovered(value, error) => {
                 // SAFETY: as above.
-                unsafe { sink(error_sink, failure.error.map(C::convert)) };
+                unsafe { sink(error_sink, error.map(C::convert)) };
                 Settlement::Recovered(value)
             }
         }
