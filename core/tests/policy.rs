@@ -201,3 +201,95 @@ fn many_immediate_retries_yield_so_no_event_is_lost() {
     expected.push(NodeEvent::Failed);
     assert_eq!(log.0, expected);
 }
+
+/// Counts the drops of a node's attempts; the attempt number `panic_at` panics in its poll,
+/// and the one numbered `bomb` panics in its `Drop` (dropped as it fails, before the retry).
+struct Attempted {
+    calls: std::sync::atomic::AtomicU32,
+    drops: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    panic_at: u32,
+    bomb: u32,
+}
+
+struct AttemptGuard {
+    drops: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    bomb: bool,
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.bomb {
+            panic!("an attempt's drop panicked");
+        }
+    }
+}
+
+async fn attempt(plan: &std::sync::Arc<Attempted>, _: &u32) -> Result<u32, String> {
+    use std::sync::atomic::Ordering;
+    let call = plan.calls.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = AttemptGuard {
+        drops: plan.drops.clone(),
+        bomb: call == plan.bomb,
+    };
+    std::future::ready(()).await;
+    if call == plan.panic_at {
+        panic!("attempt {call} panicked");
+    }
+    Err(format!("attempt {call} failed"))
+}
+
+fn attempted(
+    panic_at: u32,
+    bomb: u32,
+) -> (
+    dagfut::Dag<u32, dagfut::Sendable, String>,
+    std::sync::Arc<Attempted>,
+) {
+    let plan = std::sync::Arc::new(Attempted {
+        calls: Default::default(),
+        drops: Default::default(),
+        panic_at,
+        bomb,
+    });
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    b.named("flaky")
+        .retry(5, Backoff::fixed(ms(1)))
+        .add_try_node_with(plan.clone(), attempt, b.param());
+    (b.build(), plan)
+}
+
+#[test]
+fn a_panicking_attempt_is_not_retried_and_every_attempt_drops_once() {
+    use std::sync::atomic::Ordering;
+    // Caught: the node fails with the panic after its second attempt; both attempts dropped.
+    let (dag, plan) = attempted(2, 0);
+    let error = block_on(dag.try_run(&0).catch_panics()).unwrap_err();
+    assert!(matches!(error, DagError::Panicked { .. }), "{error:?}");
+    assert_eq!(plan.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(plan.drops.load(Ordering::SeqCst), 2);
+    // Not caught: the panic leaves the run's poll; dropping the run drops the rest once.
+    let (dag, plan) = attempted(3, 0);
+    let mut run = Box::pin(dag.run_settled(&0));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(run.as_mut());
+    }));
+    assert!(panicked.is_err());
+    drop(run);
+    assert_eq!(plan.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(plan.drops.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn an_attempt_whose_drop_panics_as_it_fails_is_dropped_once() {
+    use std::sync::atomic::Ordering;
+    // The first attempt's drop (before the backoff) panics: caught, the node fails with it,
+    // and nothing is dropped twice or started again.
+    let (dag, plan) = attempted(0, 1);
+    let error = block_on(dag.try_run(&0).catch_panics()).unwrap_err();
+    assert!(matches!(error, DagError::Panicked { .. }), "{error:?}");
+    assert_eq!(plan.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(plan.drops.load(Ordering::SeqCst), 1);
+}
