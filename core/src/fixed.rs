@@ -2,7 +2,7 @@
 //!
 //! A [`dag!`](crate::dag!) expands to an async closure whose future holds every node's future
 //! and output in place (the compiler lays them out; their size is known at compile time), and
-//! a [`schedule`] that polls them: each node starts the moment its inputs are ready, and is
+//! a [`Schedule`] that polls them: each node starts the moment its inputs are ready, and is
 //! polled again only when its own waker is woken. The wakers live in a `static` block per
 //! `dag!` ([`Wakers`]): a waker is a pointer to it, never to the run, so one woken after its
 //! run ended (legal for any future) only sets a bit nobody reads. Nothing here allocates.
@@ -11,13 +11,20 @@
 
 use core::cell::OnceCell;
 use core::fmt;
-use core::future::{Future, poll_fn};
+use core::future::Future;
 use core::marker::PhantomData;
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+#[cfg(not(dagfut_loom))]
 use futures_util::task::AtomicWaker;
+#[cfg(dagfut_loom)]
+use loom::future::AtomicWaker;
+#[cfg(dagfut_loom)]
+use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use pin_project_lite::pin_project;
+#[cfg(not(dagfut_loom))]
 use portable_atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::flavor::CannotFail;
@@ -42,11 +49,11 @@ pub struct Wakers<const N: usize> {
 }
 
 impl<const N: usize> Wakers<N> {
-    /// A block for `N` nodes.
+    /// Byte `i` is `i`.
     ///
     /// # Panics
-    /// At compile time (in a `static`), if `N` exceeds [`MAX_NODES`].
-    pub const fn new() -> Self {
+    /// At compile time, if `N` exceeds [`MAX_NODES`].
+    const TAGS: [u8; N] = {
         assert!(N <= MAX_NODES, "dagfut: a dag! has at most 64 nodes");
         let mut tags = [0u8; N];
         let mut i = 0;
@@ -54,12 +61,48 @@ impl<const N: usize> Wakers<N> {
             tags[i] = i as u8;
             i += 1;
         }
+        tags
+    };
+
+    /// A block for `N` nodes.
+    ///
+    /// # Panics
+    /// At compile time (in a `static`), if `N` exceeds [`MAX_NODES`].
+    #[cfg(not(dagfut_loom))]
+    pub const fn new() -> Self {
         Wakers {
             parent: AtomicWaker::new(),
             woken: AtomicU64::new(0),
             claimed: AtomicBool::new(false),
-            tags,
+            tags: Self::TAGS,
         }
+    }
+
+    /// A block for `N` nodes (loom's atomics are made at run time).
+    #[cfg(dagfut_loom)]
+    pub fn new() -> Self {
+        Wakers {
+            parent: AtomicWaker::new(),
+            woken: AtomicU64::new(0),
+            claimed: AtomicBool::new(false),
+            tags: Self::TAGS,
+        }
+    }
+
+    /// Registers the run's task.
+    fn register(&self, waker: &Waker) {
+        #[cfg(not(dagfut_loom))]
+        self.parent.register(waker);
+        #[cfg(dagfut_loom)]
+        self.parent.register_by_ref(waker);
+    }
+
+    /// Takes the run's task out (the block keeps none once a run is done with it).
+    fn forget(&self) {
+        #[cfg(not(dagfut_loom))]
+        drop(self.parent.take());
+        #[cfg(dagfut_loom)]
+        drop(self.parent.take_waker());
     }
 
     /// The waker of node `index`.
@@ -77,6 +120,46 @@ impl<const N: usize> Wakers<N> {
 }
 
 impl<const N: usize> Default for Wakers<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The `static` of a [`dag!`](crate::dag!) that holds its [`Wakers`]: the block itself, made
+/// at compile time (under the loom models, one per model execution, made on first use).
+#[derive(Debug)]
+pub struct Block<const N: usize> {
+    #[cfg(not(dagfut_loom))]
+    wakers: Wakers<N>,
+    #[cfg(dagfut_loom)]
+    wakers: loom::lazy_static::Lazy<Wakers<N>>,
+}
+
+impl<const N: usize> Block<N> {
+    /// The block of a `dag!` with `N` nodes.
+    pub const fn new() -> Self {
+        Block {
+            #[cfg(not(dagfut_loom))]
+            wakers: Wakers::new(),
+            #[cfg(dagfut_loom)]
+            wakers: loom::lazy_static::Lazy {
+                init: Wakers::new,
+                _p: PhantomData,
+            },
+        }
+    }
+
+    /// The wakers.
+    #[inline(always)]
+    pub fn get(&'static self) -> &'static Wakers<N> {
+        #[cfg(not(dagfut_loom))]
+        return &self.wakers;
+        #[cfg(dagfut_loom)]
+        return self.wakers.get();
+    }
+}
+
+impl<const N: usize> Default for Block<N> {
     fn default() -> Self {
         Self::new()
     }
@@ -115,8 +198,11 @@ impl<const N: usize> VTable<N> {
     unsafe fn wake(tag: *const ()) {
         // SAFETY: every waker of this vtable was made by `Wakers::waker`.
         let (block, index) = unsafe { Self::block(tag) };
-        block.woken.fetch_or(1 << index, Ordering::AcqRel);
-        block.parent.wake();
+        // Only the first wake since the run last looked wakes the run: the later ones find
+        // their bits set before it looks (a poll is due after the first one's wake).
+        if block.woken.fetch_or(1 << index, Ordering::AcqRel) == 0 {
+            block.parent.wake();
+        }
     }
 
     unsafe fn drop(_tag: *const ()) {}
@@ -218,11 +304,13 @@ impl<T, X: Into<E>, E> Kind<Result<T, X>, E> for Fallible {
     }
 }
 
-/// A node of a run, its types erased for [`schedule`].
+/// A node of a run, its types erased for the [`Schedule`].
 pub trait Task<E> {
     /// Calls its function (the first time), then polls its future; on `Ready` the future is
     /// dropped and the value is in the cell (or the error is returned).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>>;
+    /// Skips the node (an input failed): its function is never called.
+    fn skip(self: Pin<&mut Self>);
 }
 
 pin_project! {
@@ -234,7 +322,7 @@ pin_project! {
         Make { make: Mk },
         /// Running.
         Run { #[pin] future: Fut },
-        /// Completed, failed or dropped.
+        /// Completed, failed, skipped or dropped.
         Gone,
     }
 }
@@ -294,24 +382,44 @@ where
             let _ = this.cell.value.set(value);
         }))
     }
+
+    #[inline(always)]
+    fn skip(self: Pin<&mut Self>) {
+        self.project().stage.set(Stage::Gone);
+    }
 }
 
-/// The nodes of a run, as a list `Cons(node 0, Cons(node 1, .. Nil))`: polling node `i` is
-/// a static call (its future's `poll` inlined into the scheduler), not a call through a
-/// vtable.
-pub trait Steps<E> {
-    /// Polls node `index` (see [`Task::poll`]).
-    fn poll_step(self: Pin<&mut Self>, index: usize, cx: &mut Context<'_>) -> Poll<Result<(), E>>;
+/// The nodes of a run, as a list `Cons(node 0, Cons(node 1, .. Nil))` in the `dag!`'s order
+/// (each node after its inputs): a sweep visits them in that order with static calls, each
+/// node's index a constant once inlined, its future's `poll` inlined into the scheduler.
+pub trait Steps<E, const N: usize> {
+    /// Visits the nodes from position `index` on (see [`Sweep`]); breaks at a failure that
+    /// ends the run.
+    fn sweep<G: Edges<N>, W: Watch>(
+        self: Pin<&mut Self>,
+        index: usize,
+        run: &mut Sweep<E, N>,
+        bits: &mut Bits,
+        watch: &mut W,
+        cx: &mut Context<'_>,
+    ) -> ControlFlow<()>;
 }
 
 /// The end of a [`Steps`] list.
 #[derive(Debug)]
 pub struct Nil;
 
-impl<E> Steps<E> for Nil {
+impl<E, const N: usize> Steps<E, N> for Nil {
     #[inline(always)]
-    fn poll_step(self: Pin<&mut Self>, index: usize, _: &mut Context<'_>) -> Poll<Result<(), E>> {
-        unreachable!("dagfut: a dag! has no node #{index}")
+    fn sweep<G: Edges<N>, W: Watch>(
+        self: Pin<&mut Self>,
+        _: usize,
+        _: &mut Sweep<E, N>,
+        _: &mut Bits,
+        _: &mut W,
+        _: &mut Context<'_>,
+    ) -> ControlFlow<()> {
+        ControlFlow::Continue(())
     }
 }
 
@@ -333,15 +441,19 @@ impl<H, T> Cons<H, T> {
     }
 }
 
-impl<E, H: Task<E>, T: Steps<E>> Steps<E> for Cons<H, T> {
+impl<E, H: Task<E>, T: Steps<E, N>, const N: usize> Steps<E, N> for Cons<H, T> {
     #[inline(always)]
-    fn poll_step(self: Pin<&mut Self>, index: usize, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+    fn sweep<G: Edges<N>, W: Watch>(
+        self: Pin<&mut Self>,
+        index: usize,
+        run: &mut Sweep<E, N>,
+        bits: &mut Bits,
+        watch: &mut W,
+        cx: &mut Context<'_>,
+    ) -> ControlFlow<()> {
         let this = self.project();
-        if index == 0 {
-            this.head.poll(cx)
-        } else {
-            this.tail.poll_step(index - 1, cx)
-        }
+        run.visit::<G, W, H>(this.head, index, bits, watch, cx)?;
+        this.tail.sweep::<G, W>(index + 1, run, bits, watch, cx)
     }
 }
 
@@ -452,89 +564,123 @@ impl<R> StaticDag<R> {
     ///
     /// # Panics
     /// If a node panics (as `join!` does).
-    pub async fn run<P: ?Sized, O: AllOutputs, E: CannotFail, const N: usize>(
-        &self,
-        param: &P,
-    ) -> O::Values
+    pub fn run<'a, P: ?Sized, O: AllOutputs, E: CannotFail, const N: usize>(
+        &'a self,
+        param: &'a P,
+    ) -> impl Future<Output = O::Values>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let report = (self.0)(param, Control::new(Mode::FailFast, None)).await;
-        report
-            .outputs
-            .all()
-            .expect("dagfut: a node of an infallible dag! did not complete")
+        Finish::new(
+            (self.0)(param, Control::new(Mode::FailFast, None)),
+            all_outputs,
+        )
     }
 
     /// [`run`](Self::run), with an observer of the node events.
-    pub async fn run_with<P: ?Sized, O: AllOutputs, E: CannotFail, const N: usize>(
-        &self,
-        param: &P,
-        observer: &mut dyn Observer,
-    ) -> O::Values
+    pub fn run_with<'a, P: ?Sized, O: AllOutputs, E: CannotFail, const N: usize>(
+        &'a self,
+        param: &'a P,
+        observer: &'a mut dyn Observer,
+    ) -> impl Future<Output = O::Values>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let report = (self.0)(param, Control::new(Mode::FailFast, Some(observer))).await;
-        report
-            .outputs
-            .all()
-            .expect("dagfut: a node of an infallible dag! did not complete")
+        Finish::new(
+            (self.0)(param, Control::new(Mode::FailFast, Some(observer))),
+            all_outputs,
+        )
     }
 
     /// Runs the DAG, stopping at the first failure: every running node future is dropped at
     /// once and the error names the node.
     ///
-    /// # Errors
-    /// The first node that failed.
-    pub async fn try_run<P: ?Sized, O: AllOutputs, E, const N: usize>(
-        &self,
-        param: &P,
-    ) -> Result<O::Values, Failed<E>>
+    /// The future's output is the outputs, or the first node that failed.
+    pub fn try_run<'a, P: ?Sized, O: AllOutputs, E, const N: usize>(
+        &'a self,
+        param: &'a P,
+    ) -> impl Future<Output = Result<O::Values, Failed<E>>>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let report = (self.0)(param, Control::new(Mode::FailFast, None)).await;
-        failed_or_outputs(report)
+        Finish::new(
+            (self.0)(param, Control::new(Mode::FailFast, None)),
+            failed_or_outputs,
+        )
     }
 
     /// [`try_run`](Self::try_run), with an observer of the node events.
-    ///
-    /// # Errors
-    /// The first node that failed.
-    pub async fn try_run_with<P: ?Sized, O: AllOutputs, E, const N: usize>(
-        &self,
-        param: &P,
-        observer: &mut dyn Observer,
-    ) -> Result<O::Values, Failed<E>>
+    pub fn try_run_with<'a, P: ?Sized, O: AllOutputs, E, const N: usize>(
+        &'a self,
+        param: &'a P,
+        observer: &'a mut dyn Observer,
+    ) -> impl Future<Output = Result<O::Values, Failed<E>>>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        let report = (self.0)(param, Control::new(Mode::FailFast, Some(observer))).await;
-        failed_or_outputs(report)
+        Finish::new(
+            (self.0)(param, Control::new(Mode::FailFast, Some(observer))),
+            failed_or_outputs,
+        )
     }
 
     /// Runs the DAG to the end: a failure skips only the failed node's descendants. The
     /// report holds the outputs (`None` for a node that failed or was skipped) and each
     /// node's error.
-    pub async fn run_settled<P: ?Sized, O, E, const N: usize>(&self, param: &P) -> Report<O, E, N>
+    pub fn run_settled<'a, P: ?Sized, O, E, const N: usize>(
+        &'a self,
+        param: &'a P,
+    ) -> impl Future<Output = Report<O, E, N>>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        (self.0)(param, Control::new(Mode::Settle, None)).await
+        (self.0)(param, Control::new(Mode::Settle, None))
     }
 
     /// [`run_settled`](Self::run_settled), with an observer of the node events.
-    pub async fn run_settled_with<P: ?Sized, O, E, const N: usize>(
-        &self,
-        param: &P,
-        observer: &mut dyn Observer,
-    ) -> Report<O, E, N>
+    pub fn run_settled_with<'a, P: ?Sized, O, E, const N: usize>(
+        &'a self,
+        param: &'a P,
+        observer: &'a mut dyn Observer,
+    ) -> impl Future<Output = Report<O, E, N>>
     where
         R: AsyncFn(&P, Control<'_>) -> Report<O, E, N>,
     {
-        (self.0)(param, Control::new(Mode::Settle, Some(observer))).await
+        (self.0)(param, Control::new(Mode::Settle, Some(observer)))
     }
+}
+
+pin_project! {
+    /// A run's future, its report turned into what the run method returns.
+    struct Finish<F, T> {
+        #[pin]
+        run: F,
+        finish: T,
+    }
+}
+
+impl<F: Future, T: Fn(F::Output) -> U, U> Finish<F, T> {
+    fn new(run: F, finish: T) -> Self {
+        Finish { run, finish }
+    }
+}
+
+impl<F: Future, T: Fn(F::Output) -> U, U> Future for Finish<F, T> {
+    type Output = U;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<U> {
+        let this = self.project();
+        this.run.poll(cx).map(this.finish)
+    }
+}
+
+/// The outputs of a run whose nodes cannot fail.
+fn all_outputs<O: AllOutputs, E, const N: usize>(report: Report<O, E, N>) -> O::Values {
+    report
+        .outputs
+        .all()
+        .expect("dagfut: a node of an infallible dag! did not complete")
 }
 
 impl<'o> Control<'o> {
@@ -556,13 +702,11 @@ fn failed_or_outputs<O: AllOutputs, E, const N: usize>(
     }
 }
 
-/// The edges of a [`dag!`](crate::dag!), computed at compile time: how many inputs each node
-/// waits for, and the nodes that read each one's output.
+/// The edges of a [`dag!`](crate::dag!), computed at compile time: the inputs of each node,
+/// one bit per earlier node.
 #[derive(Debug)]
 pub struct Graph<const N: usize> {
-    waiting: [u8; N],
-    dependents: [u64; N],
-    roots: u64,
+    inputs: [u64; N],
     names: [&'static str; N],
 }
 
@@ -570,9 +714,7 @@ impl<const N: usize> Graph<N> {
     /// The graph whose node `i` is named `names[i]` and reads the outputs of the nodes
     /// `inputs[i]` names ([`PARAM`] for the parameter).
     pub const fn new(names: [&'static str; N], inputs: [&[u8]; N]) -> Self {
-        let mut waiting = [0u8; N];
-        let mut dependents = [0u64; N];
-        let mut roots = 0;
+        let mut masks = [0u64; N];
         let mut node = 0;
         while node < N {
             let mut i = 0;
@@ -586,33 +728,168 @@ impl<const N: usize> Graph<N> {
                     "dagfut: a dag! node's inputs must be the parameter or nodes before it"
                 );
                 if source != PARAM {
-                    waiting[node] += 1;
-                    dependents[source as usize] |= 1 << node;
+                    masks[node] |= 1 << source;
                 }
                 i += 1;
-            }
-            if waiting[node] == 0 {
-                roots |= 1 << node;
             }
             node += 1;
         }
         Graph {
-            waiting,
-            dependents,
-            roots,
+            inputs: masks,
             names,
         }
     }
 }
 
-/// A node's state in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Waiting,
-    Running,
-    Done,
-    /// Failed, or skipped because an input did.
-    Failed,
+/// A [`dag!`](crate::dag!)'s edges and wakers as a type: the macro names its [`Graph`] and its
+/// `static` [`Wakers`] here, so that a sweep reads each node's inputs and makes each node's
+/// waker from constants.
+pub trait Edges<const N: usize> {
+    /// The graph.
+    const GRAPH: &'static Graph<N>;
+    /// The wakers' block.
+    fn wakers() -> &'static Wakers<N>;
+}
+
+/// Where a run is, one bit per node. A poll copies it into a local (kept in registers, out
+/// of reach of the observer's calls) and writes it back when it returns.
+#[derive(Debug, Clone, Copy)]
+pub struct Bits {
+    started: u64,
+    done: u64,
+    /// Failed, or skipped because an input failed.
+    failed: u64,
+    /// The running nodes to poll in this sweep (woken).
+    due: u64,
+}
+
+impl Bits {
+    /// The nodes started and not yet ended.
+    #[inline(always)]
+    fn running(&self) -> u64 {
+        self.started & !(self.done | self.failed)
+    }
+}
+
+/// Who hears a sweep's node events: nobody ([`Unwatched`]: the calls compile to nothing) or
+/// the run's [`Observer`].
+pub trait Watch {
+    /// Node `node` had `event`.
+    fn event(&mut self, node: usize, event: NodeEvent);
+}
+
+/// No observer.
+#[derive(Debug)]
+pub struct Unwatched;
+
+impl Watch for Unwatched {
+    #[inline(always)]
+    fn event(&mut self, _: usize, _: NodeEvent) {}
+}
+
+impl Watch for &mut dyn Observer {
+    #[inline(always)]
+    fn event(&mut self, node: usize, event: NodeEvent) {
+        self.on_event(node, event);
+    }
+}
+
+/// The rest of a run's bookkeeping, which a sweep of its [`Steps`] reads and updates with its
+/// [`Bits`]: a node starts when the sweep reaches it with its inputs done, and is polled again
+/// when the sweep reaches it woken.
+pub struct Sweep<E, const N: usize> {
+    mode: Mode,
+    /// Whether another run owns the wakers: nodes are polled with the task's waker.
+    shared: bool,
+    failure: Option<Failed<E>>,
+    errors: [Option<E>; N],
+}
+
+impl<E, const N: usize> Sweep<E, N> {
+    /// Every node, one bit each.
+    const ALL: u64 = if N == 64 { u64::MAX } else { (1 << N) - 1 };
+
+    /// Visits node `index`: starts it if its inputs are done (skips it if one failed), polls
+    /// it if it is due; records how it ended. Breaks when its failure ends the run.
+    #[inline(always)]
+    fn visit<G: Edges<N>, W: Watch, T: Task<E>>(
+        &mut self,
+        mut node: Pin<&mut T>,
+        index: usize,
+        bits: &mut Bits,
+        watch: &mut W,
+        cx: &mut Context<'_>,
+    ) -> ControlFlow<()> {
+        let bit = 1 << index;
+        if bits.started & bit == 0 {
+            let inputs = G::GRAPH.inputs[index];
+            if inputs & !bits.done != 0 {
+                // Waiting; or skipped, if an input failed (a settling run: a fail-fast run
+                // ended at the failure). Its descendants come later in this sweep.
+                if inputs & bits.failed != 0 {
+                    bits.started |= bit;
+                    bits.failed |= bit;
+                    node.skip();
+                }
+                return ControlFlow::Continue(());
+            }
+            bits.started |= bit;
+            watch.event(index, NodeEvent::Started);
+        } else if bits.due & bit != 0 {
+            bits.due &= !bit;
+            watch.event(index, NodeEvent::Woken);
+        } else {
+            return ControlFlow::Continue(());
+        }
+        let own;
+        let waker = if self.shared {
+            cx.waker()
+        } else {
+            own = G::wakers().waker(index);
+            &own
+        };
+        match node.as_mut().poll(&mut Context::from_waker(waker)) {
+            Poll::Pending => watch.event(index, NodeEvent::Pending),
+            Poll::Ready(Ok(())) => {
+                bits.done |= bit;
+                watch.event(index, NodeEvent::Completed);
+            }
+            Poll::Ready(Err(error)) => {
+                bits.failed |= bit;
+                watch.event(index, NodeEvent::Failed);
+                return self.fail(G::GRAPH.names[index], index, error);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Node `index`, named `name`, failed with `error`.
+    #[inline(never)]
+    fn fail(&mut self, name: &'static str, index: usize, error: E) -> ControlFlow<()> {
+        match self.mode {
+            Mode::FailFast => {
+                self.failure = Some(Failed {
+                    node: name,
+                    index,
+                    error,
+                });
+                ControlFlow::Break(())
+            }
+            Mode::Settle => {
+                self.errors[index] = Some(error);
+                ControlFlow::Continue(())
+            }
+        }
+    }
+}
+
+impl<E, const N: usize> fmt::Debug for Sweep<E, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sweep")
+            .field("mode", &self.mode)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whose wakers a run's nodes get.
@@ -631,167 +908,158 @@ struct Claim<const N: usize>(&'static Wakers<N>);
 impl<const N: usize> Drop for Claim<N> {
     fn drop(&mut self) {
         // The block keeps no task of ours alive once we are done with it.
-        drop(self.0.parent.take());
+        self.0.forget();
         self.0.claimed.store(false, Ordering::Release);
     }
 }
 
-/// Runs `nodes` (in an order where each node's inputs come before it, their edges in `graph`)
-/// to the end: each node starts when its inputs have completed and is polled when its waker is
-/// woken.
-pub async fn schedule<E, S: Steps<E>, const N: usize>(
-    mut nodes: Pin<&mut S>,
-    graph: &'static Graph<N>,
-    wakers: &'static Wakers<N>,
-    control: Control<'_>,
-) -> (Option<Failed<E>>, [Option<E>; N]) {
-    let Control { mode, mut observer } = control;
-    let mut waiting = graph.waiting;
-    let dependents = &graph.dependents;
-    let mut state = [State::Waiting; N];
-    let mut errors: [Option<E>; N] = [const { None }; N];
-    let mut failed = None;
-    // The nodes to poll now: those whose inputs are done (to start) and those woken.
-    let mut due: u64 = graph.roots;
-    let mut left = N;
-    // Whether a poll returned `Pending`: from then on the parent's waker is registered.
-    // One run at a time owns the block's wakers: it claims them when it first waits (a run
-    // that completes in its first poll never touches an atomic). A run that finds them taken
-    // polls every running node with its task's waker instead.
-    let mut wakes = Wakes::First;
-    let event = |observer: &mut Option<&mut dyn Observer>, node: usize, event: NodeEvent| {
-        if let Some(observer) = observer {
-            observer.on_event(node, event);
+/// The future that runs a [`dag!`](crate::dag!)'s nodes to the end: each node starts when its
+/// inputs have completed and is polled again when its waker is woken. Its output is the
+/// failure that stopped a fail-fast run, and each node's error in a settling one.
+pub struct Schedule<'n, 'o, S, G, E, const N: usize> {
+    nodes: Pin<&'n mut S>,
+    run: Sweep<E, N>,
+    bits: Bits,
+    wakes: Wakes<N>,
+    observer: Option<&'o mut dyn Observer>,
+    _edges: PhantomData<G>,
+}
+
+impl<S, G, E, const N: usize> fmt::Debug for Schedule<'_, '_, S, G, E, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schedule")
+            .field("run", &self.run)
+            .field("bits", &self.bits)
+            .finish_non_exhaustive()
+    }
+}
+
+// Nothing in a `Schedule` is pinned: the nodes are behind their own `Pin`.
+impl<S, G, E, const N: usize> Unpin for Schedule<'_, '_, S, G, E, N> {}
+
+impl<'n, 'o, S: Steps<E, N>, G: Edges<N>, E, const N: usize> Schedule<'n, 'o, S, G, E, N> {
+    /// Runs `nodes` (in an order where each node's inputs come before it), their edges and
+    /// wakers in `G`.
+    pub fn new(nodes: Pin<&'n mut S>, control: Control<'o>) -> Self {
+        Schedule {
+            nodes,
+            run: Sweep {
+                mode: control.mode,
+                shared: false,
+                failure: None,
+                errors: [const { None }; N],
+            },
+            bits: Bits {
+                started: 0,
+                done: 0,
+                failed: 0,
+                due: 0,
+            },
+            wakes: Wakes::First,
+            observer: control.observer,
+            _edges: PhantomData,
         }
-    };
-    poll_fn(|cx| {
-        if let Some(observer) = &mut observer {
-            observer.on_poll_start();
+    }
+}
+
+/// One poll of a run: sweeps its nodes until none is due; says whether the run ended.
+#[inline(always)]
+fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
+    nodes: &mut Pin<&mut S>,
+    run: &mut Sweep<E, N>,
+    bits: &mut Bits,
+    wakes: &mut Wakes<N>,
+    watch: &mut W,
+    cx: &mut Context<'_>,
+) -> bool {
+    let wakers = G::wakers();
+    match wakes {
+        Wakes::First => {}
+        Wakes::Own(_) => {
+            wakers.register(cx.waker());
+            bits.due |= wakers.woken.swap(0, Ordering::AcqRel);
         }
-        match &wakes {
-            Wakes::First => {}
-            Wakes::Own(_) => {
-                wakers.parent.register(cx.waker());
-                due |= wakers.woken.swap(0, Ordering::AcqRel);
-            }
-            Wakes::Shared => {
-                for (i, s) in state.iter().enumerate() {
-                    if *s == State::Running {
-                        due |= 1 << i;
-                    }
-                }
-            }
+        // Another run owns the wakers: poll every running node.
+        Wakes::Shared => bits.due = !0,
+    }
+    // Stale wakes (of nodes that ended) are dropped here.
+    bits.due &= bits.running();
+    loop {
+        if nodes
+            .as_mut()
+            .sweep::<G, W>(0, run, bits, watch, cx)
+            .is_break()
+        {
+            return true;
         }
-        loop {
-            while due != 0 {
-                let node = due.trailing_zeros() as usize;
-                due &= due - 1;
-                match state[node] {
-                    State::Waiting if waiting[node] == 0 => {
-                        state[node] = State::Running;
-                        event(&mut observer, node, NodeEvent::Started);
-                    }
-                    State::Running => event(&mut observer, node, NodeEvent::Woken),
-                    // A stale wake: done, failed or skipped.
-                    _ => continue,
-                }
-                let waker = match &wakes {
-                    Wakes::First | Wakes::Own(_) => wakers.waker(node),
-                    Wakes::Shared => cx.waker().clone(),
-                };
-                let polled = nodes
-                    .as_mut()
-                    .poll_step(node, &mut Context::from_waker(&waker));
-                match polled {
-                    Poll::Pending => event(&mut observer, node, NodeEvent::Pending),
-                    Poll::Ready(Ok(())) => {
-                        state[node] = State::Done;
-                        left -= 1;
-                        event(&mut observer, node, NodeEvent::Completed);
-                        let mut next = dependents[node];
-                        while next != 0 {
-                            let dependent = next.trailing_zeros() as usize;
-                            next &= next - 1;
-                            waiting[dependent] -= 1;
-                            if waiting[dependent] == 0 && state[dependent] == State::Waiting {
-                                due |= 1 << dependent;
-                            }
-                        }
-                    }
-                    Poll::Ready(Err(error)) => {
-                        state[node] = State::Failed;
-                        left -= 1;
-                        event(&mut observer, node, NodeEvent::Failed);
-                        if mode == Mode::FailFast {
-                            failed = Some(Failed {
-                                node: graph.names[node],
-                                index: node,
-                                error,
-                            });
-                            if let Some(observer) = &mut observer {
-                                observer.on_poll_end(true);
-                            }
-                            return Poll::Ready(());
-                        }
-                        errors[node] = Some(error);
-                        // Skip every descendant (they come later: inputs precede their nodes).
-                        let mut skip = dependents[node];
-                        for later in node + 1..N {
-                            if skip & (1 << later) != 0 && state[later] == State::Waiting {
-                                state[later] = State::Failed;
-                                left -= 1;
-                                skip |= dependents[later];
-                            }
-                        }
-                    }
-                }
-            }
-            if left == 0 || !matches!(wakes, Wakes::First) {
-                break;
-            }
-            // The run waits for the first time: it claims the block's wakers, which its nodes
-            // already hold, and from now on each poll registers the parent's waker as it
-            // starts. A wake during this poll found no waker to wake: look once more after
-            // registering.
-            let claimed = wakers
-                .claimed
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
-            if !claimed {
-                // Another run owns them: the wakers our nodes hold wake it, not us. Poll
-                // every running node again at once, with our task's waker.
-                wakes = Wakes::Shared;
-                cx.waker().wake_by_ref();
-                break;
-            }
-            wakes = Wakes::Own(Claim(wakers));
-            wakers.parent.register(cx.waker());
-            due |= wakers.woken.swap(0, Ordering::AcqRel);
-            // Our nodes held the block's wakers before we owned it: a wake in between set a
-            // bit that the run owning the block then may have consumed (and woken itself, not
-            // us). Poll every running node once more, so no such wake is lost.
-            for (i, s) in state.iter().enumerate() {
-                if *s == State::Running {
-                    due |= 1 << i;
-                }
-            }
-            if due == 0 {
-                break;
-            }
+        if bits.done | bits.failed == Sweep::<E, N>::ALL {
+            return true;
         }
-        let ended = left == 0;
-        if let Some(observer) = &mut observer {
-            observer.on_poll_end(ended);
+        if !matches!(wakes, Wakes::First) {
+            return false;
         }
-        if ended {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        // The run waits for the first time: it claims the block's wakers, which its nodes
+        // already hold, and from now on each poll registers the parent's waker as it starts.
+        // A wake during this poll found no waker to wake: look once more after registering.
+        let claimed = wakers
+            .claimed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if !claimed {
+            // Another run owns them: the wakers our nodes hold wake it, not us. Poll every
+            // running node again at once, with our task's waker.
+            *wakes = Wakes::Shared;
+            run.shared = true;
+            cx.waker().wake_by_ref();
+            return false;
         }
-    })
-    .await;
-    drop(wakes);
-    (failed, errors)
+        *wakes = Wakes::Own(Claim(wakers));
+        wakers.register(cx.waker());
+        wakers.woken.swap(0, Ordering::AcqRel);
+        // Our nodes held the block's wakers before we owned it: a wake in between set a bit
+        // that the run owning the block then may have consumed (and woken itself, not us).
+        // Poll every running node once more, so no such wake is lost.
+        bits.due = bits.running();
+        if bits.due == 0 {
+            return false;
+        }
+    }
+}
+
+impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, '_, S, G, E, N> {
+    type Output = (Option<Failed<E>>, [Option<E>; N]);
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Schedule {
+            nodes,
+            run,
+            bits,
+            wakes,
+            observer,
+            ..
+        } = self.get_mut();
+        let mut local = *bits;
+        let ended = match observer {
+            None => poll_run::<S, G, E, _, N>(nodes, run, &mut local, wakes, &mut Unwatched, cx),
+            Some(observer) => {
+                observer.on_poll_start();
+                let ended = poll_run::<S, G, E, _, N>(nodes, run, &mut local, wakes, observer, cx);
+                observer.on_poll_end(ended);
+                ended
+            }
+        };
+        *bits = local;
+        if !ended {
+            return Poll::Pending;
+        }
+        // The wakers are released as the run ends (not when the closure drops this future).
+        *wakes = Wakes::Shared;
+        Poll::Ready((
+            run.failure.take(),
+            core::mem::replace(&mut run.errors, [const { None }; N]),
+        ))
+    }
 }
 
 /// One, for counting the nodes of a [`dag!`](crate::dag!) at compile time.
@@ -908,9 +1176,10 @@ macro_rules! dag {
         $crate::fixed::StaticDag::new(
             async move |param: $P, control: $crate::fixed::Control<'_>| {
                 const NODE_COUNT: usize = 0 $(+ $crate::fixed::one(stringify!($name)))*;
-                static WAKERS: $crate::fixed::Wakers<NODE_COUNT> = $crate::fixed::Wakers::new();
+                static WAKERS: $crate::fixed::Block<NODE_COUNT> = $crate::fixed::Block::new();
                 // The edges, at compile time: each node's name stands for its position here.
-                static GRAPH: $crate::fixed::Graph<NODE_COUNT> = {
+                // A `const`, so that each use reads its masks as constants.
+                const GRAPH: $crate::fixed::Graph<NODE_COUNT> = {
                     #[allow(non_upper_case_globals, dead_code)]
                     const $p: u8 = $crate::fixed::PARAM;
                     $(
@@ -942,10 +1211,18 @@ macro_rules! dag {
                             },
                         )
                     ),*));
-                    let ended =
-                        $crate::fixed::schedule::<$E, _, NODE_COUNT>(nodes, &GRAPH, &WAKERS, control)
-                            .await;
-                    ended
+                    struct Shape;
+                    impl $crate::fixed::Edges<NODE_COUNT> for Shape {
+                        const GRAPH: &'static $crate::fixed::Graph<NODE_COUNT> = &GRAPH;
+                        #[inline(always)]
+                        fn wakers() -> &'static $crate::fixed::Wakers<NODE_COUNT> {
+                            WAKERS.get()
+                        }
+                    }
+                    $crate::fixed::Schedule::<_, Shape, $E, NODE_COUNT>::new(
+                        nodes, control,
+                    )
+                    .await
                 };
                 $crate::fixed::Report {
                     outputs: ($($out.into_inner(),)+),

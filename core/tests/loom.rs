@@ -410,3 +410,79 @@ fn counting_waker(count: &Arc<std::sync::atomic::AtomicUsize>) -> Waker {
     }
     Waker::from(std::sync::Arc::new(Count(count.clone())))
 }
+
+async fn add(a: &u32, b: &u32) -> u32 {
+    a + b
+}
+
+/// A `dag!` run (its wakers in the `dag!`'s static block) driven by `block_on` while two
+/// threads open its roots' gates: the wakes land before the run first waits, between its
+/// claim of the block and its registering, during its sweeps and after; only the first wake
+/// since the run last looked wakes its task. A lost wake is a deadlock, which loom reports.
+#[test]
+fn dag_macro_wakes_from_two_threads_while_the_run_polls() {
+    static REACHED: Reached<2> = Reached::new();
+    loom::model(|| {
+        let gates = Arc::new((Gate::default(), Gate::default()));
+        let dag = dagfut::dag! {
+            async |g: &(Gate, Gate)| -> (c) {
+                a(g) = wait(&g.0);
+                b(g) = wait(&g.1);
+                c(a, b) = add(a, b);
+            }
+        };
+        let openers = [0, 1].map(|which| {
+            let gates = gates.clone();
+            thread::spawn(move || {
+                if which == 0 {
+                    gates.0.open()
+                } else {
+                    gates.1.open()
+                }
+            })
+        });
+        let mut polls = 0;
+        let mut run = std::pin::pin!(dag.run(&*gates));
+        let (c,) = loom::future::block_on(std::future::poll_fn(|cx| {
+            polls += 1;
+            run.as_mut().poll(cx)
+        }));
+        assert_eq!(c, 2);
+        for opener in openers {
+            opener.join().unwrap();
+        }
+        // Both gates open before the first poll ends, or not.
+        REACHED.hit(usize::from(polls > 1));
+    });
+    REACHED.assert_all(["the run completes in its first poll", "the run waits"]);
+}
+
+/// Two runs of one `dag!` at once on two threads, each woken from a third: one owns the
+/// static block, the other polls its running nodes with its own task's waker; the block
+/// passes from run to run. Neither may hang.
+#[test]
+fn dag_macro_two_runs_at_once_share_the_block() {
+    loom::model(|| {
+        let dag = Arc::new(dagfut::dag! {
+            async |g: &Gate| -> (a) {
+                a(g) = wait(g);
+            }
+        });
+        let runs = [0, 1].map(|_| {
+            let dag = dag.clone();
+            thread::spawn(move || {
+                let gate = Gate::default();
+                let opener = {
+                    let gate = gate.clone();
+                    thread::spawn(move || gate.open())
+                };
+                let (a,) = loom::future::block_on(dag.run(&gate));
+                opener.join().unwrap();
+                a
+            })
+        });
+        for run in runs {
+            assert_eq!(run.join().unwrap(), 1);
+        }
+    });
+}
