@@ -22,16 +22,21 @@ use futures_util::task::AtomicWaker;
 #[cfg(dagfut_loom)]
 use loom::future::AtomicWaker;
 #[cfg(dagfut_loom)]
-use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use pin_project_lite::pin_project;
 #[cfg(not(dagfut_loom))]
-use portable_atomic::{AtomicBool, AtomicU64, Ordering};
+use portable_atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::flavor::CannotFail;
 use crate::observe::{NodeEvent, Observer};
 
 /// The most nodes a [`dag!`](crate::dag!) may have (one bit each in a `u64`).
 pub const MAX_NODES: usize = 64;
+
+/// [`Wakers`]' state bit: a run is using the block.
+const CLAIMED: u32 = 1;
+/// What a claim adds to [`Wakers`]' state (the count above [`CLAIMED`]; it wraps).
+const CLAIM: u32 = 2;
 
 /// The wakers of a [`dag!`](crate::dag!)'s nodes: one `static` block per `dag!`, claimed by
 /// one run at a time (a concurrent second run polls its running nodes on every wake instead:
@@ -42,8 +47,9 @@ pub struct Wakers<const N: usize> {
     parent: AtomicWaker,
     /// Bit `i`: node `i` was woken since the run last looked.
     woken: AtomicU64,
-    /// Whether a run is using this block.
-    claimed: AtomicBool,
+    /// Bit 0: a run is using this block ([`CLAIMED`]); the bits above count the claims (each
+    /// adds [`CLAIM`]), so that a run can tell that nobody claimed the block since it looked.
+    state: AtomicU32,
     /// Byte `i` is `i`: a node's waker points at its byte, which says which node it is.
     tags: [u8; N],
 }
@@ -73,7 +79,7 @@ impl<const N: usize> Wakers<N> {
         Wakers {
             parent: AtomicWaker::new(),
             woken: AtomicU64::new(0),
-            claimed: AtomicBool::new(false),
+            state: AtomicU32::new(0),
             tags: Self::TAGS,
         }
     }
@@ -84,7 +90,7 @@ impl<const N: usize> Wakers<N> {
         Wakers {
             parent: AtomicWaker::new(),
             woken: AtomicU64::new(0),
-            claimed: AtomicBool::new(false),
+            state: AtomicU32::new(0),
             tags: Self::TAGS,
         }
     }
@@ -909,7 +915,7 @@ impl<const N: usize> Drop for Claim<N> {
     fn drop(&mut self) {
         // The block keeps no task of ours alive once we are done with it.
         self.0.forget();
-        self.0.claimed.store(false, Ordering::Release);
+        self.0.state.fetch_and(!CLAIMED, Ordering::Release);
     }
 }
 
@@ -984,6 +990,11 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     }
     // Stale wakes (of nodes that ended) are dropped here.
     bits.due &= bits.running();
+    // The first poll notes the block's state before its nodes get the block's wakers.
+    let seen = match wakes {
+        Wakes::First => wakers.state.load(Ordering::Acquire),
+        _ => CLAIMED,
+    };
     loop {
         if nodes
             .as_mut()
@@ -1001,11 +1012,17 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         // The run waits for the first time: it claims the block's wakers, which its nodes
         // already hold, and from now on each poll registers the parent's waker as it starts.
         // A wake during this poll found no waker to wake: look once more after registering.
-        let claimed = wakers
-            .claimed
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if !claimed {
+        let untouched = seen & CLAIMED == 0
+            && wakers
+                .state
+                .compare_exchange(
+                    seen,
+                    seen.wrapping_add(CLAIM) | CLAIMED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
+        if !untouched && !claim(wakers) {
             // Another run owns them: the wakers our nodes hold wake it, not us. Poll every
             // running node again at once, with our task's waker.
             *wakes = Wakes::Shared;
@@ -1015,15 +1032,39 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         }
         *wakes = Wakes::Own(Claim(wakers));
         wakers.register(cx.waker());
-        wakers.woken.swap(0, Ordering::AcqRel);
-        // Our nodes held the block's wakers before we owned it: a wake in between set a bit
-        // that the run owning the block then may have consumed (and woken itself, not us).
-        // Poll every running node once more, so no such wake is lost.
-        bits.due = bits.running();
+        let woken = wakers.woken.swap(0, Ordering::AcqRel);
+        bits.due = if untouched {
+            // Nobody claimed the block since our nodes got its wakers, so nobody took their
+            // wakes' bits: they are all in `woken` (with stale bits of runs before, which
+            // only cost a poll).
+            woken & bits.running()
+        } else {
+            // Another run owned the block while our nodes held its wakers: a wake in between
+            // set a bit that it may have consumed (and woken itself, not us). Poll every
+            // running node once more, so no such wake is lost.
+            bits.running()
+        };
         if bits.due == 0 {
             return false;
         }
     }
+}
+
+/// Claims `wakers` if no run is using them.
+fn claim<const N: usize>(wakers: &Wakers<N>) -> bool {
+    let mut state = wakers.state.load(Ordering::Acquire);
+    while state & CLAIMED == 0 {
+        match wakers.state.compare_exchange_weak(
+            state,
+            state.wrapping_add(CLAIM) | CLAIMED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(now) => state = now,
+        }
+    }
+    false
 }
 
 impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, '_, S, G, E, N> {

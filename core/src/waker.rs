@@ -265,7 +265,9 @@ unsafe fn drop_waker(data: *const ()) {
 /// The run's handle on its waker block (it owns one reference).
 pub(crate) struct WakeQueue<'a> {
     block: Block,
-    /// Where the block goes when the run ends with no waker of it alive (none in unit tests).
+    /// Where the block goes when the run ends with no waker of it alive (none in unit tests;
+    /// never under loom, whose atomics live in one model execution).
+    #[cfg_attr(dagfut_loom, allow(dead_code))]
     cache: Option<Lent<'a, RunCache>>,
 }
 

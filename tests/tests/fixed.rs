@@ -456,6 +456,54 @@ async fn add(a: &u32, b: &u32) -> u32 {
     a + b
 }
 
+/// A node that returns `Pending` once (its waker stored in `parked`), counting its polls.
+struct PendsOnce<'a> {
+    polls: &'a AtomicU32,
+    parked: &'a RefCell<Vec<Waker>>,
+}
+
+impl Future for PendsOnce<'_> {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        if self.polls.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.parked.borrow_mut().push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(1)
+    }
+}
+
+/// A run that waits for the first time claims the block's wakers; when no other run held
+/// them since its nodes got them, every wake its nodes had is in the block, so it polls only
+/// the woken ones: a node is polled once to park and once when woken, never in between.
+#[test]
+fn a_node_is_polled_again_only_when_woken() {
+    let polls = [const { AtomicU32::new(0) }; 2];
+    let parked = RefCell::new(Vec::new());
+    let (polls, parked) = (&polls, &parked);
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (a, b) {
+            a(p) = PendsOnce { polls: &polls[0], parked };
+            b(p) = PendsOnce { polls: &polls[1], parked };
+        }
+    };
+    let mut run = std::pin::pin!(dag.run(&0));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [1, 1]);
+    // Nothing woken: a poll polls no node.
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [1, 1]);
+    // One woken: only it is polled.
+    let woken = parked.borrow_mut().remove(1);
+    woken.wake();
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [1, 2]);
+    parked.borrow_mut().pop().unwrap().wake();
+    assert_eq!(run.as_mut().poll(&mut cx), Poll::Ready((1, 1)));
+    assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [2, 2]);
+}
+
 /// Many nodes woken at once from threads of their own while the run polls: only the first
 /// wake since the run last looked wakes the run's task (the others find their bits already
 /// set), so a wake that the run's own poll took must still lead to a poll that sees every
