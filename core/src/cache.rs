@@ -7,10 +7,15 @@
 //! block comes back only if no waker of it is still alive (see `WakeQueue`'s drop).
 //!
 //! Each place holds a raw pointer to an allocation whose layout the DAG fixes (the arena's
-//! layout, `tasks` states, the ready queue's length, the waker block's layout), or null. Taking
-//! swaps in null; leaving compares null for the pointer: an allocation is owned by exactly one
-//! of the cache or a run. Both sides are atomic, so runs on different threads may share it;
-//! `Acquire`/`Release` hand over the memory's contents with the pointer.
+//! layout, `tasks` states, the ready queue's length, the waker block's layout), null (empty),
+//! or the mark [`Place::HELD`]: a run holds the place's block. Taking swaps in the mark and
+//! gives the taker a [`Ticket`] unless the mark was there already; only a ticket's holder puts
+//! a block back (or empties the place), with a plain store, so a run costs one atomic
+//! read-modify-write per place. An allocation is owned by exactly one of the cache or a run;
+//! runs that overlap (concurrent runs of one `Dag`) find the mark, allocate, and free theirs
+//! at the end. `Acquire`/`Release` hand over the memory's contents with the pointer. A run
+//! that is leaked (`mem::forget`) leaves its places marked: later runs allocate, as if they
+//! overlapped it.
 
 use alloc::alloc::dealloc;
 use alloc::boxed::Box;
@@ -19,35 +24,67 @@ use core::ptr::{self, NonNull};
 
 use portable_atomic::{AtomicPtr, Ordering};
 
-/// One place of the cache: an allocation, or null.
+/// One place of the cache: an allocation, null, or [`HELD`](Self::HELD).
 pub(crate) struct Place<T>(AtomicPtr<T>);
+
+/// The right to put a block back in a [`Place`] (or to empty it): one per take that found no
+/// other run holding it. Used once: `leave` and `give_up` consume it.
+#[must_use]
+#[derive(Debug)]
+pub(crate) struct Ticket(bool);
+
+impl Ticket {
+    /// No right to the place (a run that allocated because another held it, or none cached).
+    pub(crate) const NONE: Ticket = Ticket(false);
+}
 
 impl<T> Place<T> {
     const fn empty() -> Self {
         Place(AtomicPtr::new(ptr::null_mut()))
     }
 
-    /// The allocation left here, if any: the caller owns it now.
-    pub(crate) fn take(&self) -> Option<NonNull<T>> {
-        NonNull::new(self.0.swap(ptr::null_mut(), Ordering::Acquire))
+    /// The mark of a place whose block a run holds: an aligned address that no allocation
+    /// has, compared only.
+    fn held_mark() -> *mut T {
+        NonNull::<T>::dangling().as_ptr()
     }
 
-    /// Leaves `memory` here, or gives it back if the place is taken.
-    pub(crate) fn leave(&self, memory: NonNull<T>) -> Result<(), NonNull<T>> {
-        self.0
-            .compare_exchange(
-                ptr::null_mut(),
-                memory.as_ptr(),
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .map(|_| ())
-            .map_err(|_| memory)
+    /// The allocation left here, if any (the caller owns it now), and the ticket to put one
+    /// back, unless another run holds the place.
+    pub(crate) fn take(&self) -> (Option<NonNull<T>>, Ticket) {
+        let old = self.0.swap(Self::held_mark(), Ordering::Acquire);
+        if old == Self::held_mark() {
+            (None, Ticket::NONE)
+        } else {
+            (NonNull::new(old), Ticket(true))
+        }
     }
 
-    /// What is left here, for the cache's drop (which has `&mut`).
+    /// Leaves `memory` here with `ticket`, or gives it back without one.
+    pub(crate) fn leave(&self, ticket: Ticket, memory: NonNull<T>) -> Result<(), NonNull<T>> {
+        if ticket.0 {
+            // No one else writes the place while we hold it.
+            self.0.store(memory.as_ptr(), Ordering::Release);
+            Ok(())
+        } else {
+            Err(memory)
+        }
+    }
+
+    /// Empties the place with `ticket` (its holder keeps no block for the next run).
+    pub(crate) fn give_up(&self, ticket: Ticket) {
+        if ticket.0 {
+            self.0.store(ptr::null_mut(), Ordering::Release);
+        }
+    }
+
+    /// What is left here, for the cache's drop (which has `&mut`: no run holds the place).
     fn held(&mut self) -> Option<NonNull<T>> {
-        NonNull::new(*self.0.get_mut())
+        let memory = *self.0.get_mut();
+        if memory == Self::held_mark() {
+            return None;
+        }
+        NonNull::new(memory)
     }
 }
 
@@ -66,25 +103,28 @@ impl Words {
     }
 
     /// A block of `len` words: the cached one (its contents as its last run left them) or a
-    /// new one of zeros.
-    pub(crate) fn take(&self) -> Box<[u32]> {
-        match self.place.take() {
+    /// new one of zeros; and the ticket to leave one.
+    pub(crate) fn take(&self) -> (Box<[u32]>, Ticket) {
+        let (kept, ticket) = self.place.take();
+        let words = match kept {
             // SAFETY: only `leave` puts a pointer here, from a `Box<[u32]>` of `len` words,
             // whose ownership the swap gave to us.
             Some(words) => unsafe {
                 Box::from_raw(ptr::slice_from_raw_parts_mut(words.as_ptr(), self.len))
             },
             None => alloc::vec![0; self.len].into_boxed_slice(),
-        }
+        };
+        (words, ticket)
     }
 
-    /// Keeps `words` for the next run (or frees it if a block is kept already).
-    pub(crate) fn leave(&self, words: Box<[u32]>) {
+    /// Keeps `words` for the next run with `ticket` (or frees it without one).
+    pub(crate) fn leave(&self, ticket: Ticket, words: Box<[u32]>) {
         if words.len() != self.len || words.is_empty() {
+            self.place.give_up(ticket);
             return;
         }
         let memory = NonNull::from(Box::leak(words)).cast::<u32>();
-        if let Err(memory) = self.place.leave(memory) {
+        if let Err(memory) = self.place.leave(ticket, memory) {
             // SAFETY: `memory` came from the `Box<[u32]>` of `len` words leaked just above.
             drop(unsafe {
                 Box::from_raw(ptr::slice_from_raw_parts_mut(memory.as_ptr(), self.len))

@@ -16,7 +16,7 @@
 
 use alloc::boxed::Box;
 
-use crate::cache::Words;
+use crate::cache::{Ticket, Words};
 use crate::slots::Lent;
 
 /// Bits per bitmap word.
@@ -34,6 +34,8 @@ pub(crate) struct ReadyQueue<'a> {
     buf: Box<[u32]>,
     /// Where the buffer goes when the run is done with it (none in unit tests).
     cache: Option<Lent<'a, Words>>,
+    /// The right to leave the buffer there.
+    ticket: Ticket,
     tasks: usize,
     /// Where the current batch's list starts (`0` or `tasks`), the position of the next task
     /// to poll in it, and its length.
@@ -54,9 +56,12 @@ impl<'a> ReadyQueue<'a> {
     /// An empty queue for a run of `tasks` tasks: it never grows, each task being queued at
     /// most once at a time. Its buffer comes from `cache` if one is there, and goes back to it.
     pub(crate) fn new(tasks: usize, cache: Option<&'a Words>) -> Self {
-        let mut buf = match cache {
+        let (mut buf, ticket) = match cache {
             Some(cache) => cache.take(),
-            None => alloc::vec![0; Self::buffer_len(tasks)].into_boxed_slice(),
+            None => (
+                alloc::vec![0; Self::buffer_len(tasks)].into_boxed_slice(),
+                Ticket::NONE,
+            ),
         };
         // A kept buffer's bitmap is clear (each batch clears what it set), but clearing it is
         // cheap and makes that no one's invariant.
@@ -64,6 +69,7 @@ impl<'a> ReadyQueue<'a> {
         ReadyQueue {
             buf,
             cache: cache.map(Lent::new),
+            ticket,
             tasks,
             current: 0,
             cursor: 0,
@@ -153,7 +159,8 @@ impl<'a> ReadyQueue<'a> {
 impl Drop for ReadyQueue<'_> {
     fn drop(&mut self) {
         if let Some(cache) = self.cache {
-            cache.get().leave(core::mem::take(&mut self.buf));
+            let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
+            cache.get().leave(ticket, core::mem::take(&mut self.buf));
         }
     }
 }

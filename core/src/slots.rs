@@ -46,6 +46,7 @@ use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll};
 
+use crate::cache::Ticket;
 use crate::dag::DagCore;
 use crate::error::OutputError;
 use crate::node::{Node, Slot};
@@ -99,6 +100,9 @@ pub(crate) struct Slots<'a> {
     param: *const (),
     arena: NonNull<u8>,
     states: Box<[u32]>,
+    /// The rights to put the arena and the states back in the DAG's cache.
+    arena_ticket: Ticket,
+    states_ticket: Ticket,
     /// The next task whose future `Drop` will drop: futures go first, all of them, so that no
     /// future outlives an output it may borrow (a guard reading its input in its `Drop`).
     /// `states.len()` once none is left. A panicking drop resumes after it.
@@ -112,10 +116,15 @@ impl<'a> Slots<'a> {
     /// borrowed for `'a`). Each task waits for its input edges.
     pub(crate) fn new<P>(core: &'a DagCore, param: &'a P) -> Self {
         let layout = core.arena;
+        let (kept, arena_ticket) = if layout.size() == 0 {
+            (None, Ticket::NONE)
+        } else {
+            core.cache.arena.take()
+        };
         let arena = if layout.size() == 0 {
             // Zero-sized slots need only an aligned, non-null address.
             NonNull::new(ptr::without_provenance_mut(layout.align())).expect("align is non-zero")
-        } else if let Some(arena) = core.cache.arena.take() {
+        } else if let Some(arena) = kept {
             // The arena a run before left, holding no value (`Drop` below).
             arena
         } else {
@@ -123,13 +132,15 @@ impl<'a> Slots<'a> {
             let arena = unsafe { alloc(layout) };
             NonNull::new(arena).unwrap_or_else(|| handle_alloc_error(layout))
         };
-        let mut states = core.cache.states.take();
+        let (mut states, states_ticket) = core.cache.states.take();
         states.copy_from_slice(&core.in_degree);
         Slots {
             core: Lent::new(core),
             param: (param as *const P).cast(),
             arena,
             states,
+            arena_ticket,
+            states_ticket,
             future_cursor: 0,
             output_cursor: 0,
         }
@@ -428,10 +439,14 @@ impl Drop for Slots<'_> {
                 // Every value in the arena has been dropped or moved out: the next run of the
                 // DAG may have it, and the states.
                 let core = slots.core.get();
-                core.cache.states.leave(core::mem::take(&mut slots.states));
+                let ticket = core::mem::replace(&mut slots.states_ticket, Ticket::NONE);
+                core.cache
+                    .states
+                    .leave(ticket, core::mem::take(&mut slots.states));
                 let layout = core.arena;
+                let ticket = core::mem::replace(&mut slots.arena_ticket, Ticket::NONE);
                 if layout.size() != 0 {
-                    if let Err(arena) = core.cache.arena.leave(slots.arena) {
+                    if let Err(arena) = core.cache.arena.leave(ticket, slots.arena) {
                         // SAFETY: the arena was allocated with this layout (`new`), and holds
                         // no value.
                         unsafe { dealloc(arena.as_ptr(), layout) };

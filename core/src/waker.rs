@@ -31,7 +31,7 @@ use core::mem::{ManuallyDrop, align_of, size_of};
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::cache::RunCache;
+use crate::cache::{RunCache, Ticket};
 use crate::ready::ReadyQueue;
 use crate::slots::Lent;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
@@ -267,8 +267,11 @@ pub(crate) struct WakeQueue<'a> {
     block: Block,
     /// Where the block goes when the run ends with no waker of it alive (none in unit tests;
     /// never under loom, whose atomics live in one model execution).
-    #[cfg_attr(dagfut_loom, allow(dead_code))]
     cache: Option<Lent<'a, RunCache>>,
+    /// The right to leave the block there.
+    ticket: Ticket,
+    /// Whether a parent's waker was ever registered (else there is none to take at the end).
+    registered: bool,
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
@@ -287,7 +290,10 @@ impl<'a> WakeQueue<'a> {
             "dagfut: a DAG holds at most {MAX_TASKS} tasks"
         );
         let layout = block_layout(len);
-        let kept = cache.and_then(|cache| cache.wakes.take());
+        let (kept, ticket) = match cache {
+            Some(cache) => cache.wakes.take(),
+            None => (None, Ticket::NONE),
+        };
         let block = match kept {
             Some(block) => {
                 // SAFETY: a block left by `Drop` with no waker alive, of this layout: its
@@ -324,6 +330,8 @@ impl<'a> WakeQueue<'a> {
         WakeQueue {
             block: Block(header),
             cache: cache.map(Lent::new),
+            ticket,
+            registered: false,
         }
     }
 
@@ -332,7 +340,8 @@ impl<'a> WakeQueue<'a> {
     }
 
     /// Registers the waker of the task polling the run.
-    pub(crate) fn register(&self, waker: &Waker) {
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        self.registered = true;
         self.header().parent.register(waker);
     }
 
@@ -409,19 +418,29 @@ impl Drop for WakeQueue<'_> {
             }
         }
         let release = Release(self.block.0);
+        // (If the parent's waker's drop panics, the ticket is dropped unused: the cache's
+        // place stays marked held and later runs allocate their blocks.)
+        let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
         let header = self.header();
         header.closed.store(1, Ordering::Release);
-        // Let go of the parent's waker now: a late wake finds nothing to wake.
-        drop(header.parent.take());
+        // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
+        // registered: the slot is empty, as the block's header was written by this run.)
+        if self.registered {
+            drop(header.parent.take());
+        }
         // With no waker of the block alive, no one can reach it but us: the next run may
         // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
         // every access of that waker happened before. (Not under loom: its atomics live in one
         // model's execution only.)
-        #[cfg(not(dagfut_loom))]
         if let Some(cache) = self.cache {
-            if header.refs.load(Ordering::Acquire) == 1
-                && cache.get().wakes.leave(self.block.0.cast()).is_ok()
-            {
+            let place = &cache.get().wakes;
+            #[cfg(not(dagfut_loom))]
+            let unreachable = header.refs.load(Ordering::Acquire) == 1;
+            #[cfg(dagfut_loom)]
+            let unreachable = false;
+            if !unreachable {
+                place.give_up(ticket);
+            } else if place.leave(ticket, self.block.0.cast()).is_ok() {
                 // The cache owns the block and its one reference now.
                 core::mem::forget(release);
                 return;

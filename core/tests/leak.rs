@@ -200,18 +200,27 @@ fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
     assert_eq!(leaked, 0, "the waker block leaked");
 }
 
-/// Returns `Pending` once (waking itself by reference: no waker clone), then doubles.
-async fn double(n: &u64) -> u64 {
+/// Returns `Pending` once, waking itself by reference; keeps a clone of the waker in `KEPT`
+/// if `keep` (else no clone is made).
+async fn yield_once(keep: bool) {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
         if yielded {
             return Poll::Ready(());
         }
         yielded = true;
+        if keep {
+            KEPT.with(|kept| kept.borrow_mut().push(cx.waker().clone()));
+        }
         cx.waker().wake_by_ref();
         Poll::Pending
     })
     .await;
+}
+
+/// Returns `Pending` once (waking itself by reference: no waker clone), then doubles.
+async fn double(n: &u64) -> u64 {
+    yield_once(false).await;
     n * 2
 }
 
@@ -244,4 +253,69 @@ fn a_run_after_the_first_allocates_nothing() {
     drop(run);
     let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&5))[total], 500));
     assert_eq!(made, 0);
+}
+
+/// Returns `Pending` once, waking itself; for an odd `n` it also keeps the waker in `KEPT`.
+async fn keeps_its_waker_if_odd(n: &u64) -> u64 {
+    yield_once(n % 2 == 1).await;
+    n + 1
+}
+
+thread_local! {
+    static KEPT: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Two runs at once: the second finds the memory the first holds marked held, allocates its
+/// own and frees it at its end (nothing leaks); the first leaves its memory, which the run
+/// after both takes, allocating nothing.
+#[test]
+fn overlapping_runs_allocate_their_own_and_the_cache_comes_back() {
+    let b = DagBuilder::<u64>::new();
+    let parts: Vec<_> = (0..8).map(|_| b.add_node(double, b.param())).collect();
+    let total = b.add_node(sum, parts);
+    let dag = b.build();
+    assert_eq!(futures_executor::block_on(dag.run(&1))[total], 16);
+    // Every allocation made while both runs live is freed by the end (the second run's own
+    // memory included: had it been left in the cache too, the first run's would replace it).
+    let leaked = leaked_by(|| {
+        let mut first = dag.run(&2);
+        assert!(
+            Pin::new(&mut first)
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        let before = MADE.with(Cell::get);
+        assert_eq!(futures_executor::block_on(dag.run(&3))[total], 48);
+        assert!(
+            MADE.with(Cell::get) > before,
+            "the overlapping run allocated its own memory"
+        );
+        assert_eq!(futures_executor::block_on(first)[total], 32);
+    });
+    assert_eq!(leaked, 0);
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&4))[total], 64));
+    assert_eq!(made, 0, "the first run's memory came back to the cache");
+}
+
+/// A run whose node's waker outlives it cannot leave its waker block: it empties the block's
+/// place instead, so the next run allocates a block (only that) and leaves it, and the run
+/// after allocates nothing. (A place left marked held would make every later run allocate.)
+#[test]
+fn a_waker_block_kept_alive_is_replaced_once() {
+    let b = DagBuilder::<u64>::new();
+    let node = b.add_node(keeps_its_waker_if_odd, b.param());
+    let dag = b.build();
+    KEPT.with(|kept| kept.borrow_mut().reserve(1));
+    assert_eq!(futures_executor::block_on(dag.run(&2))[node], 3);
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&4))[node], 5));
+    assert_eq!(made, 0);
+    // This run's waker block lives on in `KEPT`: the run cannot leave it.
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&5))[node], 6));
+    assert_eq!(made, 0);
+    KEPT.with(|kept| assert_eq!(kept.borrow().len(), 1));
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&6))[node], 7));
+    assert_eq!(made, 1, "a new waker block, nothing else");
+    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&8))[node], 9));
+    assert_eq!(made, 0, "the new block was left for this run");
+    KEPT.with(|kept| kept.borrow_mut().clear());
 }
