@@ -3,12 +3,12 @@
 //! A run needs four blocks: the arena of node futures and outputs, a state per task, the ready
 //! queue's buffer and the waker block. When a run is done with one, it leaves it here (one of
 //! each at most); the next run of the same DAG takes it instead of allocating. Runs that
-//! overlap (concurrent runs of one `Dag`) find the cache empty and allocate as before. A waker
+//! overlap (concurrent runs of one `Dag`) find it held and allocate their own. A waker
 //! block comes back only if no waker of it is still alive (see `WakeQueue`'s drop).
 //!
 //! Each place holds a raw pointer to an allocation whose layout the DAG fixes (the arena's
 //! layout, `tasks` states, the ready queue's length, the waker block's layout), null (empty),
-//! or the mark [`Place::HELD`]: a run holds the place's block. Taking swaps in the mark and
+//! or the held mark (the address of a `static`, never an allocation's): a run holds the place. Taking swaps in the mark and
 //! gives the taker a [`Ticket`] unless the mark was there already; only a ticket's holder puts
 //! a block back (or empties the place), with a plain store, so a run costs one atomic
 //! read-modify-write per place. An allocation is owned by exactly one of the cache or a run;
@@ -24,7 +24,7 @@ use core::ptr::{self, NonNull};
 
 use portable_atomic::{AtomicPtr, Ordering};
 
-/// One place of the cache: an allocation, null, or [`HELD`](Self::HELD).
+/// One place of the cache: an allocation, null, or the held mark.
 pub(crate) struct Place<T>(AtomicPtr<T>);
 
 /// The right to put a block back in a [`Place`] (or to empty it): one per take that found no
@@ -43,10 +43,11 @@ impl<T> Place<T> {
         Place(AtomicPtr::new(ptr::null_mut()))
     }
 
-    /// The mark of a place whose block a run holds: an aligned address that no allocation
-    /// has, compared only.
+    /// The mark of a place that a run holds: the address of a `static`, which no allocation
+    /// has; only ever compared, never read through.
     fn held_mark() -> *mut T {
-        NonNull::<T>::dangling().as_ptr()
+        static HELD: u8 = 0;
+        ptr::from_ref(&HELD).cast_mut().cast()
     }
 
     /// The allocation left here, if any (the caller owns it now), and the ticket to put one

@@ -3,9 +3,11 @@
 //! A [`dag!`](crate::dag!) expands to an async closure whose future holds every node's future
 //! and output in place (the compiler lays them out; their size is known at compile time), and
 //! a [`Schedule`] that polls them: each node starts the moment its inputs are ready, and is
-//! polled again only when its own waker is woken. The wakers live in a `static` block per
-//! `dag!` ([`Wakers`]): a waker is a pointer to it, never to the run, so one woken after its
-//! run ended (legal for any future) only sets a bit nobody reads. Nothing here allocates.
+//! polled again when its own waker is woken (or, while another run of the same `dag!` holds
+//! the wakers, on every wake of its run's task). The wakers live in a `static` block per `dag!`
+//! site ([`Wakers`]): a waker is a pointer to it, never to the run, so one woken after its run
+//! ended (legal for any future) only sets a bit in the block, which costs a later run of the
+//! site a poll of that node at most. Nothing here allocates.
 //!
 //! The pieces are public for the macro's sake; the macro is the interface.
 
@@ -22,10 +24,10 @@ use futures_util::task::AtomicWaker;
 #[cfg(dagfut_loom)]
 use loom::future::AtomicWaker;
 #[cfg(dagfut_loom)]
-use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use loom::sync::atomic::{AtomicU64, Ordering};
 use pin_project_lite::pin_project;
 #[cfg(not(dagfut_loom))]
-use portable_atomic::{AtomicU32, AtomicU64, Ordering};
+use portable_atomic::{AtomicU64, Ordering};
 
 use crate::flavor::CannotFail;
 use crate::observe::{NodeEvent, Observer};
@@ -34,9 +36,10 @@ use crate::observe::{NodeEvent, Observer};
 pub const MAX_NODES: usize = 64;
 
 /// [`Wakers`]' state bit: a run is using the block.
-const CLAIMED: u32 = 1;
-/// What a claim adds to [`Wakers`]' state (the count above [`CLAIMED`]; it wraps).
-const CLAIM: u32 = 2;
+const CLAIMED: u64 = 1;
+/// What a claim adds to [`Wakers`]' state (the count above [`CLAIMED`]: 2^63 claims before it
+/// repeats, none of which can happen inside one poll).
+const CLAIM: u64 = 2;
 
 /// The wakers of a [`dag!`](crate::dag!)'s nodes: one `static` block per `dag!`, claimed by
 /// one run at a time (a concurrent second run polls its running nodes on every wake instead:
@@ -49,7 +52,7 @@ pub struct Wakers<const N: usize> {
     woken: AtomicU64,
     /// Bit 0: a run is using this block ([`CLAIMED`]); the bits above count the claims (each
     /// adds [`CLAIM`]), so that a run can tell that nobody claimed the block since it looked.
-    state: AtomicU32,
+    state: AtomicU64,
     /// Byte `i` is `i`: a node's waker points at its byte, which says which node it is.
     tags: [u8; N],
 }
@@ -79,7 +82,7 @@ impl<const N: usize> Wakers<N> {
         Wakers {
             parent: AtomicWaker::new(),
             woken: AtomicU64::new(0),
-            state: AtomicU32::new(0),
+            state: AtomicU64::new(0),
             tags: Self::TAGS,
         }
     }
@@ -90,7 +93,7 @@ impl<const N: usize> Wakers<N> {
         Wakers {
             parent: AtomicWaker::new(),
             woken: AtomicU64::new(0),
-            state: AtomicU32::new(0),
+            state: AtomicU64::new(0),
             tags: Self::TAGS,
         }
     }
@@ -103,12 +106,12 @@ impl<const N: usize> Wakers<N> {
         self.parent.register_by_ref(waker);
     }
 
-    /// Takes the run's task out (the block keeps none once a run is done with it).
-    fn forget(&self) {
+    /// Takes the run's task's waker out (the block keeps none once a run is done with it).
+    fn take_parent(&self) -> Option<Waker> {
         #[cfg(not(dagfut_loom))]
-        drop(self.parent.take());
+        return self.parent.take();
         #[cfg(dagfut_loom)]
-        drop(self.parent.take_waker());
+        return self.parent.take_waker();
     }
 
     /// The waker of node `index`.
@@ -913,9 +916,12 @@ struct Claim<const N: usize>(&'static Wakers<N>);
 
 impl<const N: usize> Drop for Claim<N> {
     fn drop(&mut self) {
-        // The block keeps no task of ours alive once we are done with it.
-        self.0.forget();
+        // The block keeps no task of ours alive once we are done with it. The waker is taken
+        // before the release (after it, the next owner's could be taken instead) and dropped
+        // after it, so that a waker whose drop panics cannot leave the block claimed.
+        let parent = self.0.take_parent();
         self.0.state.fetch_and(!CLAIMED, Ordering::Release);
+        drop(parent);
     }
 }
 
@@ -1136,9 +1142,11 @@ pub const fn one(_: &str) -> usize {
 /// A run's future is not `Send` (its nodes share their output cells by reference): run it on
 /// the task that made it, as firmware and single-threaded executors do.
 ///
-/// The per-node wakers live in a `static` of the `dag!`'s site (one for every instantiation of
-/// a generic function around it), which one run at a time claims when it first waits; runs at
-/// the same time as it still work, polling their running nodes on each wake instead.
+/// The per-node wakers live in a `static` of the `dag!`'s site (one per site, shared by every
+/// instantiation of a generic function around it and every `StaticDag` made there), which one
+/// run at a time claims when it first waits; runs at the same time as it still work, polling
+/// their running nodes on each wake of their task instead. A run leaked with `mem::forget`
+/// keeps its claim: later runs of the site all work that way.
 ///
 /// # Examples
 ///

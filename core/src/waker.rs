@@ -418,16 +418,17 @@ impl Drop for WakeQueue<'_> {
             }
         }
         let release = Release(self.block.0);
-        // (If the parent's waker's drop panics, the ticket is dropped unused: the cache's
-        // place stays marked held and later runs allocate their blocks.)
         let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
         let header = self.header();
         header.closed.store(1, Ordering::Release);
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
-        // registered: the slot is empty, as the block's header was written by this run.)
-        if self.registered {
-            drop(header.parent.take());
-        }
+        // registered: the slot is empty, as the block's header was written by this run.) It is
+        // dropped last, so that a waker whose drop panics cannot strand the ticket.
+        let parent = if self.registered {
+            header.parent.take()
+        } else {
+            None
+        };
         // With no waker of the block alive, no one can reach it but us: the next run may
         // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
         // every access of that waker happened before. (Not under loom: its atomics live in one
@@ -443,10 +444,12 @@ impl Drop for WakeQueue<'_> {
             } else if place.leave(ticket, self.block.0.cast()).is_ok() {
                 // The cache owns the block and its one reference now.
                 core::mem::forget(release);
+                drop(parent);
                 return;
             }
         }
         drop(release);
+        drop(parent);
     }
 }
 
