@@ -371,3 +371,60 @@ fn runs_after_a_leaked_run_work_on_memory_of_their_own() {
     });
     assert_eq!(leaked, 0);
 }
+
+/// A `dag!` node that returns `Pending` once (its waker stored in `parked`), counting its
+/// polls.
+struct PendsOnce<'a> {
+    polls: &'a std::sync::atomic::AtomicU32,
+    parked: &'a RefCell<Vec<Waker>>,
+}
+
+impl Future for PendsOnce<'_> {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        if self
+            .polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            self.parked.borrow_mut().push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(1)
+    }
+}
+
+/// A run whose task's waker panics as the run lets go of the wakers still releases them: the
+/// next run of the `dag!` owns them and polls only its woken nodes. (The release came after
+/// the waker's drop, once: every later run of the site fell back to polling every node.)
+#[test]
+fn a_panicking_parent_waker_drop_releases_the_wakers() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let polls = [const { std::sync::atomic::AtomicU32::new(0) }; 2];
+    let parked = RefCell::new(Vec::new());
+    let (polls, parked) = (&polls, &parked);
+    let dag = dagfut::dag! {
+        async |which: &usize| -> (a) {
+            a(which) = PendsOnce { polls: &polls[*which], parked };
+        }
+    };
+    let parent = panicking_drop::waker();
+    let mut first = Box::pin(dag.run(&0));
+    assert!(
+        first
+            .as_mut()
+            .poll(&mut Context::from_waker(&parent))
+            .is_pending()
+    );
+    panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(first)));
+    assert!(dropped.is_err());
+    let mut later = std::pin::pin!(dag.run(&1));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(later.as_mut().poll(&mut cx).is_pending());
+    // Nothing woken: the node is not polled.
+    assert!(later.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(polls[1].load(std::sync::atomic::Ordering::Relaxed), 1);
+    parked.borrow_mut().pop().unwrap().wake();
+    assert_eq!(later.as_mut().poll(&mut cx), Poll::Ready((1,)));
+}

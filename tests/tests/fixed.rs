@@ -504,67 +504,6 @@ fn a_node_is_polled_again_only_when_woken() {
     assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [2, 2]);
 }
 
-/// A waker whose drop panics (once armed).
-mod panicking_drop {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-
-    pub(super) static ARMED: AtomicBool = AtomicBool::new(false);
-
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_waker);
-
-    fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-
-    fn noop(_: *const ()) {}
-
-    fn drop_waker(_: *const ()) {
-        if ARMED.swap(false, Ordering::SeqCst) {
-            panic!("the executor's waker panicked in drop");
-        }
-    }
-
-    pub(super) fn waker() -> Waker {
-        // SAFETY: the vtable's functions keep no state behind the null data pointer.
-        unsafe { Waker::from_raw(clone(std::ptr::null())) }
-    }
-}
-
-/// A run whose task's waker panics as the run lets go of the wakers still releases them: the
-/// next run of the `dag!` owns them and polls only its woken nodes. (The release came after
-/// the waker's drop, once: every later run of the site fell back to polling every node.)
-#[test]
-fn a_panicking_parent_waker_drop_releases_the_wakers() {
-    let polls = [const { AtomicU32::new(0) }; 2];
-    let parked = RefCell::new(Vec::new());
-    let (polls, parked) = (&polls, &parked);
-    let dag = dagfut::dag! {
-        async |which: &usize| -> (a) {
-            a(which) = PendsOnce { polls: &polls[*which], parked };
-        }
-    };
-    let parent = panicking_drop::waker();
-    let mut first = Box::pin(dag.run(&0));
-    assert!(
-        first
-            .as_mut()
-            .poll(&mut Context::from_waker(&parent))
-            .is_pending()
-    );
-    panicking_drop::ARMED.store(true, Ordering::SeqCst);
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(first)));
-    assert!(dropped.is_err());
-    let mut later = std::pin::pin!(dag.run(&1));
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(later.as_mut().poll(&mut cx).is_pending());
-    // Nothing woken: the node is not polled.
-    assert!(later.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(polls[1].load(Ordering::Relaxed), 1);
-    parked.borrow_mut().pop().unwrap().wake();
-    assert_eq!(later.as_mut().poll(&mut cx), Poll::Ready((1,)));
-}
-
 /// Many nodes woken at once from threads of their own while the run polls: only the first
 /// wake since the run last looked wakes the run's task (the others find their bits already
 /// set), so a wake that the run's own poll took must still lead to a poll that sees every
