@@ -297,6 +297,64 @@ fn overlapping_runs_allocate_their_own_and_the_cache_comes_back() {
     assert_eq!(made, 0, "the first run's memory came back to the cache");
 }
 
+/// Two runs of one DAG in every order of their first polls and ends, each ending by running to
+/// completion or by a drop mid-run: whichever run holds each of the cache's places puts its
+/// block back, the other frees its own, so nothing leaks and the next run allocates nothing.
+#[test]
+fn overlapping_runs_in_any_order_leave_the_cache_whole() {
+    /// What happens next: a run's first poll, or its end (completion or a drop mid-run).
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Poll(usize),
+        End(usize),
+    }
+    let orders = [
+        [Step::Poll(0), Step::Poll(1), Step::End(0), Step::End(1)],
+        [Step::Poll(0), Step::Poll(1), Step::End(1), Step::End(0)],
+        [Step::Poll(0), Step::End(0), Step::Poll(1), Step::End(1)],
+        [Step::Poll(1), Step::Poll(0), Step::End(0), Step::End(1)],
+        [Step::Poll(1), Step::Poll(0), Step::End(1), Step::End(0)],
+        [Step::Poll(1), Step::End(1), Step::Poll(0), Step::End(0)],
+    ];
+    let b = DagBuilder::<u64>::new();
+    let parts: Vec<_> = (0..4).map(|_| b.add_node(double, b.param())).collect();
+    let total = b.add_node(sum, parts);
+    let dag = b.build();
+    // The cache filled by a first run: memory it keeps is not a leak of the runs below.
+    assert_eq!(futures_executor::block_on(dag.run(&0))[total], 0);
+    for order in orders {
+        for completes in [[false, false], [false, true], [true, false], [true, true]] {
+            let case = format!("{order:?}, completing {completes:?}");
+            let leaked = leaked_by(|| {
+                let mut runs = [Some(dag.run(&1)), Some(dag.run(&2))];
+                for step in order {
+                    match step {
+                        Step::Poll(i) => {
+                            let run = runs[i].as_mut().unwrap();
+                            let polled =
+                                Pin::new(run).poll(&mut Context::from_waker(Waker::noop()));
+                            assert!(polled.is_pending(), "{case}");
+                        }
+                        Step::End(i) => {
+                            let run = runs[i].take().unwrap();
+                            if completes[i] {
+                                let param = i as u64 + 1;
+                                assert_eq!(futures_executor::block_on(run)[total], 8 * param);
+                            } else {
+                                drop(run);
+                            }
+                        }
+                    }
+                }
+            });
+            assert_eq!(leaked, 0, "{case}");
+            let made =
+                allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&3))[total], 24));
+            assert_eq!(made, 0, "{case}");
+        }
+    }
+}
+
 /// A run whose node's waker outlives it cannot leave its waker block: it empties the block's
 /// place instead, so the next run allocates a block (only that) and leaves it, and the run
 /// after allocates nothing. (A place left marked held would make every later run allocate.)
