@@ -1,13 +1,14 @@
 //! The memory a DAG keeps between its runs, so that a run allocates nothing after the first.
 //!
-//! A run needs four blocks: the arena of node futures and outputs, a state per task, the ready
-//! queue's buffer and the waker block. When a run is done with one, it leaves it here (one of
-//! each at most); the next run of the same DAG takes it instead of allocating. Runs that
+//! A run needs two blocks: the run block (the arena of node futures and outputs, a state per
+//! task and the ready queue's buffer, laid out once when the DAG is built) and the waker block.
+//! When a run is done with one, it leaves it here (one of each at most); the next run of the
+//! same DAG takes it instead of allocating. Runs that
 //! overlap (concurrent runs of one `Dag`) find it held and allocate their own. A waker
 //! block comes back only if no waker of it is still alive (see `WakeQueue`'s drop).
 //!
-//! Each place holds a raw pointer to an allocation whose layout the DAG fixes (the arena's
-//! layout, `tasks` states, the ready queue's length, the waker block's layout), null (empty),
+//! Each place holds a raw pointer to an allocation whose layout the DAG fixes (the run block's
+//! layout, the waker block's), null (empty),
 //! or the held mark (the address of a `static`, never an allocation's): a run holds the place. Taking swaps in the mark and
 //! gives the taker a [`Ticket`] unless the mark was there already; only a ticket's holder puts
 //! a block back (or empties the place), with a plain store, so a run costs one atomic
@@ -18,7 +19,6 @@
 //! overlapped it.
 
 use alloc::alloc::dealloc;
-use alloc::boxed::Box;
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
@@ -36,6 +36,18 @@ pub(crate) struct Ticket(bool);
 impl Ticket {
     /// No right to the place (a run that allocated because another held it, or none cached).
     pub(crate) const NONE: Ticket = Ticket(false);
+
+    /// Whether this is the right to a place (to carry it where a `Ticket` cannot go: a waker
+    /// block's header, see [`carried`](Self::carried)).
+    pub(crate) fn held(&self) -> bool {
+        self.0
+    }
+
+    /// The ticket that [`held`](Self::held) said a block's maker had, taken back where it was
+    /// carried (once: the block's header is read by the run that made it, at its end).
+    pub(crate) fn carried(held: bool) -> Ticket {
+        Ticket(held)
+    }
 }
 
 impl<T> Place<T> {
@@ -89,83 +101,23 @@ impl<T> Place<T> {
     }
 }
 
-/// A cache of `[u32]` blocks of one length.
-pub(crate) struct Words {
-    place: Place<u32>,
-    len: usize,
-}
-
-impl Words {
-    const fn new(len: usize) -> Self {
-        Words {
-            place: Place::empty(),
-            len,
-        }
-    }
-
-    /// A block of `len` words: the cached one (its contents as its last run left them) or a
-    /// new one of zeros; and the ticket to leave one.
-    pub(crate) fn take(&self) -> (Box<[u32]>, Ticket) {
-        let (kept, ticket) = self.place.take();
-        let words = match kept {
-            // SAFETY: only `leave` puts a pointer here, from a `Box<[u32]>` of `len` words,
-            // whose ownership the swap gave to us.
-            Some(words) => unsafe {
-                Box::from_raw(ptr::slice_from_raw_parts_mut(words.as_ptr(), self.len))
-            },
-            None => alloc::vec![0; self.len].into_boxed_slice(),
-        };
-        (words, ticket)
-    }
-
-    /// Keeps `words` for the next run with `ticket` (or frees it without one).
-    pub(crate) fn leave(&self, ticket: Ticket, words: Box<[u32]>) {
-        if words.len() != self.len || words.is_empty() {
-            self.place.give_up(ticket);
-            return;
-        }
-        let memory = NonNull::from(Box::leak(words)).cast::<u32>();
-        if let Err(memory) = self.place.leave(ticket, memory) {
-            // SAFETY: `memory` came from the `Box<[u32]>` of `len` words leaked just above.
-            drop(unsafe {
-                Box::from_raw(ptr::slice_from_raw_parts_mut(memory.as_ptr(), self.len))
-            });
-        }
-    }
-}
-
-impl Drop for Words {
-    fn drop(&mut self) {
-        if let Some(words) = self.place.held() {
-            // SAFETY: a block left by `leave`: a `Box<[u32]>` of `len` words, owned here.
-            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(words.as_ptr(), self.len)) });
-        }
-    }
-}
-
 /// What a DAG keeps for its next run.
 pub(crate) struct RunCache {
-    /// The arena (laid out as `arena_layout`; nothing is kept for a zero-sized one).
-    pub(crate) arena: Place<u8>,
-    arena_layout: Layout,
-    /// A state per task.
-    pub(crate) states: Words,
-    /// The ready queue's buffer.
-    pub(crate) ready: Words,
+    /// The run block (laid out as `block_layout`: the arena, the states, the ready queue's
+    /// buffer; nothing is kept for a zero-sized one).
+    pub(crate) block: Place<u8>,
+    block_layout: Layout,
     /// A waker block with no waker alive, for `tasks` tasks.
     pub(crate) wakes: Place<u8>,
     tasks: usize,
 }
 
 impl RunCache {
-    /// An empty cache for runs of `tasks` tasks whose arena is laid out as `arena` and whose
-    /// ready queue takes `ready` words.
-    pub(crate) const fn new(arena: Layout, tasks: usize, ready: usize) -> Self {
+    /// An empty cache for runs of `tasks` tasks whose run block is laid out as `block`.
+    pub(crate) const fn new(block: Layout, tasks: usize) -> Self {
         RunCache {
-            arena: Place::empty(),
-            arena_layout: arena,
-            states: Words::new(tasks),
-            ready: Words::new(ready),
+            block: Place::empty(),
+            block_layout: block,
             wakes: Place::empty(),
             tasks,
         }
@@ -174,10 +126,10 @@ impl RunCache {
 
 impl Drop for RunCache {
     fn drop(&mut self) {
-        if let Some(arena) = self.arena.held() {
-            // SAFETY: an arena left by a run: allocated with `arena_layout`, holding no value
-            // (`Slots` drops every value before leaving it), owned here.
-            unsafe { dealloc(arena.as_ptr(), self.arena_layout) };
+        if let Some(block) = self.block.held() {
+            // SAFETY: a run block left by a run: allocated with `block_layout`, holding no
+            // value (`Slots` drops every value before leaving it), owned here.
+            unsafe { dealloc(block.as_ptr(), self.block_layout) };
         }
         if let Some(block) = self.wakes.held() {
             // SAFETY: a waker block of `tasks` slots left by a run with no waker alive, owned

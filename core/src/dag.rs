@@ -27,8 +27,14 @@ pub(crate) struct DagCore {
     pub(crate) names: Box<[Option<Cow<'static, str>>]>,
     /// Each task's slot offset in the run's arena.
     pub(crate) offsets: Box<[usize]>,
-    /// The layout of the run's arena.
-    pub(crate) arena: Layout,
+    /// The layout of a run's block: the arena (every task's slot, at `offsets`), then a state
+    /// per task at `states_at`, then the ready queue's buffer at `ready_at`. One allocation, so
+    /// a run takes one block from the cache, not three.
+    pub(crate) block: Layout,
+    /// Where the states start in the run block (bytes).
+    pub(crate) states_at: usize,
+    /// Where the ready queue's buffer starts in the run block (bytes).
+    pub(crate) ready_at: usize,
     pub(crate) constants: Box<[ConstBox]>,
     /// The dependents of task `i` are `dependents[dependents_start[i]..dependents_start[i + 1]]`,
     /// once per edge (a task that takes `i` twice is there twice).
@@ -122,14 +128,28 @@ impl DagCore {
                 Ok(offset)
             })
             .collect::<Result<_, BuildError>>()?;
+        // The states and the ready queue's buffer after the arena, in the same block.
+        let words = |len| Layout::array::<u32>(len).ok();
+        let (block, states_at, ready_at) = words(count)
+            .and_then(|states| arena.extend(states).ok())
+            .and_then(|(with_states, states_at)| {
+                let ready = words(ReadyQueue::buffer_len(count))?;
+                let (block, ready_at) = with_states.extend(ready).ok()?;
+                Some((block.pad_to_align(), states_at, ready_at))
+            })
+            .ok_or(BuildError::RunTooLarge {
+                task: count.saturating_sub(1),
+            })?;
         let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
         Ok(DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
             offsets,
-            cache: RunCache::new(arena.pad_to_align(), count, ReadyQueue::buffer_len(count)),
-            arena: arena.pad_to_align(),
+            cache: RunCache::new(block, count),
+            block,
+            states_at,
+            ready_at,
             constants: constants.into_boxed_slice(),
             dependents_start: dependents_start.into_boxed_slice(),
             dependents: dependents.into_boxed_slice(),

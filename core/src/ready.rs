@@ -14,10 +14,7 @@
 //! never to the size of the graph. A task is queued at most once at a time (the scheduler guarantees it: a task
 //! becomes ready once, and a woken task is not queued again before it is polled).
 
-use alloc::boxed::Box;
-
-use crate::cache::{Ticket, Words};
-use crate::slots::Lent;
+use core::ptr::NonNull;
 
 /// Bits per bitmap word.
 const WORD: usize = u32::BITS as usize;
@@ -27,15 +24,15 @@ const WORD: usize = u32::BITS as usize;
 const SMALL_BATCH: usize = 16;
 
 /// Tasks to poll: the current batch, in index order, then the tasks queued since.
-pub(crate) struct ReadyQueue<'a> {
-    /// One allocation: two lists of up to `tasks` indexes each, at `0` and at `tasks` — the
-    /// batch being polled and the tasks queued since, which is which alternating — then a
-    /// bitmap of one bit per task, all clear between batches.
-    buf: Box<[u32]>,
-    /// Where the buffer goes when the run is done with it (none in unit tests).
-    cache: Option<Lent<'a, Words>>,
-    /// The right to leave the buffer there.
-    ticket: Ticket,
+pub(crate) struct ReadyQueue {
+    /// `buffer_len(tasks)` words: two lists of up to `tasks` indexes each, at `0` and at
+    /// `tasks` — the batch being polled and the tasks queued since, which is which
+    /// alternating — then a bitmap of one bit per task, all clear between batches. In the run
+    /// block (`Slots::ready_buffer`), or owned (`owned`: unit tests).
+    buf: NonNull<u32>,
+    /// `buffer_len(tasks)`, kept: bounds checks read it.
+    buf_len: usize,
+    owned: bool,
     tasks: usize,
     /// Where the current batch's list starts (`0` or `tasks`), the position of the next task
     /// to poll in it, and its length.
@@ -47,35 +44,61 @@ pub(crate) struct ReadyQueue<'a> {
     next_len: usize,
 }
 
-impl<'a> ReadyQueue<'a> {
+impl ReadyQueue {
     /// How many words the buffer of a queue for `tasks` tasks holds.
     pub(crate) const fn buffer_len(tasks: usize) -> usize {
         2 * tasks + tasks.div_ceil(WORD)
     }
 
-    /// An empty queue for a run of `tasks` tasks: it never grows, each task being queued at
-    /// most once at a time. Its buffer comes from `cache` if one is there, and goes back to it.
-    pub(crate) fn new(tasks: usize, cache: Option<&'a Words>) -> Self {
-        let (mut buf, ticket) = match cache {
-            Some(cache) => cache.take(),
-            None => (
-                alloc::vec![0; Self::buffer_len(tasks)].into_boxed_slice(),
-                Ticket::NONE,
-            ),
-        };
-        // A kept buffer's bitmap is clear (each batch clears what it set), but clearing it is
-        // cheap and makes that no one's invariant.
-        buf[2 * tasks..].fill(0);
-        ReadyQueue {
+    /// An empty queue for a run of `tasks` tasks in `buf`: it never grows, each task being
+    /// queued at most once at a time.
+    ///
+    /// # Safety
+    /// `buf` points to `buffer_len(tasks)` initialised words, valid and used by nothing else
+    /// while the queue is used (the run block's buffer: `Slots::ready_buffer`), whose bitmap
+    /// (the words after the two lists) is clear: a new block is zeroed, and every batch that
+    /// sets bits clears them before it returns, with no code but this module's in between.
+    pub(crate) unsafe fn new(tasks: usize, buf: NonNull<u32>) -> Self {
+        let queue = ReadyQueue {
             buf,
-            cache: cache.map(Lent::new),
-            ticket,
+            buf_len: Self::buffer_len(tasks),
+            owned: false,
             tasks,
             current: 0,
             cursor: 0,
             current_len: 0,
             next_len: 0,
-        }
+        };
+        debug_assert!(
+            queue.buf()[2 * tasks..].iter().all(|&word| word == 0),
+            "the ready queue's bitmap is clear"
+        );
+        queue
+    }
+
+    /// An empty queue with a buffer of its own (unit tests).
+    #[cfg(test)]
+    pub(crate) fn owned(tasks: usize) -> Self {
+        let buf = alloc::vec![0u32; Self::buffer_len(tasks)].into_boxed_slice();
+        let buf = NonNull::new(alloc::boxed::Box::into_raw(buf).cast::<u32>()).expect("a box");
+        // SAFETY: a buffer of `buffer_len(tasks)` words of its own, freed by `Drop`.
+        let mut queue = unsafe { Self::new(tasks, buf) };
+        queue.owned = true;
+        queue
+    }
+
+    /// The buffer.
+    #[inline(always)]
+    fn buf(&self) -> &[u32] {
+        // SAFETY: `buffer_len(tasks)` words for the queue alone (`new`'s contract).
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr(), self.buf_len) }
+    }
+
+    /// The buffer, to write.
+    #[inline(always)]
+    fn buf_mut(&mut self) -> &mut [u32] {
+        // SAFETY: as in `buf`; `&mut self` makes this the only access.
+        unsafe { core::slice::from_raw_parts_mut(self.buf.as_ptr(), self.buf_len) }
     }
 
     /// Where the list of the next batch starts.
@@ -87,7 +110,7 @@ impl<'a> ReadyQueue<'a> {
     #[inline]
     pub(crate) fn push(&mut self, task: u32) {
         let at = self.next() + self.next_len;
-        self.buf[at] = task;
+        self.buf_mut()[at] = task;
         self.next_len += 1;
     }
 
@@ -101,7 +124,7 @@ impl<'a> ReadyQueue<'a> {
         let next = self.next();
         // `get`, not indexing: no panic path, so a loop over it that does nothing (no
         // observer) compiles away.
-        self.buf
+        self.buf()
             .get(next + mark..next + self.next_len)
             .unwrap_or_default()
     }
@@ -121,7 +144,7 @@ impl<'a> ReadyQueue<'a> {
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<u32> {
         if self.cursor < self.current_len {
-            let task = self.buf[self.current + self.cursor];
+            let task = self.buf()[self.current + self.cursor];
             self.cursor += 1;
             return Some(task);
         }
@@ -130,7 +153,7 @@ impl<'a> ReadyQueue<'a> {
             1 => {
                 // A batch of one (each step of a chain): nothing to order.
                 self.next_len = 0;
-                Some(self.buf[self.next()])
+                Some(self.buf()[self.next()])
             }
             _ => Some(self.start_next_batch()),
         }
@@ -141,7 +164,8 @@ impl<'a> ReadyQueue<'a> {
     #[inline(never)]
     fn start_next_batch(&mut self) -> u32 {
         let (next, len) = (self.next(), self.next_len);
-        let (lists, bits) = self.buf.split_at_mut(2 * self.tasks);
+        let tasks = self.tasks;
+        let (lists, bits) = self.buf_mut().split_at_mut(2 * tasks);
         let batch = &mut lists[next..next + len];
         if len <= SMALL_BATCH {
             batch.sort_unstable();
@@ -152,15 +176,16 @@ impl<'a> ReadyQueue<'a> {
         self.current_len = len;
         self.cursor = 1;
         self.next_len = 0;
-        self.buf[next]
+        self.buf()[next]
     }
 }
 
-impl Drop for ReadyQueue<'_> {
+impl Drop for ReadyQueue {
     fn drop(&mut self) {
-        if let Some(cache) = self.cache {
-            let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
-            cache.get().leave(ticket, core::mem::take(&mut self.buf));
+        if self.owned {
+            let words = core::ptr::slice_from_raw_parts_mut(self.buf.as_ptr(), self.buf_len);
+            // SAFETY: `owned` made it from a boxed slice of this length, freed once, here.
+            drop(unsafe { alloc::boxed::Box::from_raw(words) });
         }
     }
 }
@@ -200,13 +225,13 @@ mod tests {
 
     use super::*;
 
-    fn drain(queue: &mut ReadyQueue<'_>) -> Vec<u32> {
+    fn drain(queue: &mut ReadyQueue) -> Vec<u32> {
         core::iter::from_fn(|| queue.pop()).collect()
     }
 
     #[test]
     fn batches_come_out_in_index_order() {
-        let mut queue = ReadyQueue::new(200, None);
+        let mut queue = ReadyQueue::owned(200);
         for task in [70, 3, 65, 4, 199, 0] {
             queue.push(task);
         }
@@ -226,7 +251,7 @@ mod tests {
 
     #[test]
     fn sparse_batches_are_sorted() {
-        let mut queue = ReadyQueue::new(10_000, None);
+        let mut queue = ReadyQueue::owned(10_000);
         queue.push(9_999);
         queue.push(5);
         assert_eq!(drain(&mut queue), [5, 9_999]);

@@ -64,11 +64,9 @@ struct Run<'a, E> {
     wakes: WakeQueue<'a>,
     /// Tasks to poll: just started, or woken, in batches polled in index order. Each is here
     /// at most once (a woken task stays marked queued until it is polled).
-    ready: ReadyQueue<'a>,
+    ready: ReadyQueue,
     /// Tasks not completed, failed or skipped yet.
     remaining: usize,
-    /// Whether a poll returned `Pending`: from then on the parent's waker is registered.
-    waiting: bool,
     /// Where a failing node leaves its failure (see `Slots::poll_task`).
     error_sink: Sink<E>,
     /// The failures the run went on after, in completion order: every one when it settles;
@@ -141,18 +139,17 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         if let Phase::NotStarted = self.phase {
             let count = self.core.get().tasks.len();
             let core = self.core.get();
-            let mut ready = ReadyQueue::new(count, Some(&core.cache.ready));
-            self.core
-                .get()
-                .roots
-                .iter()
-                .for_each(|&root| ready.push(root));
+            let slots = Slots::new(core, self.param.get());
+            // SAFETY: the ready queue's buffer in the run block, which `slots` owns and which
+            // nothing else uses; the run drops the queue no later than `slots` (the `Run`) and
+            // never uses it after (a completed run keeps only the slots).
+            let mut ready = unsafe { ReadyQueue::new(count, slots.ready_buffer()) };
+            core.roots.iter().for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {
-                slots: Slots::new(self.core.get(), self.param.get()),
+                slots,
                 wakes: WakeQueue::new(count, Some(&core.cache)),
                 ready,
                 remaining: count,
-                waiting: false,
                 error_sink: None,
                 errors: Vec::new(),
                 #[cfg(feature = "tracing")]
@@ -164,7 +161,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         };
         #[cfg(feature = "tracing")]
         let _run_span = run.spans.run().clone().entered();
-        if run.waiting {
+        if run.wakes.is_registered() {
             run.wakes.register(cx.waker());
         }
         let before = run.ready.mark();
@@ -188,11 +185,18 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
             let Some(task) = run.ready.pop() else { break };
             budget -= 1;
-            run.wakes.mark_polled(task);
             if run.slots.is_ready(task) {
                 self.observer.on_event(task as usize, NodeEvent::Started);
             }
-            let waker = run.wakes.waker(task);
+            // Marked not queued (a wake from now on queues it again), and its waker lent.
+            let proto;
+            let waker = match run.wakes.lend(task) {
+                Some(waker) => waker,
+                None => {
+                    proto = run.wakes.proto(task);
+                    run.wakes.lend_proto(task, &proto)
+                }
+            };
             let mut node_cx = Context::from_waker(&waker);
             let sink = (&mut run.error_sink as *mut Sink<E>).cast::<()>();
             let polled = {
@@ -253,12 +257,14 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
         }
         if run.remaining > 0 {
-            if !run.waiting {
-                // The run waits for the first time: from now on each poll registers the
-                // parent's waker as it starts. A run that completes in its first poll never
-                // touches it. A wake during this poll found no waker to wake: look once more
-                // after registering.
-                run.waiting = true;
+            if !run.wakes.is_registered() {
+                // The run waits, and no parent's waker is in the block yet: the first wait,
+                // or the block was made during this poll (a node touched its waker for the
+                // first time). From now on each poll registers the parent's waker as it
+                // starts. A run that completes in its first poll never touches it, nor one
+                // whose nodes never touch their wakers (there is no block to register in). A
+                // wake during this poll found no waker to wake: look once more after
+                // registering.
                 run.wakes.register(cx.waker());
                 if run.wakes.has_wakes() {
                     cx.waker().wake_by_ref();
@@ -458,7 +464,8 @@ fn panic_message(payload: alloc::boxed::Box<dyn core::any::Any + Send>) -> alloc
 /// re-polls only that node. It resolves to the [`Outputs`] of every node.
 ///
 /// Nothing happens until it is first polled; the run's memory (one arena for every node's
-/// future and output, a waker block, a ready queue and a state per node) is allocated then.
+/// future and output, a state per node and the ready queue; the waker block once a node first
+/// touches its waker) is allocated then, or taken from what the `Dag`'s last run left.
 ///
 /// # Cancel safety
 ///

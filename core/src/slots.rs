@@ -39,8 +39,7 @@
 //!   before its drop runs, so a drop that panics is never repeated, and the drop passes resume
 //!   after it (their cursors) while unwinding.
 
-use alloc::alloc::{alloc, dealloc, handle_alloc_error};
-use alloc::boxed::Box;
+use alloc::alloc::{alloc_zeroed, dealloc, handle_alloc_error};
 use alloc::collections::VecDeque;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
@@ -98,14 +97,17 @@ impl<T> Copy for Lent<'_, T> {}
 pub(crate) struct Slots<'a> {
     core: Lent<'a, DagCore>,
     param: *const (),
-    arena: NonNull<u8>,
-    states: Box<[u32]>,
-    /// The rights to put the arena and the states back in the DAG's cache.
-    arena_ticket: Ticket,
-    states_ticket: Ticket,
+    /// The run block (`DagCore::block`): the arena at its start, every pointer into it
+    /// derived from this one.
+    block: NonNull<u8>,
+    /// The states, `len` of them, inside the block (at `DagCore::states_at`).
+    states: NonNull<u32>,
+    len: usize,
+    /// The right to put the block back in the DAG's cache.
+    ticket: Ticket,
     /// The next task whose future `Drop` will drop: futures go first, all of them, so that no
     /// future outlives an output it may borrow (a guard reading its input in its `Drop`).
-    /// `states.len()` once none is left. A panicking drop resumes after it.
+    /// `len` once none is left. A panicking drop resumes after it.
     future_cursor: usize,
     /// The next task whose output `Drop` will drop, once every future is gone.
     output_cursor: usize,
@@ -115,35 +117,70 @@ impl<'a> Slots<'a> {
     /// The arena of a new run of `core` with the parameter `param` (which the caller keeps
     /// borrowed for `'a`). Each task waits for its input edges.
     pub(crate) fn new<P>(core: &'a DagCore, param: &'a P) -> Self {
-        let layout = core.arena;
-        let (kept, arena_ticket) = if layout.size() == 0 {
-            (None, Ticket::NONE)
+        let layout = core.block;
+        let (block, ticket) = if layout.size() == 0 {
+            // Zero-sized: no task, no slot; only an aligned, non-null address is needed.
+            let dangling = ptr::without_provenance_mut(layout.align());
+            (
+                NonNull::new(dangling).expect("align is non-zero"),
+                Ticket::NONE,
+            )
         } else {
-            core.cache.arena.take()
+            match core.cache.block.take() {
+                // The block a run before left, holding no value (`Drop` below).
+                (Some(block), ticket) => (block, ticket),
+                (None, ticket) => {
+                    // Zeroed: the ready queue reads its bitmap before writing it (the states
+                    // are written below, the queue's lists before they are read).
+                    // SAFETY: the layout has a non-zero size.
+                    let block = unsafe { alloc_zeroed(layout) };
+                    (
+                        NonNull::new(block).unwrap_or_else(|| handle_alloc_error(layout)),
+                        ticket,
+                    )
+                }
+            }
         };
-        let arena = if layout.size() == 0 {
-            // Zero-sized slots need only an aligned, non-null address.
-            NonNull::new(ptr::without_provenance_mut(layout.align())).expect("align is non-zero")
-        } else if let Some(arena) = kept {
-            // The arena a run before left, holding no value (`Drop` below).
-            arena
-        } else {
-            // SAFETY: the layout has a non-zero size.
-            let arena = unsafe { alloc(layout) };
-            NonNull::new(arena).unwrap_or_else(|| handle_alloc_error(layout))
-        };
-        let (mut states, states_ticket) = core.cache.states.take();
-        states.copy_from_slice(&core.in_degree);
+        let len = core.in_degree.len();
+        // In the block (`DagCore::block` puts `len` states at `states_at`, aligned for `u32`),
+        // or dangling and aligned for an empty DAG.
+        let states = block.as_ptr().wrapping_add(core.states_at).cast::<u32>();
+        let states = NonNull::new(states).expect("inside a non-null block");
+        // SAFETY: `len` states fit at `states_at`, aligned, in the block, which this run owns
+        // alone; `in_degree` is a different allocation.
+        unsafe { ptr::copy_nonoverlapping(core.in_degree.as_ptr(), states.as_ptr(), len) };
         Slots {
             core: Lent::new(core),
             param: (param as *const P).cast(),
-            arena,
+            block,
             states,
-            arena_ticket,
-            states_ticket,
+            len,
+            ticket,
             future_cursor: 0,
             output_cursor: 0,
         }
+    }
+
+    /// The ready queue's buffer in the run block: `ReadyQueue::buffer_len(tasks)` words, its
+    /// bitmap clear (a fresh block is zeroed, and every batch clears what it set).
+    pub(crate) fn ready_buffer(&self) -> NonNull<u32> {
+        let buffer = self.block.as_ptr().wrapping_add(self.core.get().ready_at);
+        NonNull::new(buffer.cast()).expect("inside a non-null block")
+    }
+
+    /// The task states.
+    #[inline(always)]
+    fn states(&self) -> &[u32] {
+        // SAFETY: `len` initialised states at `states` (`new`), in the block this run owns;
+        // written only through `&mut self` (`states_mut`, or the raw pointer of `poll_task`).
+        unsafe { core::slice::from_raw_parts(self.states.as_ptr(), self.len) }
+    }
+
+    /// The task states, to write.
+    #[inline(always)]
+    fn states_mut(&mut self) -> &mut [u32] {
+        // SAFETY: as in `states`; `&mut self` makes this the only access.
+        unsafe { core::slice::from_raw_parts_mut(self.states.as_ptr(), self.len) }
     }
 
     /// The DAG these slots belong to.
@@ -154,17 +191,17 @@ impl<'a> Slots<'a> {
     /// Whether `task` is ready to start (its next poll starts it).
     pub(crate) fn is_ready(&self, task: u32) -> bool {
         // `get`, not indexing: no panic path, so without an observer the check compiles away.
-        self.states.get(task as usize) == Some(&0)
+        self.states().get(task as usize) == Some(&0)
     }
 
     /// How many tasks have the state `state` (for `Debug`).
     pub(crate) fn count(&self, state: u32) -> usize {
-        self.states.iter().filter(|&&s| s == state).count()
+        self.states().iter().filter(|&&s| s == state).count()
     }
 
     fn slot_ptr(&self, task: u32) -> *mut u8 {
         // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
-        self.arena
+        self.block
             .as_ptr()
             .wrapping_add(self.core.get().offsets[task as usize])
     }
@@ -172,7 +209,7 @@ impl<'a> Slots<'a> {
     /// Whether `task` has started and not finished: its future is in its slot.
     pub(crate) fn is_running(&self, task: u32) -> bool {
         // `get`, not indexing, for the same reason as `is_ready`.
-        self.states.get(task as usize) == Some(&RUNNING)
+        self.states().get(task as usize) == Some(&RUNNING)
     }
 
     /// Starts `task` if it is ready, then polls it, or does nothing if it is neither ready
@@ -201,19 +238,19 @@ impl<'a> Slots<'a> {
         let erased = &*self.core.get().tasks[task as usize];
         let slot = self.slot_ptr(task);
         let index = task as usize;
-        if index >= self.states.len() {
+        if index >= self.len {
             return None;
         }
         // One raw pointer for every state: the task's own, written below through `state`, and
         // the others, which an optional input reads as the task starts (`Resolver::states`).
-        let states = self.states.as_mut_ptr();
+        let states = self.states.as_ptr();
         // SAFETY: `index` is in bounds (checked above); no other reference to this state exists
         // while `state` lives (the others are only read through `states`).
         let state = unsafe { &mut *states.add(index) };
         let poll = match *state {
             0 => {
                 let inputs = Resolver {
-                    arena: self.arena.as_ptr(),
+                    arena: self.block.as_ptr(),
                     offsets: &self.core.get().offsets,
                     constants: &self.core.get().constants,
                     param: self.param,
@@ -253,12 +290,12 @@ impl<'a> Slots<'a> {
     /// If a dependent is neither waiting nor skipped (it would mean a task completed twice);
     /// the state is never changed then.
     #[inline(always)]
-    pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue<'_>) {
+    pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
         let core = self.core.get();
         let start = core.dependents_start[task as usize] as usize;
         let end = core.dependents_start[task as usize + 1] as usize;
         for &dependent in &core.dependents[start..end] {
-            let remaining = &mut self.states[dependent as usize];
+            let remaining = &mut self.states_mut()[dependent as usize];
             match *remaining {
                 // Skipped already, because another of its inputs failed.
                 FAILED => {}
@@ -280,7 +317,7 @@ impl<'a> Slots<'a> {
     pub(crate) fn skip_dependents_of(
         &mut self,
         task: u32,
-        ready: &mut ReadyQueue<'_>,
+        ready: &mut ReadyQueue,
         scratch: &mut VecDeque<u32>,
     ) -> usize {
         let core = self.core.get();
@@ -293,7 +330,7 @@ impl<'a> Slots<'a> {
             for edge in start..end {
                 let dependent = core.dependents[edge];
                 let optional = core.optional_edges.get(edge) == Some(&true);
-                let state = &mut self.states[dependent as usize];
+                let state = &mut self.states_mut()[dependent as usize];
                 match *state {
                     FAILED => {}
                     // It runs without this input: one edge fewer to wait for.
@@ -325,7 +362,7 @@ impl<'a> Slots<'a> {
     /// dependents never start), even if that drop panics too.
     #[cfg(feature = "std")]
     pub(crate) fn abandon(&mut self, task: u32) {
-        let state = core::mem::replace(&mut self.states[task as usize], FAILED);
+        let state = core::mem::replace(&mut self.states_mut()[task as usize], FAILED);
         let slot = self.slot_ptr(task);
         let erased = &self.core.get().tasks[task as usize];
         match state {
@@ -352,7 +389,7 @@ impl<'a> Slots<'a> {
         match slot {
             Slot::Param => Ok(self.param.cast()),
             Slot::Constant(index) => Ok(self.core.get().constants[index as usize].as_ptr()),
-            Slot::Task(task) => match self.states[task as usize] {
+            Slot::Task(task) => match self.states()[task as usize] {
                 DONE => Ok(self.slot_ptr(task).cast_const()),
                 VACANT => Err(OutputError::Taken { node: node.id() }),
                 _ => Err(OutputError::NotCompleted { node: node.id() }),
@@ -385,7 +422,7 @@ impl<'a> Slots<'a> {
     pub(crate) fn take<T>(&mut self, node: &Node<T>) -> Result<T, OutputError> {
         let task = self.take_check(node)?;
         let value = self.value_ptr(node)?;
-        self.states[task as usize] = VACANT;
+        self.states_mut()[task as usize] = VACANT;
         // SAFETY: as in `get`, `value` is the task's output of type `T`; its state is now
         // VACANT, so it is read out exactly once and never dropped in place.
         Ok(unsafe { value.cast::<T>().read() })
@@ -394,11 +431,11 @@ impl<'a> Slots<'a> {
     /// Drops every future still in the arena, then every output, each once: a future may
     /// borrow any output (its inputs), never the other way round.
     fn drop_values(&mut self) {
-        while let Some(&state) = self.states.get(self.future_cursor) {
+        while let Some(&state) = self.states().get(self.future_cursor) {
             let task = self.future_cursor;
             self.future_cursor += 1;
             if state == RUNNING {
-                self.states[task] = VACANT;
+                self.states_mut()[task] = VACANT;
                 // SAFETY: RUNNING: the slot holds the future; it is VACANT from now on.
                 unsafe { self.core.get().tasks[task].drop_future(self.slot_ptr(task as u32)) };
             }
@@ -406,11 +443,11 @@ impl<'a> Slots<'a> {
         if !self.core.get().outputs_need_drop {
             return;
         }
-        while let Some(&state) = self.states.get(self.output_cursor) {
+        while let Some(&state) = self.states().get(self.output_cursor) {
             let task = self.output_cursor;
             self.output_cursor += 1;
             if state == DONE {
-                self.states[task] = VACANT;
+                self.states_mut()[task] = VACANT;
                 // SAFETY: DONE: the slot holds the output, and no future is left that could
                 // borrow it (the pass above); it is VACANT from now on.
                 unsafe { self.core.get().tasks[task].drop_output(self.slot_ptr(task as u32)) };
@@ -430,31 +467,41 @@ fn broken_state(dependent: u32, state: u32, task: u32) -> ! {
 impl Drop for Slots<'_> {
     fn drop(&mut self) {
         /// Finishes the job if a value's `Drop` panics: the remaining values are dropped and
-        /// the arena freed while unwinding (a second panic aborts, as for `Vec`).
-        struct Finish<'s, 'a>(&'s mut Slots<'a>);
+        /// the block freed or kept while unwinding (a second panic aborts, as for `Vec`).
+        /// Disarmed (`None`) once every value is dropped.
+        struct Finish<'s, 'a>(Option<&'s mut Slots<'a>>);
         impl Drop for Finish<'_, '_> {
             fn drop(&mut self) {
-                let slots = &mut *self.0;
-                slots.drop_values();
-                // Every value in the arena has been dropped or moved out: the next run of the
-                // DAG may have it, and the states.
-                let core = slots.core.get();
-                let ticket = core::mem::replace(&mut slots.states_ticket, Ticket::NONE);
-                core.cache
-                    .states
-                    .leave(ticket, core::mem::take(&mut slots.states));
-                let layout = core.arena;
-                let ticket = core::mem::replace(&mut slots.arena_ticket, Ticket::NONE);
-                if layout.size() != 0 {
-                    if let Err(arena) = core.cache.arena.leave(ticket, slots.arena) {
-                        // SAFETY: the arena was allocated with this layout (`new`), and holds
-                        // no value.
-                        unsafe { dealloc(arena.as_ptr(), layout) };
-                    }
+                if let Some(slots) = self.0.take() {
+                    slots.drop_values();
+                    slots.leave_block();
                 }
             }
         }
-        Finish(self).0.drop_values();
+        let mut finish = Finish(Some(self));
+        if let Some(slots) = finish.0.as_deref_mut() {
+            slots.drop_values();
+        }
+        // Nothing panicked: the rest needs no guard.
+        if let Some(slots) = finish.0.take() {
+            slots.leave_block();
+        }
+    }
+}
+
+impl Slots<'_> {
+    /// Leaves the run block to the next run of the DAG (every value in it has been dropped or
+    /// moved out: `drop_values`), or frees it.
+    fn leave_block(&mut self) {
+        let core = self.core.get();
+        let layout = core.block;
+        let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
+        if layout.size() != 0 {
+            if let Err(block) = core.cache.block.leave(ticket, self.block) {
+                // SAFETY: the block was allocated with this layout (`new`), and holds no value.
+                unsafe { dealloc(block.as_ptr(), layout) };
+            }
+        }
     }
 }
 
@@ -498,7 +545,7 @@ mod tests {
         );
         // Completed: a late wake polls nothing.
         assert_eq!(poll(&mut slots, 0, &mut cx), None);
-        let mut ready = ReadyQueue::new(2, None);
+        let mut ready = ReadyQueue::owned(2);
         slots.release_dependents(0, &mut ready);
         assert_eq!(ready.pop(), Some(1));
         assert_eq!(
@@ -519,7 +566,7 @@ mod tests {
         let dag = b.build();
         let mut slots = Slots::new(&dag.core, &());
         let mut cx = Context::from_waker(Waker::noop());
-        let mut ready = ReadyQueue::new(2, None);
+        let mut ready = ReadyQueue::owned(2);
         for task in [0, 1] {
             // SAFETY: plain nodes never touch the sink.
             let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut(), &mut News::new()) };
@@ -530,7 +577,7 @@ mod tests {
         assert!(slots.is_running(1));
         // As if task 0 had failed after its dependent started (a scheduler bug): refused.
         let skip = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-            slots.skip_dependents_of(0, &mut ReadyQueue::new(2, None), &mut VecDeque::new())
+            slots.skip_dependents_of(0, &mut ReadyQueue::owned(2), &mut VecDeque::new())
         }));
         assert!(skip.is_err());
         assert!(

@@ -8,10 +8,10 @@
 pub(crate) use portable_atomic::AtomicU64 as IdCounter;
 
 #[cfg(not(dagfut_loom))]
-pub(crate) use portable_atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+pub(crate) use portable_atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
 
 #[cfg(dagfut_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
 
 /// The slot of the run's parent waker: registered by each poll, taken by the first wake.
 #[derive(Default)]

@@ -9,6 +9,14 @@
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
 //! later wakes do nothing, and the last reference frees it.
 //!
+//! The run makes its block only when a node first touches its waker. Until then each node is
+//! polled with a *proto* waker that points at a [`Proto`] on the run's stack (the run's queue
+//! and the task): it lives exactly as long as the `&Waker` the node is lent, and its clone or
+//! wake makes the block (published with one compare-and-swap, so threads that clone it at once
+//! during the poll agree on one block) and then acts as the block's waker of that task. A
+//! clone is always a block's waker, so nothing outlives the poll that points at the stack. A
+//! run whose nodes are all ready on their first poll makes no block at all.
+//!
 //! A wake carries no judgement of the task's state: a waker of a task that has completed,
 //! failed or been skipped still queues its index (a *stale* wake), and the run ignores it when
 //! it pops it (`Slots::poll_task`). So a wake is legal at any moment, from any thread, by
@@ -20,6 +28,7 @@
 //! +-------------------------------+------------------+------------------+-----
 //! | Header                        | Slot 0           | Slot 1           | ...  len slots
 //! | refs, head, closed, len,      | index: 0         | index: 1         |
+//! | ticket (cache),               |                  |                  |
 //! | parent (the run's waker)      | next: IDLE/…     | next: IDLE/…     |
 //! +-------------------------------+------------------+------------------+-----
 //! ^ Block (provenance of it all)  ^ SLOTS_OFFSET: a waker's data points at its slot
@@ -34,7 +43,7 @@ use core::task::{RawWaker, RawWakerVTable, Waker};
 use crate::cache::{RunCache, Ticket};
 use crate::ready::ReadyQueue;
 use crate::slots::Lent;
-use crate::sync::{AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
 
 /// `Slot::next` of a task that is not queued.
 const IDLE: u32 = u32::MAX;
@@ -57,6 +66,9 @@ struct Header {
     /// 1 once the run has ended: wakes do nothing.
     closed: AtomicU32,
     len: u32,
+    /// Whether the run that made the block took it from the cache with the ticket to put it
+    /// back (written before the block is published, never after).
+    ticket: bool,
     parent: ParentWaker,
 }
 
@@ -262,43 +274,108 @@ unsafe fn drop_waker(data: *const ()) {
     unsafe { release(block.0) };
 }
 
-/// The run's handle on its waker block (it owns one reference).
+/// The run's handle on its waker block, which it makes the first time a node's waker is
+/// cloned or woken: a run whose nodes never touch their wakers (every node ready when it is
+/// first polled) makes none. Until then a node is polled with a *proto* waker, which points at
+/// a [`Proto`] on the run's stack (alive only for that poll, as the `&Waker` given to the node
+/// is): cloning or waking it makes the block (once: a compare-and-swap publishes it, so two
+/// threads cloning at once during the poll agree on one) and goes on as the block's waker of
+/// that task. Once the block exists, nodes get its wakers directly. The queue owns one
+/// reference of the block.
 pub(crate) struct WakeQueue<'a> {
-    block: Block,
-    /// Where the block goes when the run ends with no waker of it alive (none in unit tests;
-    /// never under loom, whose atomics live in one model execution).
+    /// The block, null until made (`block`).
+    block: AtomicPtr<Header>,
+    len: usize,
+    /// Where the block comes from and goes back to when the run ends with no waker of it
+    /// alive (none in unit tests; never under loom, whose atomics live in one model
+    /// execution).
     cache: Option<Lent<'a, RunCache>>,
-    /// The right to leave the block there.
-    ticket: Ticket,
-    /// Whether a parent's waker was ever registered (else there is none to take at the end).
+    /// Whether a parent's waker is registered in the block (else there is none to take at the
+    /// end, and the next poll that waits registers one).
     registered: bool,
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
-// `AtomicWaker`); the non-atomic fields (`len`, slot indexes) are written before the block is
-// shared and never again.
+// `AtomicWaker`); the non-atomic fields (`len`, `ticket`, slot indexes) are written before
+// the block is published and never again. `registered` is written through `&mut` only.
 unsafe impl Send for WakeQueue<'_> {}
-// SAFETY: as above.
+// SAFETY: as above; through `&WakeQueue` (a proto waker's) only the block is made and read.
 unsafe impl Sync for WakeQueue<'_> {}
 
+/// What a proto waker points at: the run's queue (borrowed for `'q`: it does not move and
+/// is not written through `&mut` meanwhile) and the task polled. On the run's stack, for one
+/// node poll.
+pub(crate) struct Proto<'q> {
+    queue: *const WakeQueue<'static>,
+    task: u32,
+    _queue: core::marker::PhantomData<&'q ()>,
+}
+
+impl Proto<'_> {
+    /// A `Proto` of no queue, for a lent block's waker, which points at none.
+    const NONE: Proto<'static> = Proto {
+        queue: core::ptr::null(),
+        task: 0,
+        _queue: core::marker::PhantomData,
+    };
+}
+
+/// A node's waker for one poll, borrowed (for `'p`) from the queue: the block's waker of the
+/// task (holding no reference of its own: the queue's keeps the block), or a proto waker
+/// pointing at a [`Proto`] that outlives it.
+pub(crate) struct NodeWaker<'p> {
+    waker: ManuallyDrop<Waker>,
+    _lent: core::marker::PhantomData<&'p ()>,
+}
+
+impl core::ops::Deref for NodeWaker<'_> {
+    type Target = Waker;
+
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
 impl<'a> WakeQueue<'a> {
-    /// A block for `len` tasks, none queued: the one a run before left in `cache` if there is
-    /// one (and it goes back there), or a new one.
+    /// A queue for `len` tasks, none queued, with no block yet: it will be the one a run
+    /// before left in `cache` if there is one (and it goes back there), or a new one.
     pub(crate) fn new(len: usize, cache: Option<&'a RunCache>) -> Self {
         assert!(
             len <= MAX_TASKS,
             "dagfut: a DAG holds at most {MAX_TASKS} tasks"
         );
-        let layout = block_layout(len);
-        let (kept, ticket) = match cache {
-            Some(cache) => cache.wakes.take(),
+        WakeQueue {
+            block: AtomicPtr::new(core::ptr::null_mut()),
+            len,
+            cache: cache.map(Lent::new),
+            registered: false,
+        }
+    }
+
+    /// The block, if made.
+    #[inline]
+    fn existing(&self) -> Option<Block> {
+        // `Acquire` pairs with the publishing compare-and-swap of `block`: the header and
+        // slots are written before.
+        NonNull::new(self.block.load(Ordering::Acquire)).map(Block)
+    }
+
+    /// The block: made now if it is not yet (by the first clone or wake of a proto waker, on
+    /// any thread that holds one during the node's poll, or by a test).
+    fn block(&self) -> Block {
+        if let Some(block) = self.existing() {
+            return block;
+        }
+        let layout = block_layout(self.len);
+        let (kept, ticket) = match self.cache {
+            Some(cache) => cache.get().wakes.take(),
             None => (None, Ticket::NONE),
         };
         let block = match kept {
             Some(block) => {
                 // SAFETY: a block left by `Drop` with no waker alive, of this layout: its
-                // header was written by `new` and is ours alone; dropped here, then written
-                // anew below.
+                // header was written when it was made and is ours alone; dropped here, then
+                // written anew below.
                 unsafe { core::ptr::drop_in_place(block.as_ptr().cast::<Header>()) };
                 block
             }
@@ -309,6 +386,7 @@ impl<'a> WakeQueue<'a> {
             }
         };
         let header = block.cast::<Header>();
+        let holds_ticket = ticket.held();
         // SAFETY: `block` is a fresh or kept allocation of `block_layout(len)`, no one else's:
         // the header fits at its start, aligned, and `len` slots follow it at `SLOTS_OFFSET`.
         unsafe {
@@ -316,45 +394,80 @@ impl<'a> WakeQueue<'a> {
                 refs: AtomicUsize::new(1),
                 head: AtomicU32::new(END),
                 closed: AtomicU32::new(0),
-                len: len as u32,
+                len: self.len as u32,
+                ticket: holds_ticket,
                 parent: ParentWaker::default(),
             });
             let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();
-            for index in 0..len {
+            for index in 0..self.len {
                 slots.add(index).write(Slot {
                     index: index as u32,
                     next: AtomicU32::new(IDLE),
                 });
             }
         }
-        WakeQueue {
-            block: Block(header),
-            cache: cache.map(Lent::new),
-            ticket,
-            registered: false,
+        match self.block.compare_exchange(
+            core::ptr::null_mut(),
+            header.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Block(header),
+            Err(other) => {
+                // Another thread made one first (two clones of one proto waker at once): ours
+                // goes back where it came from. No waker of it exists.
+                // SAFETY: the block just made, reachable by no one else, with its one
+                // reference.
+                unsafe { self.give_back(Block(header), ticket) };
+                // SAFETY: non-null: the compare-and-swap failed on it.
+                Block(unsafe { NonNull::new_unchecked(other) })
+            }
         }
     }
 
-    fn header(&self) -> &Header {
-        self.block.header()
+    /// Puts `block` (no waker of it alive, its parent's waker taken) back in the cache with
+    /// `ticket`, or frees it.
+    ///
+    /// # Safety
+    /// The caller owns `block` and its one reference, and gives both up.
+    unsafe fn give_back(&self, block: Block, ticket: Ticket) {
+        if let Some(cache) = self.cache {
+            if cache.get().wakes.leave(ticket, block.0.cast()).is_ok() {
+                return;
+            }
+        }
+        // SAFETY: as the caller guarantees: the last reference.
+        unsafe { release(block.0) };
     }
 
-    /// Registers the waker of the task polling the run.
+    /// Registers the waker of the task polling the run (nothing to do while there is no
+    /// block: no node holds a waker).
     pub(crate) fn register(&mut self, waker: &Waker) {
-        self.registered = true;
-        self.header().parent.register(waker);
+        if let Some(block) = self.existing() {
+            self.registered = true;
+            block.header().parent.register(waker);
+        }
+    }
+
+    /// Whether a parent's waker is registered.
+    pub(crate) fn is_registered(&self) -> bool {
+        self.registered
     }
 
     /// Whether a task was woken since the last drain. Called after `register`: a wake that
     /// pushed before the registration is seen here, one that pushes after it wakes the newly
     /// registered waker (`AtomicWaker`'s contract).
     pub(crate) fn has_wakes(&self) -> bool {
-        self.header().head.load(Ordering::Acquire) != END
+        self.existing()
+            .is_some_and(|block| block.header().head.load(Ordering::Acquire) != END)
     }
 
     /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
-    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue<'_>) -> usize {
-        let header = self.header();
+    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue) -> usize {
+        let Some(block) = self.existing() else {
+            return 0;
+        };
+        let header = block.header();
         if header.head.load(Ordering::Relaxed) == END {
             return 0;
         }
@@ -363,7 +476,7 @@ impl<'a> WakeQueue<'a> {
         // reverse it in place so the oldest wake is polled first.
         let mut reversed = END;
         while top != END {
-            let slot = self.block.slot(top);
+            let slot = block.slot(top);
             let next = slot.next.load(Ordering::Relaxed);
             slot.next.store(reversed, Ordering::Relaxed);
             reversed = top;
@@ -373,38 +486,137 @@ impl<'a> WakeQueue<'a> {
         while reversed != END {
             ready.push(reversed);
             count += 1;
-            reversed = self.block.slot(reversed).next.load(Ordering::Relaxed);
+            reversed = block.slot(reversed).next.load(Ordering::Relaxed);
         }
         count
     }
 
     /// Marks `index` not queued, just before it is polled: a wake from now on queues it again.
+    /// (Without a block no task is queued by a wake.)
+    #[cfg(test)]
     pub(crate) fn mark_polled(&self, index: u32) {
-        // Relaxed is enough: a wake that must see this store happens after the task's poll,
-        // which comes after this store in program order.
-        self.block.slot(index).next.store(IDLE, Ordering::Relaxed);
+        if let Some(block) = self.existing() {
+            mark_polled(block, index);
+        }
     }
 
-    /// The waker of task `index`, borrowed from the run (it holds no reference of its own, so
-    /// it must not be dropped as a `Waker`; cloning it takes a reference).
-    pub(crate) fn waker(&self, index: u32) -> ManuallyDrop<Waker> {
-        assert!(index < self.header().len, "dagfut: waker slot out of range");
-        // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
-        // header from it (`Block::from_waker_data`).
-        let data = self.block.slot_ptr(index).cast::<()>();
-        // SAFETY: the vtable's functions uphold the `RawWaker` contract for slot pointers of a
-        // live block: clone takes a reference, drop gives one up, wake is thread-safe. The
-        // borrowed waker is never dropped (`ManuallyDrop`), matching the reference it does
-        // not own, and it cannot outlive `self` in a way that matters: any clone owns its own
-        // reference.
-        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+    /// What the proto waker of task `index` points at (see [`waker`](Self::waker)).
+    #[inline]
+    pub(crate) fn proto(&self, index: u32) -> Proto<'_> {
+        Proto {
+            queue: core::ptr::from_ref(self).cast::<WakeQueue<'static>>(),
+            task: index,
+            _queue: core::marker::PhantomData,
+        }
     }
 
-    /// The block's reference count (for tests).
+    /// The waker of task `index` for one poll, borrowed from the run: the block's if it is
+    /// made, else a proto waker pointing at `proto` (made by [`proto`](Self::proto) for the
+    /// same task, from this queue, which must not move or be written through `&mut` while
+    /// the waker lives). It holds no reference of its own; cloning it takes one.
+    #[cfg(test)]
+    pub(crate) fn waker<'p>(&'p self, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
+        self.lent(self.existing(), index, proto)
+    }
+
+    /// Marks task `index` not queued, as it is about to be polled (a wake from then on queues
+    /// it again), and lends the block's waker of it for that poll, as [`waker`](Self::waker);
+    /// `None` if the block is not made yet: lend a proto waker then
+    /// ([`lend_proto`](Self::lend_proto)).
+    #[inline]
+    pub(crate) fn lend(&self, index: u32) -> Option<NodeWaker<'_>> {
+        let block = self.existing()?;
+        mark_polled(block, index);
+        // A block's waker points at no `Proto`.
+        Some(self.lent(Some(block), index, &Proto::NONE))
+    }
+
+    /// A proto waker of task `index` for one poll, as [`waker`](Self::waker) without a block.
+    #[inline]
+    pub(crate) fn lend_proto<'p>(&'p self, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
+        self.lent(None, index, proto)
+    }
+
+    /// `block`'s waker of task `index` (the queue's block, read once by the caller), or a
+    /// proto waker pointing at `proto` without one.
+    #[inline]
+    fn lent<'p>(&'p self, block: Option<Block>, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
+        assert!(index < self.len as u32, "dagfut: waker slot out of range");
+        let raw = match block {
+            // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
+            // header from it (`Block::from_waker_data`).
+            Some(block) => RawWaker::new(block.slot_ptr(index).cast::<()>(), &VTABLE),
+            None => {
+                debug_assert!(proto.task == index && core::ptr::eq(proto.queue.cast(), self));
+                RawWaker::new(core::ptr::from_ref(proto).cast::<()>(), &PROTO_VTABLE)
+            }
+        };
+        // SAFETY: the vtables' functions uphold the `RawWaker` contract: for a slot pointer
+        // of a live block (the queue's reference keeps it while the waker is lent, `'p`),
+        // clone takes a reference, drop gives one up, wake is thread-safe; for a proto, whose
+        // queue and `Proto` outlive the lent waker (`'p`), clone and wake go through the block
+        // they make, and there is nothing to drop. The lent waker is never dropped
+        // (`ManuallyDrop`), matching the reference it does not own; any clone owns its own.
+        let waker = unsafe { Waker::from_raw(raw) };
+        NodeWaker {
+            waker: ManuallyDrop::new(waker),
+            _lent: core::marker::PhantomData,
+        }
+    }
+
+    /// The block's reference count (for tests; the block is made if it is not yet).
     #[cfg(test)]
     pub(crate) fn ref_count(&self) -> usize {
-        self.header().refs.load(Ordering::Relaxed)
+        self.block().header().refs.load(Ordering::Relaxed)
     }
+}
+
+/// Marks task `index` of `block` not queued: a wake from now on queues it again.
+#[inline]
+fn mark_polled(block: Block, index: u32) {
+    // Relaxed is enough: a wake that must see this store happens after the task's poll, which
+    // comes after this store in program order.
+    block.slot(index).next.store(IDLE, Ordering::Relaxed);
+}
+
+static PROTO_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_proto, wake_proto, wake_by_ref_proto, drop_proto);
+
+/// The block's task behind a proto waker, the block made if it is not yet.
+///
+/// # Safety
+/// `data` is the data pointer of a proto waker (`WakeQueue::waker`) still borrowed.
+unsafe fn proto_target(data: *const ()) -> (Block, u32) {
+    // SAFETY: the `Proto` outlives the borrowed waker, and so does its queue, which is not
+    // written through `&mut` meanwhile (`WakeQueue::waker`'s contract).
+    let proto = unsafe { &*data.cast::<Proto<'_>>() };
+    // SAFETY: as above.
+    let queue = unsafe { &*proto.queue };
+    (queue.block(), proto.task)
+}
+
+unsafe fn clone_proto(data: *const ()) -> RawWaker {
+    // SAFETY: the proto waker being cloned is borrowed.
+    let (block, index) = unsafe { proto_target(data) };
+    acquire(block.header());
+    RawWaker::new(block.slot_ptr(index).cast::<()>(), &VTABLE)
+}
+
+unsafe fn wake_proto(data: *const ()) {
+    // A proto waker is only ever lent (`&Waker`): never consumed, so never woken by value;
+    // were it, it would own nothing to give up.
+    // SAFETY: as `wake_by_ref_proto`.
+    unsafe { wake_by_ref_proto(data) };
+}
+
+unsafe fn wake_by_ref_proto(data: *const ()) {
+    // SAFETY: the proto waker is borrowed.
+    let (block, index) = unsafe { proto_target(data) };
+    block.wake(index);
+}
+
+unsafe fn drop_proto(_: *const ()) {
+    // A proto waker owns no reference.
 }
 
 impl Drop for WakeQueue<'_> {
@@ -417,9 +629,13 @@ impl Drop for WakeQueue<'_> {
                 unsafe { release(self.0) };
             }
         }
-        let release = Release(self.block.0);
-        let ticket = core::mem::replace(&mut self.ticket, Ticket::NONE);
-        let header = self.header();
+        let Some(block) = self.existing() else {
+            // No node ever touched its waker: nothing was made.
+            return;
+        };
+        let release = Release(block.0);
+        let header = block.header();
+        let ticket = Ticket::carried(header.ticket);
         header.closed.store(1, Ordering::Release);
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
         // registered: the slot is empty, as the block's header was written by this run.) It is
@@ -441,7 +657,7 @@ impl Drop for WakeQueue<'_> {
             let unreachable = false;
             if !unreachable {
                 place.give_up(ticket);
-            } else if place.leave(ticket, self.block.0.cast()).is_ok() {
+            } else if place.leave(ticket, block.0.cast()).is_ok() {
                 // The cache owns the block and its one reference now.
                 core::mem::forget(release);
                 drop(parent);
@@ -456,7 +672,7 @@ impl Drop for WakeQueue<'_> {
 impl core::fmt::Debug for WakeQueue<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WakeQueue")
-            .field("tasks", &self.header().len)
+            .field("tasks", &self.len)
             .finish_non_exhaustive()
     }
 }
@@ -468,12 +684,13 @@ mod tests {
     #[test]
     fn wakes_are_coalesced_and_drained_oldest_first() {
         let queue = WakeQueue::new(4, None);
-        let w2 = queue.waker(2);
-        let w0 = queue.waker(0);
+        let (p2, p0) = (queue.proto(2), queue.proto(0));
+        let w2 = queue.waker(2, &p2);
+        let w0 = queue.waker(0, &p0);
         w2.wake_by_ref();
         w0.wake_by_ref();
         w2.wake_by_ref();
-        let mut ready = ReadyQueue::new(4, None);
+        let mut ready = ReadyQueue::owned(4);
         assert_eq!(queue.drain_into(&mut ready), 2);
         assert_eq!(ready.queued_since(0), [2, 0]);
         // The run polls them as one batch, in index order.
@@ -489,11 +706,61 @@ mod tests {
     #[test]
     fn clones_keep_the_block_alive_after_the_run() {
         let queue = WakeQueue::new(2, None);
-        let clone = (*queue.waker(1)).clone();
+        let proto = queue.proto(1);
+        let clone = (*queue.waker(1, &proto)).clone();
         assert_eq!(queue.ref_count(), 2);
         drop(queue);
         // The block is closed but still allocated: waking does nothing, dropping frees it.
         clone.wake_by_ref();
         clone.wake();
+    }
+
+    #[test]
+    fn no_block_is_made_until_a_waker_is_cloned_or_woken() {
+        let mut queue = WakeQueue::new(3, None);
+        // Without a block there is no parent's waker to register, nothing queued.
+        queue.register(Waker::noop());
+        assert!(!queue.is_registered());
+        assert!(!queue.has_wakes());
+        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3)), 0);
+        assert!(queue.lend(1).is_none());
+        let proto = queue.proto(1);
+        let waker = queue.lend_proto(1, &proto);
+        // Comparing a lent waker touches nothing.
+        assert!(waker.will_wake(&waker));
+        assert!(queue.existing().is_none());
+        // The first clone makes it; from then on the run lends the block's wakers, equal to
+        // the clones (so a future that keeps its waker does not clone it again).
+        let clone = (*waker).clone();
+        assert!(queue.existing().is_some());
+        assert!(queue.lend(1).is_some_and(|lent| lent.will_wake(&clone)));
+        assert!(queue.lend(2).is_some_and(|lent| !lent.will_wake(&clone)));
+        clone.wake();
+        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3)), 1);
+        queue.register(Waker::noop());
+        assert!(queue.is_registered());
+    }
+
+    #[test]
+    fn threads_cloning_one_proto_waker_at_once_share_one_block() {
+        for _ in 0..50 {
+            let queue = WakeQueue::new(2, None);
+            let proto = queue.proto(0);
+            let lent = queue.waker(0, &proto);
+            // Lent to other threads as a node may, during its poll.
+            let waker: &Waker = &lent;
+            let clones: alloc::vec::Vec<Waker> = std::thread::scope(|scope| {
+                let threads: alloc::vec::Vec<_> = (0..3)
+                    .map(|_| scope.spawn(|| waker.clone()))
+                    .collect();
+                threads.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            // One block, the queue's reference and one per clone (a block made by a thread
+            // that lost the race is freed: Miri reports it otherwise).
+            assert_eq!(queue.ref_count(), 4);
+            assert!(clones.iter().all(|clone| clone.will_wake(&clones[0])));
+            clones[2].wake_by_ref();
+            assert_eq!(queue.drain_into(&mut ReadyQueue::owned(2)), 1);
+        }
     }
 }

@@ -255,6 +255,32 @@ fn a_run_after_the_first_allocates_nothing() {
     assert_eq!(made, 0);
 }
 
+/// A run makes its waker block only when a node first touches its waker: a first run whose
+/// nodes are all ready allocates its run block alone; one with a node that wakes itself
+/// allocates the waker block too.
+#[test]
+fn a_run_whose_nodes_never_touch_their_wakers_makes_no_waker_block() {
+    async fn add_one(n: &u64) -> u64 {
+        n + 1
+    }
+    let build = || {
+        let b = DagBuilder::<u64>::new();
+        let first = b.add_node(add_one, b.param());
+        (0..8).fold(first, |input, _| b.add_node(add_one, input));
+        b
+    };
+    // The executor's own thread-local waker, made once, outside the count.
+    futures_executor::block_on(async {});
+    let dag = build().build();
+    let made = allocations_by(|| drop(futures_executor::block_on(dag.run(&1))));
+    assert_eq!(made, 1, "the run block alone");
+    let b = build();
+    b.add_node(double, b.param());
+    let dag = b.build();
+    let made = allocations_by(|| drop(futures_executor::block_on(dag.run(&2))));
+    assert_eq!(made, 2, "the run block and the waker block");
+}
+
 /// Returns `Pending` once, waking itself; for an odd `n` it also keeps the waker in `KEPT`.
 async fn keeps_its_waker_if_odd(n: &u64) -> u64 {
     yield_once(n % 2 == 1).await;

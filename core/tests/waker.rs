@@ -145,6 +145,38 @@ fn one_poll_polls_at_most_the_budget_then_yields() {
     assert!(poller.poll(&mut run).is_ready());
 }
 
+/// A run's waker block is made the first time a node touches its waker, which may be in a
+/// later poll than the first, after the run already returned `Pending` (here: stopped at the
+/// budget). The parent's waker must be registered then, or the node's wake is lost.
+#[test]
+fn a_waker_first_touched_in_a_later_poll_still_wakes_the_parent() {
+    async fn ready(_: &Trigger) -> u32 {
+        0
+    }
+    let trigger = Trigger::default();
+    let b = DagBuilder::<()>::new();
+    let input = b.add_constant(trigger.clone());
+    b.add_node(ready, input);
+    let waiting = b.add_node(wait, input);
+    let dag = b.build();
+    let mut run = dag.run(&()).with_poll_budget(1);
+    let poller = Poller::new();
+    // The first poll polls the ready node only (its waker untouched), then yields.
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!((trigger.polls(), poller.wakes()), (0, 1));
+    // The second polls the waiting node, which keeps its waker: the block is made now.
+    assert!(poller.poll(&mut run).is_pending());
+    assert_eq!((trigger.polls(), poller.wakes()), (1, 1));
+    thread::scope(|scope| {
+        scope.spawn(|| trigger.fire());
+    });
+    assert_eq!(poller.wakes(), 2, "the node's wake reached the parent");
+    let Poll::Ready(out) = poller.poll(&mut run) else {
+        panic!("the woken node is ready");
+    };
+    assert_eq!(out[waiting], 1);
+}
+
 #[test]
 fn wakes_from_other_threads_complete_the_run() {
     let count = support::scaled(64, 4);
