@@ -14,7 +14,7 @@ use crate::error::BuildError;
 use crate::flavor::{CannotFail, Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::NodeId;
 use crate::node::{DagId, Node, Slot};
-use crate::ready::ReadyQueue;
+use crate::ready;
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 use crate::task::{ConstBox, ErasedTask};
 
@@ -133,7 +133,7 @@ impl DagCore {
         let (block, states_at, ready_at) = words(count)
             .and_then(|states| arena.extend(states).ok())
             .and_then(|(with_states, states_at)| {
-                let ready = words(ReadyQueue::buffer_len(count))?;
+                let ready = words(ready::buffer_len(count))?;
                 let (block, ready_at) = with_states.extend(ready).ok()?;
                 Some((block.pad_to_align(), states_at, ready_at))
             })

@@ -11,8 +11,13 @@
 //! is sorted, and a long one whose indexes are dense (at most two bitmap words per task) is
 //! put in order through a bitmap, one bit per task: set each task's bit, read the words back
 //! in order. A long sparse batch is sorted. Either way the work is proportional to the batch,
-//! never to the size of the graph. A task is queued at most once at a time (the scheduler guarantees it: a task
-//! becomes ready once, and a woken task is not queued again before it is polled).
+//! never to the size of the graph. A task is queued at most once at a time (the scheduler
+//! guarantees it: a task becomes ready once, and a woken task is not queued again before it is
+//! polled).
+//!
+//! A run of at most [`SMALL_RUN`] tasks needs no list: its two batches are two `u64` bitmasks
+//! (the current batch and the next), a push sets a bit and a pop takes the lowest, which is
+//! index order by construction. Such a run's block has no buffer for the queue at all.
 
 use core::ptr::NonNull;
 
@@ -23,8 +28,24 @@ const WORD: usize = u32::BITS as usize;
 /// through the bitmap when their indexes are dense enough.
 const SMALL_BATCH: usize = 16;
 
+/// The most tasks a run may have for its queue to be two bitmasks.
+pub(crate) const SMALL_RUN: usize = u64::BITS as usize;
+
+/// How many words the buffer of a queue for `tasks` tasks holds (none for a small run).
+pub(crate) const fn buffer_len(tasks: usize) -> usize {
+    if tasks <= SMALL_RUN {
+        return 0;
+    }
+    2 * tasks + tasks.div_ceil(WORD)
+}
+
 /// Tasks to poll: the current batch, in index order, then the tasks queued since.
 pub(crate) struct ReadyQueue {
+    /// Whether the run has at most `SMALL_RUN` tasks: the batches are `current_bits` and
+    /// `next_bits`, one bit per task, and the lists and their bitmap below are empty.
+    small: bool,
+    current_bits: u64,
+    next_bits: u64,
     /// `buffer_len(tasks)` words: two lists of up to `tasks` indexes each, at `0` and at
     /// `tasks` — the batch being polled and the tasks queued since, which is which
     /// alternating — then a bitmap of one bit per task, all clear between batches. In the run
@@ -45,11 +66,6 @@ pub(crate) struct ReadyQueue {
 }
 
 impl ReadyQueue {
-    /// How many words the buffer of a queue for `tasks` tasks holds.
-    pub(crate) const fn buffer_len(tasks: usize) -> usize {
-        2 * tasks + tasks.div_ceil(WORD)
-    }
-
     /// An empty queue for a run of `tasks` tasks in `buf`: it never grows, each task being
     /// queued at most once at a time.
     ///
@@ -60,8 +76,11 @@ impl ReadyQueue {
     /// sets bits clears them before it returns, with no code but this module's in between.
     pub(crate) unsafe fn new(tasks: usize, buf: NonNull<u32>) -> Self {
         let queue = ReadyQueue {
+            small: tasks <= SMALL_RUN,
+            current_bits: 0,
+            next_bits: 0,
             buf,
-            buf_len: Self::buffer_len(tasks),
+            buf_len: buffer_len(tasks),
             owned: false,
             tasks,
             current: 0,
@@ -70,7 +89,7 @@ impl ReadyQueue {
             next_len: 0,
         };
         debug_assert!(
-            queue.buf()[2 * tasks..].iter().all(|&word| word == 0),
+            queue.buf().iter().skip(2 * tasks).all(|&word| word == 0),
             "the ready queue's bitmap is clear"
         );
         queue
@@ -79,7 +98,7 @@ impl ReadyQueue {
     /// An empty queue with a buffer of its own (unit tests).
     #[cfg(test)]
     pub(crate) fn owned(tasks: usize) -> Self {
-        let buf = alloc::vec![0u32; Self::buffer_len(tasks)].into_boxed_slice();
+        let buf = alloc::vec![0u32; buffer_len(tasks)].into_boxed_slice();
         let buf = NonNull::new(alloc::boxed::Box::into_raw(buf).cast::<u32>()).expect("a box");
         // SAFETY: a buffer of `buffer_len(tasks)` words of its own, freed by `Drop`.
         let mut queue = unsafe { Self::new(tasks, buf) };
@@ -109,33 +128,30 @@ impl ReadyQueue {
     /// Queues `task` for the next batch. It must not be queued already.
     #[inline]
     pub(crate) fn push(&mut self, task: u32) {
+        if self.small {
+            // `task` is below `tasks`, at most 64 (a task of this run).
+            debug_assert!(self.next_bits & (1 << task) == 0, "a task was queued twice");
+            self.next_bits |= 1 << (task % u64::BITS);
+            return;
+        }
         let at = self.next() + self.next_len;
         self.buf_mut()[at] = task;
         self.next_len += 1;
     }
 
-    /// How many tasks are queued for the next batch: a mark for [`queued_since`](Self::queued_since).
-    pub(crate) fn mark(&self) -> usize {
-        self.next_len
-    }
-
-    /// The tasks queued since `mark` was taken (no batch may have started in between).
-    pub(crate) fn queued_since(&self, mark: usize) -> &[u32] {
-        let next = self.next();
-        // `get`, not indexing: no panic path, so a loop over it that does nothing (no
-        // observer) compiles away.
-        self.buf()
-            .get(next + mark..next + self.next_len)
-            .unwrap_or_default()
-    }
-
     /// Whether no task is queued.
     pub(crate) fn is_empty(&self) -> bool {
+        if self.small {
+            return self.current_bits | self.next_bits == 0;
+        }
         self.cursor == self.current_len && self.next_len == 0
     }
 
     /// How many tasks are queued.
     pub(crate) fn len(&self) -> usize {
+        if self.small {
+            return (self.current_bits.count_ones() + self.next_bits.count_ones()) as usize;
+        }
         self.current_len - self.cursor + self.next_len
     }
 
@@ -143,6 +159,17 @@ impl ReadyQueue {
     /// index order.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<u32> {
+        if self.small {
+            if self.current_bits == 0 {
+                self.current_bits = core::mem::take(&mut self.next_bits);
+                if self.current_bits == 0 {
+                    return None;
+                }
+            }
+            let task = self.current_bits.trailing_zeros();
+            self.current_bits &= self.current_bits - 1;
+            return Some(task);
+        }
         if self.cursor < self.current_len {
             let task = self.buf()[self.current + self.cursor];
             self.cursor += 1;
@@ -250,6 +277,27 @@ mod tests {
     }
 
     #[test]
+    fn a_small_run_keeps_its_batches_in_two_bitmasks() {
+        assert_eq!(buffer_len(SMALL_RUN), 0);
+        assert!(buffer_len(SMALL_RUN + 1) > 0);
+        let mut queue = ReadyQueue::owned(SMALL_RUN);
+        assert!(queue.small && queue.is_empty());
+        for task in [63, 3, 40, 0] {
+            queue.push(task);
+        }
+        assert_eq!(queue.len(), 4);
+        assert_eq!(queue.pop(), Some(0));
+        // Queued during a batch: after the rest of it, even with lower indexes.
+        queue.push(1);
+        queue.push(2);
+        assert_eq!(queue.len(), 5);
+        assert_eq!(drain(&mut queue), [3, 40, 63, 1, 2]);
+        assert!(queue.is_empty());
+        queue.push(63);
+        assert_eq!(drain(&mut queue), [63]);
+    }
+
+    #[test]
     fn sparse_batches_are_sorted() {
         let mut queue = ReadyQueue::owned(10_000);
         queue.push(9_999);
@@ -258,7 +306,6 @@ mod tests {
         queue.push(9_999);
         queue.push(5);
         queue.push(6);
-        assert_eq!(queue.queued_since(1), [5, 6]);
         assert_eq!(drain(&mut queue), [5, 6, 9_999]);
     }
 }

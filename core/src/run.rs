@@ -164,14 +164,13 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         if run.wakes.is_registered() {
             run.wakes.register(cx.waker());
         }
-        let before = run.ready.mark();
-        run.wakes.drain_into(&mut run.ready);
-        for &woken in run.ready.queued_since(before) {
+        let (slots, observer) = (&run.slots, &mut self.observer);
+        run.wakes.drain_into(&mut run.ready, |woken| {
             // A stale wake (of a task that finished) is drained too, and then ignored.
-            if run.slots.is_running(woken) {
-                self.observer.on_event(woken as usize, NodeEvent::Woken);
+            if slots.is_running(woken) {
+                observer.on_event(woken as usize, NodeEvent::Woken);
             }
-        }
+        });
         let mut budget = self.budget;
         // The events of node policies, passed on after each poll (none without policies).
         let mut news = News::new();

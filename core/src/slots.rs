@@ -161,7 +161,7 @@ impl<'a> Slots<'a> {
         }
     }
 
-    /// The ready queue's buffer in the run block: `ReadyQueue::buffer_len(tasks)` words, its
+    /// The ready queue's buffer in the run block: `ready::buffer_len(tasks)` words, its
     /// bitmap clear (a fresh block is zeroed, and every batch clears what it set).
     pub(crate) fn ready_buffer(&self) -> NonNull<u32> {
         let buffer = self.block.as_ptr().wrapping_add(self.core.get().ready_at);

@@ -462,8 +462,9 @@ impl<'a> WakeQueue<'a> {
             .is_some_and(|block| block.header().head.load(Ordering::Acquire) != END)
     }
 
-    /// Moves every woken task to the back of `ready`, oldest wake first. Returns how many.
-    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue) -> usize {
+    /// Moves every woken task to the back of `ready`, oldest wake first, passing each to
+    /// `woken` as it goes. Returns how many.
+    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue, mut woken: impl FnMut(u32)) -> usize {
         let Some(block) = self.existing() else {
             return 0;
         };
@@ -485,6 +486,7 @@ impl<'a> WakeQueue<'a> {
         let mut count = 0;
         while reversed != END {
             ready.push(reversed);
+            woken(reversed);
             count += 1;
             reversed = block.slot(reversed).next.load(Ordering::Relaxed);
         }
@@ -691,16 +693,17 @@ mod tests {
         w0.wake_by_ref();
         w2.wake_by_ref();
         let mut ready = ReadyQueue::owned(4);
-        assert_eq!(queue.drain_into(&mut ready), 2);
-        assert_eq!(ready.queued_since(0), [2, 0]);
+        let mut order = alloc::vec::Vec::new();
+        assert_eq!(queue.drain_into(&mut ready, |task| order.push(task)), 2);
+        assert_eq!(order, [2, 0]);
         // The run polls them as one batch, in index order.
         assert_eq!((ready.pop(), ready.pop()), (Some(0), Some(2)));
         // Still queued (owned by the run) until polled: a wake now is absorbed.
         w2.wake_by_ref();
-        assert_eq!(queue.drain_into(&mut ready), 0);
+        assert_eq!(queue.drain_into(&mut ready, |_| {}), 0);
         queue.mark_polled(2);
         w2.wake_by_ref();
-        assert_eq!(queue.drain_into(&mut ready), 1);
+        assert_eq!(queue.drain_into(&mut ready, |_| {}), 1);
     }
 
     #[test]
@@ -722,7 +725,7 @@ mod tests {
         queue.register(Waker::noop());
         assert!(!queue.is_registered());
         assert!(!queue.has_wakes());
-        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3)), 0);
+        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3), |_| {}), 0);
         assert!(queue.lend(1).is_none());
         let proto = queue.proto(1);
         let waker = queue.lend_proto(1, &proto);
@@ -736,7 +739,7 @@ mod tests {
         assert!(queue.lend(1).is_some_and(|lent| lent.will_wake(&clone)));
         assert!(queue.lend(2).is_some_and(|lent| !lent.will_wake(&clone)));
         clone.wake();
-        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3)), 1);
+        assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3), |_| {}), 1);
         queue.register(Waker::noop());
         assert!(queue.is_registered());
     }
@@ -760,7 +763,7 @@ mod tests {
             assert_eq!(queue.ref_count(), 4);
             assert!(clones.iter().all(|clone| clone.will_wake(&clones[0])));
             clones[2].wake_by_ref();
-            assert_eq!(queue.drain_into(&mut ReadyQueue::owned(2)), 1);
+            assert_eq!(queue.drain_into(&mut ReadyQueue::owned(2), |_| {}), 1);
         }
     }
 }
