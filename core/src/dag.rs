@@ -16,7 +16,7 @@ use crate::node::NodeId;
 use crate::node::{DagId, Node, Slot};
 use crate::ready;
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
-use crate::task::{ConstBox, ErasedTask};
+use crate::task::{ConstBox, ErasedTask, Source};
 
 /// The frozen graph, without its type parameters.
 pub(crate) struct DagCore {
@@ -27,6 +27,11 @@ pub(crate) struct DagCore {
     pub(crate) names: Box<[Option<Cow<'static, str>>]>,
     /// Each task's slot offset in the run's arena.
     pub(crate) offsets: Box<[usize]>,
+    /// Every task's sources, resolved (a task's output by its offset in the arena), task
+    /// after task: task `i`'s are `sources[sources_start[i]..sources_start[i + 1]]`. One flat
+    /// array read in order as the tasks start, rather than a table per task.
+    pub(crate) sources: Box<[Source]>,
+    pub(crate) sources_start: Box<[u32]>,
     /// The layout of a run's block: the arena (every task's slot, at `offsets`), then a state
     /// per task at `states_at`, then the ready queue's buffer at `ready_at`. One allocation, so
     /// a run takes one block from the cache, not three.
@@ -140,12 +145,31 @@ impl DagCore {
             .ok_or(BuildError::RunTooLarge {
                 task: count.saturating_sub(1),
             })?;
+        let offsets: Box<[usize]> = offsets;
+        let source_index =
+            |at: usize| u32::try_from(at).expect("dagfut: more than u32::MAX node inputs");
+        let mut sources = Vec::new();
+        let mut sources_start = Vec::with_capacity(count + 1);
+        for task in &tasks {
+            sources_start.push(source_index(sources.len()));
+            sources.extend(task.sources().iter().map(|slot| match *slot {
+                Slot::Param => Source::Param,
+                Slot::Constant(index) => Source::Constant(index),
+                Slot::Task(index) => Source::Task {
+                    index,
+                    offset: offsets[index as usize],
+                },
+            }));
+        }
+        sources_start.push(source_index(sources.len()));
         let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
         Ok(DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
             offsets,
+            sources: sources.into_boxed_slice(),
+            sources_start: sources_start.into_boxed_slice(),
             cache: RunCache::new(block, count),
             block,
             states_at,

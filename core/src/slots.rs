@@ -249,10 +249,13 @@ impl<'a> Slots<'a> {
         let state = unsafe { &mut *states.add(index) };
         let poll = match *state {
             0 => {
+                let core = self.core.get();
+                let start = core.sources_start[index] as usize;
+                let end = core.sources_start[index + 1] as usize;
                 let inputs = Resolver {
                     arena: self.block.as_ptr(),
-                    offsets: &self.core.get().offsets,
-                    constants: &self.core.get().constants,
+                    sources: &core.sources[start..end],
+                    constants: &core.constants,
                     param: self.param,
                     states: states.cast_const(),
                 };
@@ -266,7 +269,8 @@ impl<'a> Slots<'a> {
                 // only once no future is left, and `drop_values` drops every future before any
                 // output. Constants and the parameter outlive `'a`. The slot is free: the task
                 // never started. The states are not written while it starts, but its own. The
-                // sink is as the caller guarantees.
+                // sources are this task's, resolved when the DAG was built
+                // (`DagCore::sources`). The sink is as the caller guarantees.
                 unsafe {
                     erased.start_and_poll(slot, &inputs, state, error_sink, news, cx)
                 }
