@@ -215,42 +215,54 @@ def shape_floor(group):
 # (every figure in the report is measured).
 TRIED = {
     "Fixed cost of a 1-node run ≤ 25 ns":
-        "This stop: a run takes each block the `Dag` keeps for it with one atomic swap that"
-        " marks the place held and puts it back with a plain store (a swap and a"
-        " compare-and-swap before: four locked instructions fewer per run), and a run that never"
-        " waited no longer takes its task's waker back (two more): 104 → 91 ns measured alone."
-        " Removing every atomic of the cache (a test, unsound with concurrent runs) gave 73 ns, so"
-        " the locked instructions left are about 15 ns of it. Left: about 950 instructions: the"
-        " caller's move of the 248-byte run future and the run state's move into its phase (two"
-        " memcpys, about 80 instructions), the waker block's header written per run, the four"
-        " blocks set up and torn down, the teardown's two passes. A run state laid out once in"
-        " the cached memory and a bitmask ready set for small DAGs would get closer.",
+        "This stop: the arena, the states and the ready queue are one block laid out when the"
+        " DAG is built (one swap to take it from the cache instead of three); the waker block is"
+        " made only when a node first clones or wakes its waker (a node is polled with a waker"
+        " that points at the run until then), so a run of ready nodes makes none and registers"
+        " no parent waker; the teardown drops values in one pass on the normal path; a run of at"
+        " most 64 tasks keeps its ready queue in two bitmasks. Cachegrind: 990 → 768"
+        " instructions per 1-node run (`bash benches/cachegrind.sh`). Left: the caller's move"
+        " of the 272-byte run future and the run state's move into its phase (two memcpys,"
+        " about 90 instructions), the type-erased start and poll, the teardown's passes; 25 ns"
+        " is about 280 instructions at this machine's rate, which needs a run whose state is"
+        " not built per run at all.",
     "Per ready node ≤ 4 ns on chains, fans and wide shapes":
-        "Tried: nothing new on the per-node path this stop. Measured (callgrind, a ready chain"
-        " of 1,000): about 225 instructions per node, of which the node's own start, input"
-        " resolution and poll are about 50 and the run loop's bookkeeping the rest (its state"
-        " word, slot offset, vtable, dependents range, the ready queue, the waker slot), read"
-        " from five arrays. One flat record per task would get closer; 4 ns is about 15"
+        "This stop: a node's inputs are resolved when the DAG is built (one flat array of"
+        " sources holding each input's arena offset: no lookup in the table of offsets, no"
+        " pointer to each task's own list), and a node whose waker is untouched costs no waker"
+        " slot: 229 → 215 instructions per node on a ready chain of 1,000 (cachegrind). Left:"
+        " the run loop's bookkeeping (its state word, the vtable call, the dependents range, the"
+        " ready queue), spread thinly over many lines (callgrind); 4 ns is about 15"
         " instructions, which a type-erased node cannot reach (the `dag!` row is the answer for"
         " graphs known at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
-        "The runtime builder's runs are type-erased and general: their fixed cost dominates 6"
-        " nodes (the cache change of this stop took about 10 ns off). For a graph known at"
-        " compile time, `dag!` (next row) is within 1.5×.",
+        "This stop: the fixed-cost work above and the bitmask ready queue of small runs took"
+        " the ready seed from 2,265 to 1,805 instructions (cachegrind); the runtime builder's"
+        " runs stay type-erased and general. For a graph known at compile time, `dag!` (next"
+        " row) is within 1.5×.",
     "Ahead of the plain per-layer `join_all` on every shape":
-        "Tried: nothing new on these shapes this stop. Where dagfut is behind, it is on"
-        " pend-once chains and the seed (the wake path: a waker per node, a lock-free stack, a"
-        " batch sort) and on the 1-node run (the fixed cost).",
+        "This stop: nothing aimed at these shapes beyond the fixed and per-node costs above."
+        " Where dagfut is behind, it is on pend-once chains and the seed (each wake of a chain's"
+        " node is a whole poll of the run: registering the parent, draining the wake stack, a"
+        " waker per node) and on the 1-node run (the fixed cost).",
     "1M nodes within 1.5× of 1k, per node":
-        "Tried: nothing new this stop (batches polled in index order came earlier). A smaller"
-        " per-task footprint and prefetching the next batch's slots would get closer.",
+        "This stop: inputs resolved at build time remove a random read of the offsets table per"
+        " input edge, and a ready run touches no waker block (it wrote a slot per node per run"
+        " before); both sizes got faster, the small one more, so the ratio did not fall. What"
+        " is left is the arena: a node's output sits in its slot beside its (larger) future, so"
+        " a run of 1,000,000 nodes streams and randomly reads a block of tens of megabytes."
+        " Outputs kept apart from futures (a dense output region, future slots reused once"
+        " their node completes) would get closer.",
     "Scheduler bytes per node ≤ 16":
-        "Tried: nothing new this stop. The per-task arrays (state, offset, waker slot, ready"
-        " lists, dependents) could be packed into one record.",
+        "This stop: a run whose nodes never touch their wakers makes no waker block (8 bytes"
+        " per node), and a run of at most 64 tasks has no ready-queue buffer; the states and"
+        " the ready queue share the arena's block. A pend-once run still needs its waker slot"
+        " per node (index and link, 8 bytes).",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
-        "Tried: nothing new on the wake path this stop; this group moves about ±10% between"
-        " runs here (the last run had every shape within 0.96×). The flat join ignores edges;"
-        " each dagfut wake pushes on a lock-free stack and wakes the parent once per batch.",
+        "This stop: nothing on the wake path itself (the lazily made waker block costs a load"
+        " per node poll); this group moves about ±10% between runs here. The flat join ignores"
+        " edges; each dagfut wake pushes on a lock-free stack and wakes the parent once per"
+        " batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
         "This stop: a run is one sweep over the nodes in the `dag!`'s order, its state in four"
         " bitmasks kept in a local (a byte-wide update of a bit in memory followed by a word"
@@ -262,8 +274,9 @@ TRIED = {
         " and taken by the first wake), while a nested `join!` hands its task's waker down and"
         " touches no atomic.",
     "Allocations per run after the first: 0":
-        "Done: the run's memory is cached in the `Dag` (one block of each kind; runs that"
-        " overlap allocate their own). A `dag!` allocates nothing, ever.",
+        "Done: the run's memory is cached in the `Dag` (the run block, and the waker block once"
+        " a run made one; runs that overlap allocate their own). A `dag!` allocates nothing,"
+        " ever.",
 }
 
 

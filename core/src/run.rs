@@ -141,8 +141,10 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             let core = self.core.get();
             let slots = Slots::new(core, self.param.get());
             // SAFETY: the ready queue's buffer in the run block, which `slots` owns and which
-            // nothing else uses; the run drops the queue no later than `slots` (the `Run`) and
-            // never uses it after (a completed run keeps only the slots).
+            // nothing else uses. The run uses the queue only while `slots` is beside it in the
+            // `Run` (a completed run keeps only the slots), and the queue's drop touches no
+            // buffer it does not own (it is dropped after `slots`, whose block may be back in
+            // the cache by then).
             let mut ready = unsafe { ReadyQueue::new(count, slots.ready_buffer()) };
             core.roots.iter().for_each(|&root| ready.push(root));
             self.phase = Phase::Running(Run {

@@ -3,7 +3,8 @@
 //! A task's [`Waker`] points at its slot. Waking it marks the slot queued (a second wake
 //! while it is queued does nothing), pushes the task's index on a lock-free stack in the
 //! header, and wakes the run's parent waker if the stack was empty. The run drains the whole
-//! stack at once. A wake is O(1), never allocates and never frees memory.
+//! stack at once. A wake is O(1), and never allocates or frees memory but the first touch of
+//! a proto waker (below), which makes the block.
 //!
 //! The block is reference counted: the run holds one reference and every `Waker` clone one
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
@@ -287,8 +288,7 @@ pub(crate) struct WakeQueue<'a> {
     block: AtomicPtr<Header>,
     len: usize,
     /// Where the block comes from and goes back to when the run ends with no waker of it
-    /// alive (none in unit tests; never under loom, whose atomics live in one model
-    /// execution).
+    /// alive (none in unit tests, nor under loom, whose atomics live in one model execution).
     cache: Option<Lent<'a, RunCache>>,
     /// Whether a parent's waker is registered in the block (else there is none to take at the
     /// end, and the next poll that waits registers one).
@@ -344,6 +344,9 @@ impl<'a> WakeQueue<'a> {
             len <= MAX_TASKS,
             "dagfut: a DAG holds at most {MAX_TASKS} tasks"
         );
+        // Under loom a block holds the model's atomics: none may outlive its execution.
+        #[cfg(dagfut_loom)]
+        let cache = cache.and(None);
         WakeQueue {
             block: AtomicPtr::new(core::ptr::null_mut()),
             len,

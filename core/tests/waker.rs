@@ -3,7 +3,10 @@
 
 mod support;
 
-use std::task::Poll;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::{Poll, Waker};
 use std::thread;
 
 use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
@@ -320,4 +323,146 @@ fn woken_nodes_are_polled_in_index_order_whatever_order_they_were_woken_in() {
         assert_eq!(woken, reversed, "wakes are taken in the order they came");
         assert_eq!(completed, waiting, "the batch is polled in index order");
     }
+}
+
+// The waker block is made when a node first clones or wakes its waker, from whichever thread
+// does it during the node's poll (the node may lend its `&Waker` to scoped threads). Under Miri
+// (`.ci/run`) these also check for data races and leaks on each path of that first touch.
+
+#[derive(Default)]
+struct Kept {
+    wakers: Mutex<Vec<Waker>>,
+}
+
+/// First poll: lends its `&Waker` to scoped threads that clone it and wake it, by value and by
+/// reference, while the node wakes it too, then returns `Pending`; second poll: `Ready`.
+async fn lend_to_threads(kept: &Arc<Kept>) -> u32 {
+    let mut first = true;
+    poll_fn(|cx| {
+        if !first {
+            return Poll::Ready(7);
+        }
+        first = false;
+        let waker: &Waker = cx.waker();
+        thread::scope(|scope| {
+            // A clone woken by value (its own reference given up as it wakes).
+            #[allow(clippy::waker_clone_wake)]
+            scope.spawn(|| waker.clone().wake());
+            scope.spawn(|| waker.wake_by_ref());
+            scope.spawn(|| {
+                let clone = waker.clone();
+                assert!(clone.will_wake(&clone.clone()));
+                kept.wakers.lock().unwrap().push(clone);
+            });
+            waker.wake_by_ref();
+        });
+        Poll::Pending
+    })
+    .await
+}
+
+#[test]
+fn threads_cloning_and_waking_a_lent_waker_at_once_lose_no_wake() {
+    let kept = Arc::new(Kept::default());
+    let b = DagBuilder::<()>::new();
+    let input = b.add_constant(kept.clone());
+    let nodes: Vec<_> = (0..3).map(|_| b.add_node(lend_to_threads, input)).collect();
+    let dag = b.build();
+    // Later runs take the block the first left in the cache.
+    for _ in 0..support::scaled(20, 3) {
+        let poller = Poller::new();
+        let mut run = dag.run(&());
+        let mut polls = 0;
+        let out = loop {
+            polls += 1;
+            match poller.poll(&mut run) {
+                Poll::Ready(out) => break out,
+                Poll::Pending => assert!(poller.wakes() >= polls, "a wake was lost"),
+            }
+        };
+        assert!(nodes.iter().all(|&node| out[node] == 7));
+        drop(out);
+        // Wakers that outlive the run, woken from another thread: nothing happens.
+        for waker in kept.wakers.lock().unwrap().drain(..) {
+            thread::spawn(move || waker.wake()).join().unwrap();
+        }
+    }
+}
+
+/// A node that keeps its waker and compares it with `will_wake` clones it once: the waker it
+/// is lent after the block exists is the block's, equal to its clone.
+#[test]
+fn a_kept_waker_is_cloned_once_across_polls() {
+    #[derive(Default)]
+    struct Stored {
+        waker: Mutex<Option<Waker>>,
+        clones: AtomicUsize,
+    }
+    async fn keep(stored: &Arc<Stored>) -> u32 {
+        let mut polls = 0;
+        poll_fn(|cx| {
+            polls += 1;
+            let mut waker = stored.waker.lock().unwrap();
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                stored.clones.fetch_add(1, Ordering::SeqCst);
+                *waker = Some(cx.waker().clone());
+            }
+            if polls == 4 {
+                return Poll::Ready(1);
+            }
+            waker.as_ref().unwrap().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+    let stored = Arc::new(Stored::default());
+    let b = DagBuilder::<()>::new();
+    b.add_node(keep, b.add_constant(stored.clone()));
+    let dag = b.build();
+    let poller = Poller::new();
+    let mut run = dag.run(&());
+    while poller.poll(&mut run).is_pending() {}
+    assert_eq!(stored.clones.load(Ordering::SeqCst), 1);
+}
+
+/// A clone made by a scoped thread goes to a thread that keeps waking it; the run is dropped
+/// right after its block was made that way.
+#[test]
+fn a_run_dropped_right_after_a_thread_made_its_block_is_unharmed_by_late_wakes() {
+    async fn send(to: &Mutex<mpsc::Sender<Waker>>) -> u32 {
+        poll_fn(|cx| {
+            let waker = cx.waker();
+            let to = to.lock().unwrap().clone();
+            thread::scope(|scope| {
+                scope.spawn(move || to.send(waker.clone()).unwrap());
+            });
+            Poll::<u32>::Pending
+        })
+        .await
+    }
+    let (to, from) = mpsc::channel::<Waker>();
+    let waking = thread::spawn(move || {
+        let mut count = 0;
+        while let Ok(waker) = from.recv() {
+            for _ in 0..5 {
+                waker.wake_by_ref();
+                thread::yield_now();
+            }
+            count += 1;
+            waker.wake();
+        }
+        count
+    });
+    let b = DagBuilder::<()>::new();
+    b.add_node(send, b.add_constant(Mutex::new(to)));
+    let dag = b.build();
+    let runs = support::scaled(10, 3);
+    for _ in 0..runs {
+        let poller = Poller::new();
+        let mut run = dag.run(&());
+        assert!(poller.poll(&mut run).is_pending());
+        drop(run);
+    }
+    drop(dag);
+    assert_eq!(waking.join().unwrap(), runs);
 }
