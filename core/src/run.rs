@@ -486,9 +486,9 @@ pub struct DagFuture<'a, P, K: Flavor = Sendable, O = ()> {
 // SAFETY: a run of a `Sendable` DAG holds `&P` (sent across threads: `P: Sync`), a shared
 // `DagCore` (`Sync`: see `Dag`'s impl), node futures that are `Send` and outputs that are
 // `Send + Sync` (the `for<'a> NodeFn::Future: Send` and `Value<Sendable>` bounds of the
-// `Sendable` `IntoTask` impls), and its
-// waker block, which is thread-safe (`WakeQueue`). The observer goes with the run, hence
-// `O: Send`.
+// `Sendable` `IntoTask` impls), its run block (owned: the ready queue's pointer into it goes
+// with it) and its waker block, which is thread-safe (`WakeQueue`). The observer goes with the
+// run, hence `O: Send`.
 unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}
 // SAFETY: `&DagFuture` gives access to nothing but counts for `Debug`.
 unsafe impl<P: Sync, O: Sync> Sync for DagFuture<'_, P, Sendable, O> {}
