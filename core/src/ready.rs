@@ -54,15 +54,17 @@ pub(crate) struct ReadyQueue {
     /// `buffer_len(tasks)`, kept: bounds checks read it.
     buf_len: usize,
     owned: bool,
-    tasks: usize,
+    /// The run's tasks (`u32`s: a run has at most `waker::MAX_TASKS`, and the run's future
+    /// moves less).
+    tasks: u32,
     /// Where the current batch's list starts (`0` or `tasks`), the position of the next task
     /// to poll in it, and its length.
-    current: usize,
-    cursor: usize,
-    current_len: usize,
+    current: u32,
+    cursor: u32,
+    current_len: u32,
     /// How many tasks are queued for the next batch (in the other list, in the order they
     /// came).
-    next_len: usize,
+    next_len: u32,
 }
 
 impl ReadyQueue {
@@ -82,7 +84,7 @@ impl ReadyQueue {
             buf,
             buf_len: buffer_len(tasks),
             owned: false,
-            tasks,
+            tasks: u32::try_from(tasks).expect("dagfut: a DAG holds at most u32::MAX tasks"),
             current: 0,
             cursor: 0,
             current_len: 0,
@@ -122,7 +124,7 @@ impl ReadyQueue {
 
     /// Where the list of the next batch starts.
     fn next(&self) -> usize {
-        self.tasks - self.current
+        (self.tasks - self.current) as usize
     }
 
     /// Queues `task` for the next batch. It must not be queued already.
@@ -134,7 +136,7 @@ impl ReadyQueue {
             self.next_bits |= 1 << (task % u64::BITS);
             return;
         }
-        let at = self.next() + self.next_len;
+        let at = self.next() + self.next_len as usize;
         self.buf_mut()[at] = task;
         self.next_len += 1;
     }
@@ -152,7 +154,7 @@ impl ReadyQueue {
         if self.small {
             return (self.current_bits.count_ones() + self.next_bits.count_ones()) as usize;
         }
-        self.current_len - self.cursor + self.next_len
+        (self.current_len - self.cursor + self.next_len) as usize
     }
 
     /// The next task to poll: the rest of the current batch first, then the next batch, in
@@ -171,7 +173,7 @@ impl ReadyQueue {
             return Some(task);
         }
         if self.cursor < self.current_len {
-            let task = self.buf()[self.current + self.cursor];
+            let task = self.buf()[(self.current + self.cursor) as usize];
             self.cursor += 1;
             return Some(task);
         }
@@ -190,8 +192,8 @@ impl ReadyQueue {
     /// index order, makes them the current batch, and returns its first task.
     #[inline(never)]
     fn start_next_batch(&mut self) -> u32 {
-        let (next, len) = (self.next(), self.next_len);
-        let tasks = self.tasks;
+        let (next, len) = (self.next(), self.next_len as usize);
+        let tasks = self.tasks as usize;
         let (lists, bits) = self.buf_mut().split_at_mut(2 * tasks);
         let batch = &mut lists[next..next + len];
         if len <= SMALL_BATCH {
@@ -199,8 +201,8 @@ impl ReadyQueue {
         } else {
             order_large_batch(batch, bits);
         }
-        self.current = next;
-        self.current_len = len;
+        self.current = self.tasks - self.current;
+        self.current_len = self.next_len;
         self.cursor = 1;
         self.next_len = 0;
         self.buf()[next]

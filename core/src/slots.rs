@@ -108,9 +108,9 @@ pub(crate) struct Slots<'a> {
     /// The next task whose future `Drop` will drop: futures go first, all of them, so that no
     /// future outlives an output it may borrow (a guard reading its input in its `Drop`).
     /// `len` once none is left. A panicking drop resumes after it.
-    future_cursor: usize,
+    future_cursor: u32,
     /// The next task whose output `Drop` will drop, once every future is gone.
-    output_cursor: usize,
+    output_cursor: u32,
 }
 
 impl<'a> Slots<'a> {
@@ -435,8 +435,8 @@ impl<'a> Slots<'a> {
     /// Drops every future still in the arena, then every output, each once: a future may
     /// borrow any output (its inputs), never the other way round.
     fn drop_values(&mut self) {
-        while let Some(&state) = self.states().get(self.future_cursor) {
-            let task = self.future_cursor;
+        while let Some(&state) = self.states().get(self.future_cursor as usize) {
+            let task = self.future_cursor as usize;
             self.future_cursor += 1;
             if state == RUNNING {
                 self.states_mut()[task] = VACANT;
@@ -447,8 +447,8 @@ impl<'a> Slots<'a> {
         if !self.core.get().outputs_need_drop {
             return;
         }
-        while let Some(&state) = self.states().get(self.output_cursor) {
-            let task = self.output_cursor;
+        while let Some(&state) = self.states().get(self.output_cursor as usize) {
+            let task = self.output_cursor as usize;
             self.output_cursor += 1;
             if state == DONE {
                 self.states_mut()[task] = VACANT;

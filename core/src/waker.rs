@@ -286,7 +286,7 @@ unsafe fn drop_waker(data: *const ()) {
 pub(crate) struct WakeQueue<'a> {
     /// The block, null until made (`block`).
     block: AtomicPtr<Header>,
-    len: usize,
+    len: u32,
     /// Where the block comes from and goes back to when the run ends with no waker of it
     /// alive (none in unit tests, nor under loom, whose atomics live in one model execution).
     cache: Option<Lent<'a, RunCache>>,
@@ -349,7 +349,8 @@ impl<'a> WakeQueue<'a> {
         let cache = cache.and(None);
         WakeQueue {
             block: AtomicPtr::new(core::ptr::null_mut()),
-            len,
+            // At most `MAX_TASKS` (asserted above).
+            len: len as u32,
             cache: cache.map(Lent::new),
             registered: false,
         }
@@ -369,7 +370,7 @@ impl<'a> WakeQueue<'a> {
         if let Some(block) = self.existing() {
             return block;
         }
-        let layout = block_layout(self.len);
+        let layout = block_layout(self.len as usize);
         let (kept, ticket) = match self.cache {
             Some(cache) => cache.get().wakes.take(),
             None => (None, Ticket::NONE),
@@ -397,14 +398,14 @@ impl<'a> WakeQueue<'a> {
                 refs: AtomicUsize::new(1),
                 head: AtomicU32::new(END),
                 closed: AtomicU32::new(0),
-                len: self.len as u32,
+                len: self.len,
                 ticket: holds_ticket,
                 parent: ParentWaker::default(),
             });
             let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();
             for index in 0..self.len {
-                slots.add(index).write(Slot {
-                    index: index as u32,
+                slots.add(index as usize).write(Slot {
+                    index,
                     next: AtomicU32::new(IDLE),
                 });
             }
@@ -546,7 +547,7 @@ impl<'a> WakeQueue<'a> {
     /// proto waker pointing at `proto` without one.
     #[inline]
     fn lent<'p>(&'p self, block: Option<Block>, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
-        assert!(index < self.len as u32, "dagfut: waker slot out of range");
+        assert!(index < self.len, "dagfut: waker slot out of range");
         let raw = match block {
             // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
             // header from it (`Block::from_waker_data`).
