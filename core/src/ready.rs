@@ -76,6 +76,7 @@ impl ReadyQueue {
     /// while the queue is used (the run block's buffer: `Slots::ready_buffer`), whose bitmap
     /// (the words after the two lists) is clear: a new block is zeroed, and every batch that
     /// sets bits clears them before it returns, with no code but this module's in between.
+    #[inline]
     pub(crate) unsafe fn new(tasks: usize, buf: NonNull<u32>) -> Self {
         let queue = ReadyQueue {
             small: tasks <= SMALL_RUN,

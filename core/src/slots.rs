@@ -116,6 +116,7 @@ pub(crate) struct Slots<'a> {
 impl<'a> Slots<'a> {
     /// The arena of a new run of `core` with the parameter `param` (which the caller keeps
     /// borrowed for `'a`). Each task waits for its input edges.
+    #[inline]
     pub(crate) fn new<P>(core: &'a DagCore, param: &'a P) -> Self {
         let layout = core.block;
         let (block, ticket) = if layout.size() == 0 {

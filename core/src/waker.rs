@@ -339,6 +339,7 @@ impl core::ops::Deref for NodeWaker<'_> {
 impl<'a> WakeQueue<'a> {
     /// A queue for `len` tasks, none queued, with no block yet: it will be the one a run
     /// before left in `cache` if there is one (and it goes back there), or a new one.
+    #[inline]
     pub(crate) fn new(len: usize, cache: Option<&'a RunCache>) -> Self {
         assert!(
             len <= MAX_TASKS,
@@ -468,33 +469,15 @@ impl<'a> WakeQueue<'a> {
 
     /// Moves every woken task to the back of `ready`, oldest wake first, passing each to
     /// `woken` as it goes. Returns how many.
-    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue, mut woken: impl FnMut(u32)) -> usize {
+    #[inline]
+    pub(crate) fn drain_into(&self, ready: &mut ReadyQueue, woken: impl FnMut(u32)) -> usize {
         let Some(block) = self.existing() else {
             return 0;
         };
-        let header = block.header();
-        if header.head.load(Ordering::Relaxed) == END {
+        if block.header().head.load(Ordering::Relaxed) == END {
             return 0;
         }
-        let mut top = header.head.swap(END, Ordering::Acquire);
-        // The taken list is ours now (its slots are not IDLE, so no waker writes them):
-        // reverse it in place so the oldest wake is polled first.
-        let mut reversed = END;
-        while top != END {
-            let slot = block.slot(top);
-            let next = slot.next.load(Ordering::Relaxed);
-            slot.next.store(reversed, Ordering::Relaxed);
-            reversed = top;
-            top = next;
-        }
-        let mut count = 0;
-        while reversed != END {
-            ready.push(reversed);
-            woken(reversed);
-            count += 1;
-            reversed = block.slot(reversed).next.load(Ordering::Relaxed);
-        }
-        count
+        drain_woken(block, ready, woken)
     }
 
     /// Marks `index` not queued, just before it is polled: a wake from now on queues it again.
@@ -575,6 +558,31 @@ impl<'a> WakeQueue<'a> {
     pub(crate) fn ref_count(&self) -> usize {
         self.block().header().refs.load(Ordering::Relaxed)
     }
+}
+
+/// [`WakeQueue::drain_into`] once the stack of `block` holds a woken task.
+#[inline(never)]
+fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32)) -> usize {
+    let header = block.header();
+    let mut top = header.head.swap(END, Ordering::Acquire);
+    // The taken list is ours now (its slots are not IDLE, so no waker writes them):
+    // reverse it in place so the oldest wake is polled first.
+    let mut reversed = END;
+    while top != END {
+        let slot = block.slot(top);
+        let next = slot.next.load(Ordering::Relaxed);
+        slot.next.store(reversed, Ordering::Relaxed);
+        reversed = top;
+        top = next;
+    }
+    let mut count = 0;
+    while reversed != END {
+        ready.push(reversed);
+        woken(reversed);
+        count += 1;
+        reversed = block.slot(reversed).next.load(Ordering::Relaxed);
+    }
+    count
 }
 
 /// Marks task `index` of `block` not queued: a wake from now on queues it again.
