@@ -18,6 +18,17 @@ use crate::ready;
 use crate::run::{DagFuture, SettledDagFuture, TryDagFuture};
 use crate::task::{ConstBox, ErasedTask, Source};
 
+/// What a run reads of one task (see `DagCore::records`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TaskRecord {
+    /// Its slot's offset in the run's arena.
+    pub(crate) offset: usize,
+    /// Its sources: `DagCore::sources[sources.0..sources.1]`.
+    pub(crate) sources: (u32, u32),
+    /// Its dependents: `DagCore::dependents[dependents.0..dependents.1]`.
+    pub(crate) dependents: (u32, u32),
+}
+
 /// The frozen graph, without its type parameters.
 pub(crate) struct DagCore {
     pub(crate) id: DagId,
@@ -25,14 +36,14 @@ pub(crate) struct DagCore {
     pub(crate) tasks: Box<[Box<dyn ErasedTask>]>,
     /// Each task's name, if it was given one.
     pub(crate) names: Box<[Option<Cow<'static, str>>]>,
-    /// Each task's slot offset in the run's arena.
-    pub(crate) offsets: Box<[usize]>,
+    /// What a run reads of each task as it starts and completes it, in one record per task
+    /// (one bounds check, one cache line): its slot's offset, its sources, its dependents.
+    pub(crate) records: Box<[TaskRecord]>,
     /// Every task's sources, resolved (a task's output by its offset in the arena), task
-    /// after task: task `i`'s are `sources[sources_start[i]..sources_start[i + 1]]`. One flat
-    /// array read in order as the tasks start, rather than a table per task.
+    /// after task (`TaskRecord::sources`). One flat array read in order as the tasks start,
+    /// rather than a table per task.
     pub(crate) sources: Box<[Source]>,
-    pub(crate) sources_start: Box<[u32]>,
-    /// The layout of a run's block: the arena (every task's slot, at `offsets`), then a state
+    /// The layout of a run's block: the arena (every task's slot, at its offset), then a state
     /// per task at `states_at`, then the ready queue's buffer at `ready_at`. One allocation, so
     /// a run takes one block from the cache, not three.
     pub(crate) block: Layout,
@@ -41,9 +52,8 @@ pub(crate) struct DagCore {
     /// Where the ready queue's buffer starts in the run block (bytes).
     pub(crate) ready_at: usize,
     pub(crate) constants: Box<[ConstBox]>,
-    /// The dependents of task `i` are `dependents[dependents_start[i]..dependents_start[i + 1]]`,
-    /// once per edge (a task that takes `i` twice is there twice).
-    pub(crate) dependents_start: Box<[u32]>,
+    /// The dependents of every task, task after task (`TaskRecord::dependents`), once per
+    /// edge (a task that takes `i` twice is there twice).
     pub(crate) dependents: Box<[u32]>,
     /// Whether each edge of `dependents` is an optional input (empty: none is).
     pub(crate) optional_edges: Box<[bool]>,
@@ -145,14 +155,14 @@ impl DagCore {
             .ok_or(BuildError::RunTooLarge {
                 task: count.saturating_sub(1),
             })?;
-        let offsets: Box<[usize]> = offsets;
+        let offsets: Vec<usize> = offsets;
         let source_index =
             |at: usize| u32::try_from(at).expect("dagfut: more than u32::MAX node inputs");
         let mut sources = Vec::new();
-        let mut sources_start = Vec::with_capacity(count + 1);
-        for task in &tasks {
-            sources_start.push(source_index(sources.len()));
-            sources.extend(task.sources().iter().map(|slot| match *slot {
+        let mut records = Vec::with_capacity(count);
+        for (task, erased) in tasks.iter().enumerate() {
+            let start = source_index(sources.len());
+            sources.extend(erased.sources().iter().map(|slot| match *slot {
                 Slot::Param => Source::Param,
                 Slot::Constant(index) => Source::Constant(index),
                 Slot::Task(index) => Source::Task {
@@ -160,22 +170,24 @@ impl DagCore {
                     offset: offsets[index as usize],
                 },
             }));
+            records.push(TaskRecord {
+                offset: offsets[task],
+                sources: (start, source_index(sources.len())),
+                dependents: (dependents_start[task], dependents_start[task + 1]),
+            });
         }
-        sources_start.push(source_index(sources.len()));
         let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
         Ok(DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
-            offsets,
+            records: records.into_boxed_slice(),
             sources: sources.into_boxed_slice(),
-            sources_start: sources_start.into_boxed_slice(),
             cache: RunCache::new(block, count),
             block,
             states_at,
             ready_at,
             constants: constants.into_boxed_slice(),
-            dependents_start: dependents_start.into_boxed_slice(),
             dependents: dependents.into_boxed_slice(),
             optional_edges: optional_edges.into_boxed_slice(),
             tolerated,

@@ -204,7 +204,7 @@ impl<'a> Slots<'a> {
         // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
         self.block
             .as_ptr()
-            .wrapping_add(self.core.get().offsets[task as usize])
+            .wrapping_add(self.core.get().records[task as usize].offset)
     }
 
     /// Whether `task` has started and not finished: its future is in its slot.
@@ -236,9 +236,12 @@ impl<'a> Slots<'a> {
         error_sink: *mut (),
         news: &mut News,
     ) -> Option<Poll<Completion>> {
-        let erased = &*self.core.get().tasks[task as usize];
-        let slot = self.slot_ptr(task);
+        let core = self.core.get();
         let index = task as usize;
+        let erased = &*core.tasks[index];
+        let record = core.records[index];
+        // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
+        let slot = self.block.as_ptr().wrapping_add(record.offset);
         if index >= self.len {
             return None;
         }
@@ -250,12 +253,10 @@ impl<'a> Slots<'a> {
         let state = unsafe { &mut *states.add(index) };
         let poll = match *state {
             0 => {
-                let core = self.core.get();
-                let start = core.sources_start[index] as usize;
-                let end = core.sources_start[index + 1] as usize;
+                let (start, end) = record.sources;
                 let inputs = Resolver {
                     arena: self.block.as_ptr(),
-                    sources: &core.sources[start..end],
+                    sources: &core.sources[start as usize..end as usize],
                     constants: &core.constants,
                     param: self.param,
                     states: states.cast_const(),
@@ -297,9 +298,8 @@ impl<'a> Slots<'a> {
     #[inline(always)]
     pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
         let core = self.core.get();
-        let start = core.dependents_start[task as usize] as usize;
-        let end = core.dependents_start[task as usize + 1] as usize;
-        for &dependent in &core.dependents[start..end] {
+        let (start, end) = core.records[task as usize].dependents;
+        for &dependent in &core.dependents[start as usize..end as usize] {
             let remaining = &mut self.states_mut()[dependent as usize];
             match *remaining {
                 // Skipped already, because another of its inputs failed.
@@ -330,9 +330,8 @@ impl<'a> Slots<'a> {
         scratch.clear();
         scratch.push_back(task);
         while let Some(failed) = scratch.pop_front() {
-            let start = core.dependents_start[failed as usize] as usize;
-            let end = core.dependents_start[failed as usize + 1] as usize;
-            for edge in start..end {
+            let (start, end) = core.records[failed as usize].dependents;
+            for edge in start as usize..end as usize {
                 let dependent = core.dependents[edge];
                 let optional = core.optional_edges.get(edge) == Some(&true);
                 let state = &mut self.states_mut()[dependent as usize];
