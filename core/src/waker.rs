@@ -96,11 +96,13 @@ fn block_layout(len: usize) -> Layout {
 struct Block(NonNull<Header>);
 
 impl Block {
+    #[inline]
     fn header(&self) -> &Header {
         // SAFETY: a `Block` is only made for a live block (the caller holds a reference).
         unsafe { self.0.as_ref() }
     }
 
+    #[inline]
     fn slot_ptr(self, index: u32) -> *const Slot {
         self.0
             .as_ptr()
@@ -110,6 +112,7 @@ impl Block {
             .cast_const()
     }
 
+    #[inline]
     fn slot(&self, index: u32) -> &Slot {
         // Every index the run passes is a task index, and a waker's is its own slot's: this
         // never fails, but an out-of-range index would read outside the block.
