@@ -142,7 +142,7 @@ impl DagCore {
                 arena = extended;
                 Ok(offset)
             })
-            .collect::<Result<_, BuildError>>()?;
+            .collect::<Result<Vec<usize>, BuildError>>()?;
         // The states and the ready queue's buffer after the arena, in the same block.
         let words = |len| Layout::array::<u32>(len).ok();
         let (block, states_at, ready_at) = words(count)
@@ -155,7 +155,6 @@ impl DagCore {
             .ok_or(BuildError::RunTooLarge {
                 task: count.saturating_sub(1),
             })?;
-        let offsets: Vec<usize> = offsets;
         let source_index =
             |at: usize| u32::try_from(at).expect("dagfut: more than u32::MAX node inputs");
         let mut sources = Vec::new();

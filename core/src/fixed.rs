@@ -1018,24 +1018,14 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         // The run waits for the first time: it claims the block's wakers, which its nodes
         // already hold, and from now on each poll registers the parent's waker as it starts.
         // A wake during this poll found no waker to wake: look once more after registering.
-        let untouched = seen & CLAIMED == 0
-            && wakers
-                .state
-                .compare_exchange(
-                    seen,
-                    seen.wrapping_add(CLAIM) | CLAIMED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok();
-        if !untouched && !claim(wakers) {
+        let Some(untouched) = claim(wakers, seen) else {
             // Another run owns them: the wakers our nodes hold wake it, not us. Poll every
             // running node again at once, with our task's waker.
             *wakes = Wakes::Shared;
             run.shared = true;
             cx.waker().wake_by_ref();
             return false;
-        }
+        };
         *wakes = Wakes::Own(Claim(wakers));
         wakers.register(cx.waker());
         let woken = wakers.woken.swap(0, Ordering::AcqRel);
@@ -1056,9 +1046,16 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     }
 }
 
-/// Claims `wakers` if no run is using them.
-fn claim<const N: usize>(wakers: &Wakers<N>) -> bool {
-    let mut state = wakers.state.load(Ordering::Acquire);
+/// Claims `wakers` if no run is using them, trying first from `seen`, the state the run noted
+/// before its nodes got the block's wakers: `Some(true)` if the block was still in that state
+/// (nobody claimed it since: the claim count is the same), `Some(false)` if it was claimed
+/// from a later state, `None` if another run is using it.
+fn claim<const N: usize>(wakers: &Wakers<N>, seen: u64) -> Option<bool> {
+    let mut state = if seen & CLAIMED == 0 {
+        seen
+    } else {
+        wakers.state.load(Ordering::Acquire)
+    };
     while state & CLAIMED == 0 {
         match wakers.state.compare_exchange_weak(
             state,
@@ -1066,11 +1063,11 @@ fn claim<const N: usize>(wakers: &Wakers<N>) -> bool {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => return true,
+            Ok(_) => return Some(state == seen),
             Err(now) => state = now,
         }
     }
-    false
+    None
 }
 
 impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, '_, S, G, E, N> {

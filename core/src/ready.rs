@@ -40,19 +40,20 @@ pub(crate) const fn buffer_len(tasks: usize) -> usize {
 }
 
 /// Tasks to poll: the current batch, in index order, then the tasks queued since.
+///
+/// A run of at most `SMALL_RUN` tasks (`small`) keeps its batches in `current_bits` and
+/// `next_bits`, one bit per task, and its lists and their bitmap below are empty.
 pub(crate) struct ReadyQueue {
-    /// Whether the run has at most `SMALL_RUN` tasks: the batches are `current_bits` and
-    /// `next_bits`, one bit per task, and the lists and their bitmap below are empty.
-    small: bool,
     current_bits: u64,
     next_bits: u64,
     /// `buffer_len(tasks)` words: two lists of up to `tasks` indexes each, at `0` and at
     /// `tasks` — the batch being polled and the tasks queued since, which is which
     /// alternating — then a bitmap of one bit per task, all clear between batches. In the run
-    /// block (`Slots::ready_buffer`), or owned (`owned`: unit tests).
+    /// block (`Slots::ready_buffer`), or, in unit tests, its own (`owned`).
     buf: NonNull<u32>,
     /// `buffer_len(tasks)`, kept: bounds checks read it.
     buf_len: usize,
+    #[cfg(test)]
     owned: bool,
     /// The run's tasks (`u32`s: a run has at most `waker::MAX_TASKS`, and the run's future
     /// moves less).
@@ -79,11 +80,11 @@ impl ReadyQueue {
     #[inline]
     pub(crate) unsafe fn new(tasks: usize, buf: NonNull<u32>) -> Self {
         let queue = ReadyQueue {
-            small: tasks <= SMALL_RUN,
             current_bits: 0,
             next_bits: 0,
             buf,
             buf_len: buffer_len(tasks),
+            #[cfg(test)]
             owned: false,
             tasks: u32::try_from(tasks).expect("dagfut: a DAG holds at most u32::MAX tasks"),
             current: 0,
@@ -109,6 +110,12 @@ impl ReadyQueue {
         queue
     }
 
+    /// Whether the batches are bitmasks: the run has at most `SMALL_RUN` tasks.
+    #[inline(always)]
+    fn small(&self) -> bool {
+        self.tasks as usize <= SMALL_RUN
+    }
+
     /// The buffer.
     #[inline(always)]
     fn buf(&self) -> &[u32] {
@@ -131,7 +138,7 @@ impl ReadyQueue {
     /// Queues `task` for the next batch. It must not be queued already.
     #[inline]
     pub(crate) fn push(&mut self, task: u32) {
-        if self.small {
+        if self.small() {
             // `task` is below `tasks`, at most 64 (a task of this run).
             debug_assert!(self.next_bits & (1 << task) == 0, "a task was queued twice");
             self.next_bits |= 1 << (task % u64::BITS);
@@ -144,7 +151,7 @@ impl ReadyQueue {
 
     /// Whether no task is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        if self.small {
+        if self.small() {
             return self.current_bits | self.next_bits == 0;
         }
         self.cursor == self.current_len && self.next_len == 0
@@ -152,7 +159,7 @@ impl ReadyQueue {
 
     /// How many tasks are queued.
     pub(crate) fn len(&self) -> usize {
-        if self.small {
+        if self.small() {
             return (self.current_bits.count_ones() + self.next_bits.count_ones()) as usize;
         }
         (self.current_len - self.cursor + self.next_len) as usize
@@ -162,7 +169,7 @@ impl ReadyQueue {
     /// index order.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<u32> {
-        if self.small {
+        if self.small() {
             if self.current_bits == 0 {
                 self.current_bits = core::mem::take(&mut self.next_bits);
                 if self.current_bits == 0 {
@@ -210,6 +217,7 @@ impl ReadyQueue {
     }
 }
 
+#[cfg(test)]
 impl Drop for ReadyQueue {
     fn drop(&mut self) {
         if self.owned {
@@ -284,7 +292,7 @@ mod tests {
         assert_eq!(buffer_len(SMALL_RUN), 0);
         assert!(buffer_len(SMALL_RUN + 1) > 0);
         let mut queue = ReadyQueue::owned(SMALL_RUN);
-        assert!(queue.small && queue.is_empty());
+        assert!(queue.small() && queue.is_empty());
         for task in [63, 3, 40, 0] {
             queue.push(task);
         }

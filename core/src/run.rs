@@ -137,8 +137,8 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
     fn poll_ready_nodes(&mut self, cx: &mut Context<'_>, policy: Policy) -> Poll<Ending<'a, E>> {
         let catch_panics = self.catches_panics();
         if let Phase::NotStarted = self.phase {
-            let count = self.core.get().tasks.len();
             let core = self.core.get();
+            let count = core.tasks.len();
             let slots = Slots::new(core, self.param.get());
             // SAFETY: the ready queue's buffer in the run block, which `slots` owns and which
             // nothing else uses. The run uses the queue only while `slots` is beside it in the
@@ -195,7 +195,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 Some(waker) => waker,
                 None => {
                     proto = run.wakes.proto(task);
-                    run.wakes.lend_proto(task, &proto)
+                    proto.lend()
                 }
             };
             let mut node_cx = Context::from_waker(&waker);

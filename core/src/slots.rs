@@ -236,15 +236,15 @@ impl<'a> Slots<'a> {
         error_sink: *mut (),
         news: &mut News,
     ) -> Option<Poll<Completion>> {
-        let core = self.core.get();
         let index = task as usize;
+        if index >= self.len {
+            return None;
+        }
+        let core = self.core.get();
         let erased = &*core.tasks[index];
         let record = core.records[index];
         // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
         let slot = self.block.as_ptr().wrapping_add(record.offset);
-        if index >= self.len {
-            return None;
-        }
         // One raw pointer for every state: the task's own, written below through `state`, and
         // the others, which an optional input reads as the task starts (`Resolver::states`).
         let states = self.states.as_ptr();

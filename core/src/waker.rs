@@ -314,13 +314,18 @@ pub(crate) struct Proto<'q> {
     _queue: core::marker::PhantomData<&'q ()>,
 }
 
-impl Proto<'_> {
-    /// A `Proto` of no queue, for a lent block's waker, which points at none.
-    const NONE: Proto<'static> = Proto {
-        queue: core::ptr::null(),
-        task: 0,
-        _queue: core::marker::PhantomData,
-    };
+impl<'q> Proto<'q> {
+    /// Its proto waker, lent for one poll (see [`WakeQueue::lend`]: the run lends this one
+    /// only while the queue has no block).
+    #[inline]
+    pub(crate) fn lend(&'q self) -> NodeWaker<'q> {
+        let raw = RawWaker::new(core::ptr::from_ref(self).cast::<()>(), &PROTO_VTABLE);
+        // SAFETY: the vtable's functions uphold the `RawWaker` contract for a `Proto` whose
+        // queue outlives the lent waker (`'q`): clone and wake go through the block they
+        // make, and there is nothing to drop. A clone is a block's waker, owning its own
+        // reference.
+        NodeWaker::new(unsafe { Waker::from_raw(raw) })
+    }
 }
 
 /// A node's waker for one poll, borrowed (for `'p`) from the queue: the block's waker of the
@@ -329,6 +334,16 @@ impl Proto<'_> {
 pub(crate) struct NodeWaker<'p> {
     waker: ManuallyDrop<Waker>,
     _lent: core::marker::PhantomData<&'p ()>,
+}
+
+impl NodeWaker<'_> {
+    /// `waker`, lent: never dropped, as it owns no reference.
+    fn new(waker: Waker) -> Self {
+        NodeWaker {
+            waker: ManuallyDrop::new(waker),
+            _lent: core::marker::PhantomData,
+        }
+    }
 }
 
 impl core::ops::Deref for NodeWaker<'_> {
@@ -492,7 +507,7 @@ impl<'a> WakeQueue<'a> {
         }
     }
 
-    /// What the proto waker of task `index` points at (see [`waker`](Self::waker)).
+    /// What the proto waker of task `index` points at (see [`Proto::lend`]).
     #[inline]
     pub(crate) fn proto(&self, index: u32) -> Proto<'_> {
         Proto {
@@ -503,57 +518,39 @@ impl<'a> WakeQueue<'a> {
     }
 
     /// The waker of task `index` for one poll, borrowed from the run: the block's if it is
-    /// made, else a proto waker pointing at `proto` (made by [`proto`](Self::proto) for the
-    /// same task, from this queue, which must not move or be written through `&mut` while
-    /// the waker lives). It holds no reference of its own; cloning it takes one.
+    /// made, else `proto`'s (made by [`proto`](Self::proto) for the same task). It holds no
+    /// reference of its own; cloning it takes one.
     #[cfg(test)]
     pub(crate) fn waker<'p>(&'p self, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
-        self.lent(self.existing(), index, proto)
+        match self.existing() {
+            Some(block) => self.block_waker(block, index),
+            None => proto.lend(),
+        }
     }
 
     /// Marks task `index` not queued, as it is about to be polled (a wake from then on queues
-    /// it again), and lends the block's waker of it for that poll, as [`waker`](Self::waker);
-    /// `None` if the block is not made yet: lend a proto waker then
-    /// ([`lend_proto`](Self::lend_proto)).
+    /// it again), and lends the block's waker of it for that poll; `None` if the block is not
+    /// made yet: lend a proto waker then ([`Proto::lend`]).
     #[inline]
     pub(crate) fn lend(&self, index: u32) -> Option<NodeWaker<'_>> {
         let block = self.existing()?;
         mark_polled(block, index);
-        // A block's waker points at no `Proto`.
-        Some(self.lent(Some(block), index, &Proto::NONE))
+        Some(self.block_waker(block, index))
     }
 
-    /// A proto waker of task `index` for one poll, as [`waker`](Self::waker) without a block.
+    /// `block`'s (the queue's) waker of task `index`, lent for as long as the queue is
+    /// borrowed.
     #[inline]
-    pub(crate) fn lend_proto<'p>(&'p self, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
-        self.lent(None, index, proto)
-    }
-
-    /// `block`'s waker of task `index` (the queue's block, read once by the caller), or a
-    /// proto waker pointing at `proto` without one.
-    #[inline]
-    fn lent<'p>(&'p self, block: Option<Block>, index: u32, proto: &'p Proto<'p>) -> NodeWaker<'p> {
+    fn block_waker(&self, block: Block, index: u32) -> NodeWaker<'_> {
         assert!(index < self.len, "dagfut: waker slot out of range");
-        let raw = match block {
-            // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
-            // header from it (`Block::from_waker_data`).
-            Some(block) => RawWaker::new(block.slot_ptr(index).cast::<()>(), &VTABLE),
-            None => {
-                debug_assert!(proto.task == index && core::ptr::eq(proto.queue.cast(), self));
-                RawWaker::new(core::ptr::from_ref(proto).cast::<()>(), &PROTO_VTABLE)
-            }
-        };
-        // SAFETY: the vtables' functions uphold the `RawWaker` contract: for a slot pointer
-        // of a live block (the queue's reference keeps it while the waker is lent, `'p`),
-        // clone takes a reference, drop gives one up, wake is thread-safe; for a proto, whose
-        // queue and `Proto` outlive the lent waker (`'p`), clone and wake go through the block
-        // they make, and there is nothing to drop. The lent waker is never dropped
-        // (`ManuallyDrop`), matching the reference it does not own; any clone owns its own.
-        let waker = unsafe { Waker::from_raw(raw) };
-        NodeWaker {
-            waker: ManuallyDrop::new(waker),
-            _lent: core::marker::PhantomData,
-        }
+        // Derived from the block pointer, not from a `&Slot`: the waker steps back to the
+        // header from it (`Block::from_waker_data`).
+        let raw = RawWaker::new(block.slot_ptr(index).cast::<()>(), &VTABLE);
+        // SAFETY: the vtable's functions uphold the `RawWaker` contract for slot pointers of
+        // a live block (the queue's reference keeps it while the waker is lent): clone takes
+        // a reference, drop gives one up, wake is thread-safe. The lent waker is never
+        // dropped, matching the reference it does not own.
+        NodeWaker::new(unsafe { Waker::from_raw(raw) })
     }
 
     /// The block's reference count (for tests; the block is made if it is not yet).
@@ -602,10 +599,10 @@ static PROTO_VTABLE: RawWakerVTable =
 /// The block's task behind a proto waker, the block made if it is not yet.
 ///
 /// # Safety
-/// `data` is the data pointer of a proto waker (`WakeQueue::waker`) still borrowed.
+/// `data` is the data pointer of a proto waker (`Proto::lend`) still borrowed.
 unsafe fn proto_target(data: *const ()) -> (Block, u32) {
     // SAFETY: the `Proto` outlives the borrowed waker, and so does its queue, which is not
-    // written through `&mut` meanwhile (`WakeQueue::waker`'s contract).
+    // moved or written through `&mut` meanwhile (the `Proto` borrows it).
     let proto = unsafe { &*data.cast::<Proto<'_>>() };
     // SAFETY: as above.
     let queue = unsafe { &*proto.queue };
@@ -664,24 +661,18 @@ impl Drop for WakeQueue<'_> {
         };
         // With no waker of the block alive, no one can reach it but us: the next run may
         // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
-        // every access of that waker happened before. (Not under loom: its atomics live in one
-        // model's execution only.)
-        if let Some(cache) = self.cache {
-            let place = &cache.get().wakes;
-            #[cfg(not(dagfut_loom))]
-            let unreachable = header.refs.load(Ordering::Acquire) == 1;
-            #[cfg(dagfut_loom)]
-            let unreachable = false;
-            if !unreachable {
-                place.give_up(ticket);
-            } else if place.leave(ticket, block.0.cast()).is_ok() {
-                // The cache owns the block and its one reference now.
-                core::mem::forget(release);
-                drop(parent);
-                return;
+        // every access of that waker happened before.
+        if header.refs.load(Ordering::Acquire) == 1 {
+            core::mem::forget(release);
+            // SAFETY: the queue's reference, the last one, given up here; the parent's waker
+            // is taken.
+            unsafe { self.give_back(block, ticket) };
+        } else {
+            if let Some(cache) = self.cache {
+                cache.get().wakes.give_up(ticket);
             }
+            drop(release);
         }
-        drop(release);
         drop(parent);
     }
 }
@@ -743,7 +734,7 @@ mod tests {
         assert_eq!(queue.drain_into(&mut ReadyQueue::owned(3), |_| {}), 0);
         assert!(queue.lend(1).is_none());
         let proto = queue.proto(1);
-        let waker = queue.lend_proto(1, &proto);
+        let waker = proto.lend();
         // Comparing a lent waker touches nothing.
         assert!(waker.will_wake(&waker));
         assert!(queue.existing().is_none());
