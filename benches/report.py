@@ -221,7 +221,7 @@ TRIED = {
         " that points at the run until then), so a run of ready nodes makes none and registers"
         " no parent waker; the teardown drops values in one pass on the normal path; a run of at"
         " most 64 tasks keeps its ready queue in two bitmasks; the run future is 248 bytes"
-        " (272), its start inlined. Cachegrind: 990 → about 685 instructions per 1-node run"
+        " (272), its start inlined. Cachegrind: 990 → about 660 instructions per 1-node run"
         " (`bash benches/cachegrind.sh`). Left: the caller's move of the run future and the run"
         " state's move into its phase (memcpys, about 70 instructions), the type-erased start"
         " and poll, the teardown's passes; 25 ns is about 280 instructions at this machine's"
@@ -231,7 +231,7 @@ TRIED = {
         " sources holding each input's arena offset: no lookup in the table of offsets, no"
         " pointer to each task's own list), what a run reads of a task is one record (slot"
         " offset, sources, dependents: one bounds check, one cache line), and a node whose"
-        " waker is untouched costs no waker slot: 229 → about 206 instructions per node on a"
+        " waker is untouched costs no waker slot: 229 → about 204 instructions per node on a"
         " ready chain of 1,000 (cachegrind). Left: the run loop's bookkeeping (its state word,"
         " the vtable call, the ready queue), spread thinly over many lines (callgrind); 4 ns is"
         " about 15"
@@ -239,7 +239,7 @@ TRIED = {
         " graphs known at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
         "This stop: the fixed-cost work above and the bitmask ready queue of small runs took"
-        " the ready seed from 2,265 to about 1,676 instructions (cachegrind); the runtime builder's"
+        " the ready seed from 2,265 to about 1,646 instructions (cachegrind); the runtime builder's"
         " runs stay type-erased and general. For a graph known at compile time, `dag!` (next"
         " row) is within 1.5×.",
     "Ahead of the plain per-layer `join_all` on every shape":
@@ -261,8 +261,8 @@ TRIED = {
         " the ready queue share the arena's block. A pend-once run still needs its waker slot"
         " per node (index and link, 8 bytes).",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
-        "This stop: the wake drain's accessors inlined (pend-once chain 774 → about 767"
-        " instructions per node, seed 4,913 → about 4,281, with the rest of this stop's"
+        "This stop: the wake drain's accessors inlined (pend-once chain 774 → about 766"
+        " instructions per node, seed 4,913 → about 4,261, with the rest of this stop's"
         " changes; the lazily made waker block costs a load per node poll); this group moves"
         " about ±10% between runs here. The flat join ignores edges; each dagfut wake pushes on"
         " a lock-free stack and wakes the parent once per batch.",
