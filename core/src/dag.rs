@@ -37,7 +37,8 @@ pub(crate) struct DagCore {
     /// Each task's name, if it was given one.
     pub(crate) names: Box<[Option<Cow<'static, str>>]>,
     /// What a run reads of each task as it starts and completes it, in one record per task
-    /// (one bounds check, one cache line): its slot's offset, its sources, its dependents.
+    /// (one cache line): its slot's offset, its sources, its dependents. One per task, its
+    /// ranges inside `sources` and `dependents` (`check_tables`).
     pub(crate) records: Box<[TaskRecord]>,
     /// Every task's sources, resolved (a task's output by its offset in the arena), task
     /// after task (`TaskRecord::sources`). One flat array read in order as the tasks start,
@@ -176,7 +177,7 @@ impl DagCore {
             });
         }
         let outputs_need_drop = tasks.iter().any(|task| task.output_needs_drop());
-        Ok(DagCore {
+        let core = DagCore {
             id,
             tasks: tasks.into_boxed_slice(),
             names: names.into_boxed_slice(),
@@ -194,7 +195,35 @@ impl DagCore {
             in_degree: in_degree.into_boxed_slice(),
             roots,
             outputs_need_drop,
-        })
+        };
+        core.check_tables();
+        Ok(core)
+    }
+
+    /// Checks, once per DAG, what a run then reads without a bounds check (`Slots::poll_task`,
+    /// `Slots::release_dependents`): one record and one state per task, each record's ranges
+    /// inside `sources` and `dependents`, every dependent a task.
+    ///
+    /// # Panics
+    /// If one of them does not hold (a bug of `new`, never of the user's graph).
+    fn check_tables(&self) {
+        let count = self.tasks.len();
+        assert!(
+            self.records.len() == count && self.in_degree.len() == count,
+            "dagfut: a DAG's tables disagree on its task count"
+        );
+        let within = |(start, end): (u32, u32), len: usize| start <= end && end as usize <= len;
+        assert!(
+            self.records.iter().all(|record| {
+                within(record.sources, self.sources.len())
+                    && within(record.dependents, self.dependents.len())
+            }),
+            "dagfut: a task's record points outside the DAG's tables"
+        );
+        assert!(
+            self.dependents.iter().all(|&dependent| (dependent as usize) < count),
+            "dagfut: a dependent that is not a task"
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use crate::dag::DagCore;
 use crate::error::DagError;
@@ -17,7 +17,7 @@ use crate::observe::{NodeEvent, Observer};
 use crate::outputs::Outputs;
 use crate::policy::News;
 use crate::ready::ReadyQueue;
-use crate::slots::{DONE, Lent, RUNNING, Slots};
+use crate::slots::{DONE, Lent, Polling, RUNNING, Slots};
 use crate::task::{Completion, Sink};
 use crate::waker::WakeQueue;
 
@@ -62,6 +62,13 @@ enum Phase<'a, E> {
 struct Run<'a, E> {
     slots: Slots<'a>,
     wakes: WakeQueue<'a>,
+    tally: Tally<E>,
+    #[cfg(feature = "tracing")]
+    spans: crate::spans::RunSpans,
+}
+
+/// What the run loop updates besides the slots and the wakes.
+struct Tally<E> {
     /// Tasks to poll: just started, or woken, in batches polled in index order. Each is here
     /// at most once (a woken task stays marked queued until it is polled).
     ready: ReadyQueue,
@@ -72,8 +79,6 @@ struct Run<'a, E> {
     /// The failures the run went on after, in completion order: every one when it settles;
     /// those a fallback replaced or only optional inputs depended on when it fails fast.
     errors: Vec<DagError<E>>,
-    #[cfg(feature = "tracing")]
-    spans: crate::spans::RunSpans,
 }
 
 /// How a run ended.
@@ -147,16 +152,23 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             // the cache by then).
             let mut ready = unsafe { ReadyQueue::new(count, slots.ready_buffer()) };
             core.roots.iter().for_each(|&root| ready.push(root));
-            self.phase = Phase::Running(Run {
-                slots,
-                wakes: WakeQueue::new(count, Some(&core.cache)),
-                ready,
-                remaining: count,
-                error_sink: None,
-                errors: Vec::new(),
-                #[cfg(feature = "tracing")]
-                spans: crate::spans::RunSpans::new(self.core.get()),
-            });
+            // `NotStarted` holds nothing to drop: replaced without a call to its drop glue.
+            let not_started = core::mem::replace(
+                &mut self.phase,
+                Phase::Running(Run {
+                    slots,
+                    wakes: WakeQueue::new(count, Some(&core.cache)),
+                    tally: Tally {
+                        ready,
+                        remaining: count,
+                        error_sink: None,
+                        errors: Vec::new(),
+                    },
+                    #[cfg(feature = "tracing")]
+                    spans: crate::spans::RunSpans::new(self.core.get()),
+                }),
+            );
+            core::mem::forget(not_started);
         }
         let Phase::Running(run) = &mut self.phase else {
             panic!("dagfut: a run's future was polled after completion");
@@ -167,39 +179,50 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             run.wakes.register(cx.waker());
         }
         let (slots, observer) = (&run.slots, &mut self.observer);
-        run.wakes.drain_into(&mut run.ready, |woken| {
+        run.wakes.drain_into(&mut run.tally.ready, |woken| {
             // A stale wake (of a task that finished) is drained too, and then ignored.
             if slots.is_running(woken) {
                 observer.on_event(woken as usize, NodeEvent::Woken);
             }
         });
         let mut budget = self.budget;
-        // The events of node policies, passed on after each poll (none without policies).
-        let mut news = News::new();
+        // The proto waker of this poll, lent to each node polled before the waker block is
+        // made (`WakeQueue::lend`).
+        let proto = run.wakes.proto(0);
+        let proto_waker = proto.lend();
+        // Where starting nodes find their inputs, and the events of node policies, passed on
+        // after each poll (none without policies).
+        let mut polling = run.slots.polling();
+        // The message of a node's panic that `catch_panics` caught.
+        let mut panic = None;
         loop {
             if budget == 0 {
-                if run.ready.is_empty() {
+                if run.tally.ready.is_empty() {
                     break;
                 }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            let Some(task) = run.ready.pop() else { break };
+            let Some(task) = run.tally.ready.pop() else { break };
             budget -= 1;
             if run.slots.is_ready(task) {
                 self.observer.on_event(task as usize, NodeEvent::Started);
             }
-            // Marked not queued (a wake from now on queues it again), and its waker lent.
-            let proto;
-            let waker = match run.wakes.lend(task) {
-                Some(waker) => waker,
+            // Marked not queued (a wake from now on queues it again), and its waker lent: the
+            // block's, or, until a node touched its waker, the proto waker aimed at it.
+            let block_waker;
+            let waker: &Waker = match run.wakes.lend(task) {
+                Some(waker) => {
+                    block_waker = waker;
+                    &block_waker
+                }
                 None => {
-                    proto = run.wakes.proto(task);
-                    proto.lend()
+                    proto.aim(task);
+                    &proto_waker
                 }
             };
-            let mut node_cx = Context::from_waker(&waker);
-            let sink = (&mut run.error_sink as *mut Sink<E>).cast::<()>();
+            let mut node_cx = Context::from_waker(waker);
+            let sink = (&mut run.tally.error_sink as *mut Sink<E>).cast::<()>();
             let polled = {
                 // The node's span, entered around its poll (not for a stale wake).
                 #[cfg(feature = "tracing")]
@@ -217,47 +240,61 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                         task,
                         &mut node_cx,
                         sink,
-                        &mut news,
+                        &mut polling,
                         catch_panics,
+                        &mut panic,
                     )
                 }
             };
             #[cfg(feature = "tracing")]
-            if matches!(polled, Ok(Some(Poll::Ready(_))) | Err(_)) {
+            if matches!(polled, Some(Poll::Ready(_))) {
                 run.spans.close(task);
             }
             // The retries and timeouts of a node with a policy, before how it ended.
-            if !news.is_empty() {
-                pass_on_news(&mut news, task, &mut self.observer);
+            if !polling.news.is_empty() {
+                pass_on_news(&mut polling.news, task, &mut self.observer);
             }
             let (error, panic) = match polled {
                 // A stale wake: the task completed, failed or was skipped.
-                Ok(None) => continue,
-                Ok(Some(Poll::Pending)) => {
+                None => continue,
+                Some(Poll::Pending) => {
                     self.observer.on_event(task as usize, NodeEvent::Pending);
                     continue;
                 }
-                Ok(Some(Poll::Ready(Completion::Done))) => {
-                    run.slots.release_dependents(task, &mut run.ready);
+                Some(Poll::Ready(Completion::Done)) => {
+                    run.slots.release_dependents(task, &mut run.tally.ready);
                     self.observer.on_event(task as usize, NodeEvent::Completed);
-                    run.remaining = settle_count(run.remaining, 1);
+                    run.tally.remaining = settle_count(run.tally.remaining, 1);
                     continue;
                 }
-                Ok(Some(Poll::Ready(Completion::Recovered))) => {
-                    recovered(self.core.get(), run, task, &mut self.observer);
+                Some(Poll::Ready(Completion::Recovered)) => {
+                    let (slots, tally) = (&mut run.slots, &mut run.tally);
+                    recovered(self.core.get(), slots, tally, task, &mut self.observer);
                     continue;
                 }
-                Ok(Some(Poll::Ready(Completion::Failed))) => (run.error_sink.take(), None),
-                Err(message) => (None, Some(message)),
+                // A panic the run caught, or the node's failure.
+                Some(Poll::Ready(Completion::Failed)) => match panic.take() {
+                    Some(message) => (None, Some(message)),
+                    None => (run.tally.error_sink.take(), None),
+                },
             };
             let core = self.core.get();
-            if let Some(error) = failed(core, run, task, error, panic, policy, &mut self.observer) {
+            if let Some(error) = failed(
+                core,
+                &mut run.slots,
+                &mut run.tally,
+                task,
+                error,
+                panic,
+                policy,
+                &mut self.observer,
+            ) {
                 // Dropping the run drops every running future, then every output.
                 self.phase = Phase::Done;
                 return Poll::Ready(Ending::Failed(error));
             }
         }
-        if run.remaining > 0 {
+        if run.tally.remaining > 0 {
             if !run.wakes.is_registered() {
                 // The run waits, and no parent's waker is in the block yet: the first wait,
                 // or the block was made during this poll (a node touched its waker for the
@@ -277,7 +314,9 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             unreachable!()
         };
         drop(run.wakes);
-        Poll::Ready(Ending::Completed(run.slots, run.errors))
+        let mut slots = run.slots;
+        slots.completed();
+        Poll::Ready(Ending::Completed(slots, run.tally.errors))
     }
 
     /// Whether a node's panic becomes a [`DagError::Panicked`] (`catch_panics`).
@@ -303,13 +342,19 @@ fn pass_on_news<O: Observer>(news: &mut News, task: u32, observer: &mut O) {
 /// goes on as if it had completed. Out of line: the run loop is hot, this is not.
 #[cold]
 #[inline(never)]
-fn recovered<E, O: Observer>(core: &DagCore, run: &mut Run<'_, E>, task: u32, observer: &mut O) {
-    let error = failure(core, task, run.error_sink.take(), None);
-    run.errors.push(error);
+fn recovered<E, O: Observer>(
+    core: &DagCore,
+    slots: &mut Slots<'_>,
+    tally: &mut Tally<E>,
+    task: u32,
+    observer: &mut O,
+) {
+    let error = failure(core, task, tally.error_sink.take(), None);
+    tally.errors.push(error);
     observer.on_event(task as usize, NodeEvent::FellBack);
-    run.slots.release_dependents(task, &mut run.ready);
+    slots.release_dependents(task, &mut tally.ready);
     observer.on_event(task as usize, NodeEvent::Completed);
-    run.remaining = settle_count(run.remaining, 1);
+    tally.remaining = settle_count(tally.remaining, 1);
 }
 
 /// `task` failed (its failure, or the message of its panic): the error that stops the run if
@@ -318,9 +363,11 @@ fn recovered<E, O: Observer>(core: &DagCore, run: &mut Run<'_, E>, task: u32, ob
 /// line, as `recovered`.
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)] // the run's parts, borrowed apart
 fn failed<E, O: Observer>(
     core: &DagCore,
-    run: &mut Run<'_, E>,
+    slots: &mut Slots<'_>,
+    tally: &mut Tally<E>,
     task: u32,
     error: Sink<E>,
     panic: Option<alloc::string::String>,
@@ -334,11 +381,9 @@ fn failed<E, O: Observer>(
         return Some(error);
     }
     let mut scratch = VecDeque::new();
-    let skipped = run
-        .slots
-        .skip_dependents_of(task, &mut run.ready, &mut scratch);
-    run.remaining = settle_count(run.remaining, 1 + skipped);
-    run.errors.push(error);
+    let skipped = slots.skip_dependents_of(task, &mut tally.ready, &mut scratch);
+    tally.remaining = settle_count(tally.remaining, 1 + skipped);
+    tally.errors.push(error);
     None
 }
 
@@ -358,39 +403,45 @@ fn settle_count(remaining: usize, settled: usize) -> usize {
         .expect("dagfut: more tasks settled than the run has")
 }
 
-/// Polls `task` ([`Slots::poll_task`]). With `catch_panics`, a panic out of the node's code
-/// becomes `Err(message)`, after what is left of the node is dropped ([`Slots::abandon`]; a
-/// panic in that drop is lost too). Otherwise the panic goes on unwinding.
+/// Polls `task` ([`Slots::poll_task`]). With `catch_panics`, a panic out of the node's code is
+/// caught: what is left of the node is dropped ([`Slots::abandon`]; a panic in that drop is
+/// lost too), the panic's message goes to `message`, and the task has failed
+/// (`Completion::Failed`). Otherwise the panic goes on unwinding.
 ///
 /// # Safety
 /// As [`Slots::poll_task`].
 #[inline]
-unsafe fn poll_node(
-    slots: &mut Slots<'_>,
+unsafe fn poll_node<'a>(
+    slots: &mut Slots<'a>,
     task: u32,
     cx: &mut Context<'_>,
     error_sink: *mut (),
-    news: &mut News,
+    polling: &mut Polling<'a>,
     catch_panics: bool,
-) -> Result<Option<Poll<Completion>>, alloc::string::String> {
+    message: &mut Option<alloc::string::String>,
+) -> Option<Poll<Completion>> {
     // SAFETY: as the caller guarantees.
-    let mut poll = |slots: &mut Slots<'_>| unsafe { slots.poll_task(task, cx, error_sink, news) };
+    let mut poll = |slots: &mut Slots<'a>| unsafe { slots.poll_task(task, cx, error_sink, polling) };
     if !catch_panics {
-        return Ok(poll(slots));
+        return poll(slots);
     }
     #[cfg(feature = "std")]
     {
         use core::panic::AssertUnwindSafe;
         match std::panic::catch_unwind(AssertUnwindSafe(|| poll(slots))) {
-            Ok(polled) => Ok(polled),
+            Ok(polled) => polled,
             Err(payload) => {
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(|| slots.abandon(task)));
-                Err(panic_message(payload))
+                *message = Some(panic_message(payload));
+                Some(Poll::Ready(Completion::Failed))
             }
         }
     }
     #[cfg(not(feature = "std"))]
-    unreachable!("catch_panics needs the `std` feature")
+    {
+        let _ = message;
+        unreachable!("catch_panics needs the `std` feature")
+    }
 }
 
 impl<P, E, O> RunCore<'_, P, E, O> {
@@ -404,7 +455,7 @@ impl<P, E, O> RunCore<'_, P, E, O> {
                 .field("phase", &"running")
                 .field("running", &run.slots.count(RUNNING))
                 .field("completed", &run.slots.count(DONE))
-                .field("ready", &run.ready.len()),
+                .field("ready", &run.tally.ready.len()),
             Phase::Done => s.field("phase", &"done"),
         };
         s.finish()

@@ -93,6 +93,15 @@ impl<T> Clone for Lent<'_, T> {
 
 impl<T> Copy for Lent<'_, T> {}
 
+/// What the node polls of one poll of a run share: where a starting task finds its inputs
+/// (all but its own sources, set per task by [`Slots::poll_task`]), and the events of a
+/// node's policy.
+pub(crate) struct Polling<'a> {
+    inputs: Resolver<'a>,
+    /// The events of the last node polled (none without policies); the run passes them on.
+    pub(crate) news: News,
+}
+
 /// The values of one run: task slots and their states, the parameter and the DAG's constants.
 pub(crate) struct Slots<'a> {
     core: Lent<'a, DagCore>,
@@ -162,8 +171,37 @@ impl<'a> Slots<'a> {
         }
     }
 
+    /// What the node polls of one poll of the run share ([`poll_task`](Self::poll_task)).
+    #[inline]
+    pub(crate) fn polling(&self) -> Polling<'a> {
+        let core = self.core.get();
+        Polling {
+            inputs: Resolver {
+                arena: self.block.as_ptr(),
+                sources: &[],
+                constants: &core.constants,
+                param: self.param,
+                states: self.states.as_ptr().cast_const(),
+            },
+            news: News::new(),
+        }
+    }
+
+    /// Notes that the run completed: every task completed, failed or was skipped, so no
+    /// future is left, and dropping the slots skips the pass over the futures (a ready run's
+    /// teardown reads no state when its outputs need no drop).
+    #[inline]
+    pub(crate) fn completed(&mut self) {
+        debug_assert!(
+            !self.states().contains(&RUNNING),
+            "a completed run has no future left"
+        );
+        self.future_cursor = self.len as u32;
+    }
+
     /// The ready queue's buffer in the run block: `ready::buffer_len(tasks)` words, its
     /// bitmap clear (a fresh block is zeroed, and every batch clears what it set).
+    #[inline]
     pub(crate) fn ready_buffer(&self) -> NonNull<u32> {
         let buffer = self.block.as_ptr().wrapping_add(self.core.get().ready_at);
         NonNull::new(buffer.cast()).expect("inside a non-null block")
@@ -227,22 +265,29 @@ impl<'a> Slots<'a> {
     /// # Safety
     /// `error_sink` points to a `Sink<E>`, `E` the error type of the `Dag` this run belongs
     /// to: its fallible nodes fail with an `E`, or, if added before `with_error`, with
-    /// `Infallible`, which never writes (see `Mode`).
+    /// `Infallible`, which never writes (see `Mode`). `polling` was made by these slots'
+    /// [`polling`](Self::polling): its inputs point into this run's block.
     #[inline(always)]
     pub(crate) unsafe fn poll_task(
         &mut self,
         task: u32,
         cx: &mut Context<'_>,
         error_sink: *mut (),
-        news: &mut News,
+        polling: &mut Polling<'a>,
     ) -> Option<Poll<Completion>> {
         let index = task as usize;
         if index >= self.len {
             return None;
         }
         let core = self.core.get();
-        let erased = &*core.tasks[index];
-        let record = core.records[index];
+        // SAFETY: `index < len`, the DAG's task count (`new`), which is also the length of
+        // `tasks` and `records` (`DagCore::check_tables`).
+        let (erased, record) = unsafe {
+            (
+                &**core.tasks.get_unchecked(index),
+                *core.records.get_unchecked(index),
+            )
+        };
         // `wrapping_add` keeps this safe; the offset lies inside the arena (`DagCore::new`).
         let slot = self.block.as_ptr().wrapping_add(record.offset);
         // One raw pointer for every state: the task's own, written below through `state`, and
@@ -254,13 +299,10 @@ impl<'a> Slots<'a> {
         let poll = match *state {
             0 => {
                 let (start, end) = record.sources;
-                let inputs = Resolver {
-                    arena: self.block.as_ptr(),
-                    sources: &core.sources[start as usize..end as usize],
-                    constants: &core.constants,
-                    param: self.param,
-                    states: states.cast_const(),
-                };
+                // SAFETY: a record's range lies inside `sources` (`DagCore::check_tables`).
+                polling.inputs.sources =
+                    unsafe { core.sources.get_unchecked(start as usize..end as usize) };
+                let (inputs, news) = (&polling.inputs, &mut polling.news);
                 // SAFETY: state 0 means every task input has settled (each completion counts
                 // down its dependents once per edge, in `release_dependents`, and a failure
                 // only those that take it as optional, in `skip_dependents_of`), so each
@@ -272,14 +314,15 @@ impl<'a> Slots<'a> {
                 // output. Constants and the parameter outlive `'a`. The slot is free: the task
                 // never started. The states are not written while it starts, but its own. The
                 // sources are this task's, resolved when the DAG was built
-                // (`DagCore::sources`). The sink is as the caller guarantees.
+                // (`DagCore::sources`), set just above; the rest of the inputs point into this
+                // run's block, as the caller guarantees, and so is the sink.
                 unsafe {
-                    erased.start_and_poll(slot, &inputs, state, error_sink, news, cx)
+                    erased.start_and_poll(slot, inputs, state, error_sink, news, cx)
                 }
             }
             // SAFETY: RUNNING: the slot holds the future `start` wrote; the sink is as the
             // caller guarantees.
-            RUNNING => unsafe { erased.poll(slot, state, error_sink, news, cx) },
+            RUNNING => unsafe { erased.poll(slot, state, error_sink, &mut polling.news, cx) },
             // A stale wake: nothing to poll.
             _ => return None,
         };
@@ -299,8 +342,13 @@ impl<'a> Slots<'a> {
     pub(crate) fn release_dependents(&mut self, task: u32, ready: &mut ReadyQueue) {
         let core = self.core.get();
         let (start, end) = core.records[task as usize].dependents;
-        for &dependent in &core.dependents[start as usize..end as usize] {
-            let remaining = &mut self.states_mut()[dependent as usize];
+        // SAFETY: a record's range lies inside `dependents` (`DagCore::check_tables`).
+        let dependents = unsafe { core.dependents.get_unchecked(start as usize..end as usize) };
+        let states = self.states.as_ptr();
+        for &dependent in dependents {
+            // SAFETY: a dependent is a task (`DagCore::check_tables`), below `len`, the number
+            // of states (`new`); `&mut self` makes this the only access to the states.
+            let remaining = unsafe { &mut *states.add(dependent as usize) };
             match *remaining {
                 // Skipped already, because another of its inputs failed.
                 FAILED => {}
@@ -539,7 +587,7 @@ mod tests {
         let mut cx = Context::from_waker(Waker::noop());
         let poll = |slots: &mut Slots<'_>, task, cx: &mut Context<'_>| {
             // SAFETY: plain nodes never touch the sink.
-            unsafe { slots.poll_task(task, cx, ptr::null_mut(), &mut News::new()) }
+            unsafe { slots.poll_task(task, cx, ptr::null_mut(), &mut slots.polling()) }
         };
         // Waiting for its input (no safe code can wake it yet, but nothing happens if it is).
         assert_eq!(poll(&mut slots, 1, &mut cx), None);
@@ -572,8 +620,9 @@ mod tests {
         let mut cx = Context::from_waker(Waker::noop());
         let mut ready = ReadyQueue::owned(2);
         for task in [0, 1] {
+            let mut polling = slots.polling();
             // SAFETY: plain nodes never touch the sink.
-            let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut(), &mut News::new()) };
+            let _ = unsafe { slots.poll_task(task, &mut cx, ptr::null_mut(), &mut polling) };
             if task == 0 {
                 slots.release_dependents(0, &mut ready);
             }

@@ -306,15 +306,25 @@ unsafe impl Send for WakeQueue<'_> {}
 unsafe impl Sync for WakeQueue<'_> {}
 
 /// What a proto waker points at: the run's queue (borrowed for `'q`: it does not move and
-/// is not written through `&mut` meanwhile) and the task polled. On the run's stack, for one
-/// node poll.
+/// is not written through `&mut` meanwhile) and the task being polled. On the run's stack,
+/// for one poll of the run: the run aims it at each node it polls with its proto waker.
 pub(crate) struct Proto<'q> {
     queue: *const WakeQueue<'static>,
-    task: u32,
+    /// Written by the run between node polls ([`aim`](Self::aim)), when no proto waker is
+    /// lent; read by the proto waker's functions, on any thread, only while it is lent (so
+    /// never at the same time as written: a thread that holds the lent `&Waker` is joined
+    /// before the node's poll returns, its lifetime being that poll's).
+    task: core::cell::Cell<u32>,
     _queue: core::marker::PhantomData<&'q ()>,
 }
 
 impl<'q> Proto<'q> {
+    /// Points its proto waker at task `index`, about to be polled with it.
+    #[inline(always)]
+    pub(crate) fn aim(&self, index: u32) {
+        self.task.set(index);
+    }
+
     /// Its proto waker, lent for one poll (see [`WakeQueue::lend`]: the run lends this one
     /// only while the queue has no block).
     #[inline]
@@ -512,7 +522,7 @@ impl<'a> WakeQueue<'a> {
     pub(crate) fn proto(&self, index: u32) -> Proto<'_> {
         Proto {
             queue: core::ptr::from_ref(self).cast::<WakeQueue<'static>>(),
-            task: index,
+            task: core::cell::Cell::new(index),
             _queue: core::marker::PhantomData,
         }
     }
@@ -606,7 +616,7 @@ unsafe fn proto_target(data: *const ()) -> (Block, u32) {
     let proto = unsafe { &*data.cast::<Proto<'_>>() };
     // SAFETY: as above.
     let queue = unsafe { &*proto.queue };
-    (queue.block(), proto.task)
+    (queue.block(), proto.task.get())
 }
 
 unsafe fn clone_proto(data: *const ()) -> RawWaker {
