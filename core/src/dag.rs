@@ -442,3 +442,56 @@ impl<P, K: Flavor, E> fmt::Debug for Dag<P, K, E> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DagCore;
+    use crate::DagBuilder;
+
+    async fn one(_: &()) -> u32 {
+        1
+    }
+
+    async fn add(a: &u32, b: &u32) -> u32 {
+        a + b
+    }
+
+    /// Builds two roots and their sum, lets `tamper` change its tables, and checks them.
+    fn check_after(tamper: impl FnOnce(&mut DagCore)) {
+        let b = DagBuilder::<()>::new();
+        let (x, y) = (b.add_node(one, b.param()), b.add_node(one, b.param()));
+        b.add_node(add, (x, y));
+        let mut dag = b.build();
+        tamper(&mut dag.core);
+        dag.core.check_tables();
+    }
+
+    #[test]
+    fn a_built_dag_passes_the_table_check() {
+        check_after(|_| {});
+    }
+
+    #[test]
+    #[should_panic(expected = "points outside the DAG's tables")]
+    fn a_source_range_past_the_sources_is_refused() {
+        check_after(|core| core.records[2].sources.1 += 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "points outside the DAG's tables")]
+    fn a_reversed_dependent_range_is_refused() {
+        check_after(|core| core.records[0].dependents = (1, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "a dependent that is not a task")]
+    fn a_dependent_that_is_not_a_task_is_refused() {
+        check_after(|core| core.dependents[0] = 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "disagree on its task count")]
+    fn a_missing_record_is_refused() {
+        check_after(|core| core.records = core.records[..2].into());
+    }
+}

@@ -32,7 +32,8 @@ fn raw_node() -> impl Strategy<Value = RawNode> {
 /// 7 (a quarter of inputs); bits 12–19, 8 % of them (0 shrinks to none), a policy: bits
 /// 20–27 its retries (0 to 2), bits 28–35 how many attempts fail first (0 to 3), bit 36 a
 /// fallback value, bits 37–38 a backoff on the timer (a quarter of them); bits 40–42, if
-/// they are 7, make every input that takes this node optional (see [`tolerate`]).
+/// they are 7, make every input that takes this node optional (see [`tolerate`]); bit 43,
+/// the node touches its waker only to park or to wake itself.
 fn node_spec(index: usize, raw: RawNode, failures: bool, panics: bool, run: bool) -> NodeSpec {
     let (inputs, parks, fails, panic, wakes_itself, wakes_finished, bits) = raw;
     let inputs: Vec<usize> = if index == 0 {
@@ -57,6 +58,7 @@ fn node_spec(index: usize, raw: RawNode, failures: bool, panics: bool, run: bool
             fallback: field(36, 2) == 1,
             pause: field(37, 4) == 3,
         }),
+        leaves_waker: field(43, 2) == 1,
     }
 }
 

@@ -14,7 +14,7 @@ use super::{DropPanic, Guard, NodeSpec, Policy, Spec};
 /// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early; bit 6: `run` instead (no node then fails, has a policy or has its panics caught) |
 /// | `9`      | the node whose `Drop` panics (modulo the node count) |
 /// | `10`     | after how many polls the run is dropped (modulo 16), if bit 5 says so |
-/// | 6 a node | `a`: fan-in `a % 5`, wakes itself in its last poll if `a >= 0xe0`; `b`, `c`: which earlier nodes are inputs; `b % 11 == 0`: fails; `c % 4`: parks; `d % 32 == 1`: panics in its last poll; `d >= 0xc0`: wakes the finished node `d` picks in its last poll; `e`: bit `k` makes input `k` optional; `f`: bit 0: a policy, with `(f >> 1) % 4` retries, `(f >> 3) % 4` attempts that fail first, a fallback value if bit 5, a backoff on the timer if bit 6 |
+/// | 6 a node | `a`: fan-in `a % 5`, wakes itself in its last poll if `a >= 0xe0`; `b`, `c`: which earlier nodes are inputs; `b % 11 == 0`: fails; `c % 4`: parks; `d % 32 == 1`: panics in its last poll; `d >= 0xc0`: wakes the finished node `d` picks in its last poll; `e`: bit `k` makes input `k` optional; `f`: bit 0: a policy, with `(f >> 1) % 4` retries, `(f >> 3) % 4` attempts that fail first, a fallback value if bit 5, a backoff on the timer if bit 6; bit 7: touches its waker only to park or wake itself |
 pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
@@ -51,6 +51,7 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
                 fallback: f & 0x20 != 0,
                 pause: f & 0x40 != 0,
             }),
+            leaves_waker: f & 0x80 != 0,
         });
     }
     let victim = usize::from(byte(9)) % nodes.len().max(1);

@@ -106,6 +106,11 @@ pub struct NodeSpec {
     pub wakes_finished: Option<u8>,
     /// A policy (`b.retry(..)`, maybe `.or_value(..)`): the node runs as an `Attempts`.
     pub guard: Option<Guard>,
+    /// Whether it touches its waker only to park or to wake itself: it keeps no clone of the
+    /// waker of its other polls (for the driver's stale wakes). The run lends such a node its
+    /// proto waker until some node clones or wakes one, so many nodes of a batch go through
+    /// it, not only the first one polled.
+    pub leaves_waker: bool,
 }
 
 /// The policy of a node: retries, attempts that fail by script, a fallback value.

@@ -495,7 +495,10 @@ impl Future for NodeFuture<'_> {
             ));
             return Poll::Pending;
         }
-        control.nodes.borrow_mut()[index].waker = Some(cx.waker().clone());
+        let spec = &control.spec.nodes[index];
+        if !spec.leaves_waker {
+            control.nodes.borrow_mut()[index].waker = Some(cx.waker().clone());
+        }
         if this.parked {
             if !core::mem::take(&mut control.nodes.borrow_mut()[index].resumed) {
                 control.violation(format!("node {index} was polled while parked, unwoken"));
@@ -504,13 +507,11 @@ impl Future for NodeFuture<'_> {
             this.parked = false;
             this.parks_done += 1;
         }
-        let spec = &control.spec.nodes[index];
         if this.parks_done < spec.parks {
             this.parked = true;
-            control
-                .parked
-                .borrow_mut()
-                .push((index, cx.waker().clone()));
+            let waker = cx.waker().clone();
+            control.nodes.borrow_mut()[index].waker = Some(waker.clone());
+            control.parked.borrow_mut().push((index, waker));
             return Poll::Pending;
         }
         // The last poll: wake-then-Ready (or wake-then-panic).
