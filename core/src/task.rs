@@ -597,6 +597,8 @@ impl<A: 'static> Shape for Many<A> {
 pub trait Shapes: 'static {
     /// The tuple of what the node function receives.
     type Refs<'a>;
+    /// Whether an element is a list (only then does `resolve` read `counts` and `refs`).
+    const LISTS: bool;
     /// How many of the sources belong to lists (the places of the slot's reference region).
     fn list_sources(counts: &[u32]) -> usize;
     /// Whether each source is optional, or an empty list if none is.
@@ -619,6 +621,7 @@ macro_rules! shapes_impl {
     ($($S:ident $index:tt),*) => {
         impl<$($S: Shape),*> Shapes for ($($S,)*) {
             type Refs<'a> = ($($S::Ref<'a>,)*);
+            const LISTS: bool = false $(|| $S::LIST)*;
             #[allow(unused_variables)]
             fn list_sources(counts: &[u32]) -> usize {
                 0 $(+ if $S::LIST { counts[$index] as usize } else { 0 })*
@@ -766,11 +769,19 @@ where
     }
 
     unsafe fn start(&self, slot: *mut u8, inputs: &Resolver<'_>) {
-        let refs = slot.wrapping_add(self.refs_offset).cast::<*const ()>();
+        // Only a node with a list reads its counts and reference region: the others read
+        // nothing of `self` here (a run of a large DAG then touches no memory of its tasks
+        // but their vtables).
+        let (counts, refs): (&[u32], _) = if S::LISTS {
+            (&self.counts, slot.wrapping_add(self.refs_offset))
+        } else {
+            (&[], slot)
+        };
         // SAFETY: the caller guarantees each source is a live value of its handle's type that
         // outlives the future; the reference region is in the slot, sized for every list
-        // source (`new`), and the slot stays put until the future is dropped.
-        let args = unsafe { S::resolve(inputs.sources, &self.counts, inputs, refs) };
+        // source (`new`), and the slot stays put until the future is dropped; without a list,
+        // `resolve` reads neither the counts nor the region.
+        let args = unsafe { S::resolve(inputs.sources, counts, inputs, refs.cast()) };
         // SAFETY: `'static` is a lie the future never sees through: the function lives in the
         // DAG, which outlives every run and so every future, as its inputs do (above); the
         // future is dropped in place before any of them goes (`Slots`).
