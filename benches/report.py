@@ -192,6 +192,12 @@ def locality_note(scaling):
         loc_small = scaling[("dagfut_local_edges", small)] / small
         text += (f"; with local edges too the cost per node grows {loc / loc_small:.2f}× from"
                  f" {small:,} to {n:,} nodes")
+    # The floor of the series (no scheduler at all) grows too: the limit is the memory.
+    floor = [scaling.get(("poll_loop_floor", m)) for m in (small, n)]
+    if small < n and all(floor):
+        text += (f". The polling floor (one poll of each of N prebuilt boxed futures, no"
+                 f" scheduler) grows {(floor[1] / n) / (floor[0] / small):.2f}× per node from"
+                 f" {small:,} to {n:,} nodes in the same run")
     return text + "."
 
 

@@ -299,8 +299,9 @@ pub(crate) struct WakeQueue<'a> {
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
-// `AtomicWaker`); the non-atomic fields (`len`, `ticket`, slot indexes) are written before
-// the block is published and never again. `registered` is written through `&mut` only.
+// slot, `ParentWaker`, whose waker its lock guards); the non-atomic fields (`len`, `ticket`,
+// slot indexes) are written before the block is published and never again. `registered` is
+// written through `&mut` only.
 unsafe impl Send for WakeQueue<'_> {}
 // SAFETY: as above; through `&WakeQueue` (a proto waker's) only the block is made and read.
 unsafe impl Sync for WakeQueue<'_> {}
@@ -489,7 +490,7 @@ impl<'a> WakeQueue<'a> {
 
     /// Whether a task was woken since the last drain. Called after `register`: a wake that
     /// pushed before the registration is seen here, one that pushes after it wakes the newly
-    /// registered waker (`AtomicWaker`'s contract).
+    /// registered waker (`ParentWaker`'s contract).
     pub(crate) fn has_wakes(&self) -> bool {
         self.existing()
             .is_some_and(|block| block.header().head.load(Ordering::Acquire) != END)
@@ -673,10 +674,14 @@ impl Drop for WakeQueue<'_> {
         // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
         // every access of that waker happened before.
         if header.refs.load(Ordering::Acquire) == 1 {
+            // A wake that held the parent's slot as the run took the waker left it there
+            // (`ParentWaker::take`); no wake can hold it now.
+            let late = header.parent.take();
             core::mem::forget(release);
             // SAFETY: the queue's reference, the last one, given up here; the parent's waker
             // is taken.
             unsafe { self.give_back(block, ticket) };
+            drop(late);
         } else {
             if let Some(cache) = self.cache {
                 cache.get().wakes.give_up(ticket);

@@ -147,10 +147,7 @@ fn a_wake_racing_the_poll_that_drains_the_queue() {
     static REACHED: Reached<2> = Reached::new();
     loom::model(|| {
         let (gate, dag, node) = one_gate();
-        let opener = {
-            let gate = gate.clone();
-            thread::spawn(move || gate.open())
-        };
+        let opener = open_later(&gate);
         let out = loom::future::block_on(dag.run(&()));
         assert_eq!(out[node], 1);
         opener.join().unwrap();
@@ -240,10 +237,7 @@ fn a_wake_racing_the_drop_of_the_run() {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
         let (polls, _waker) = first_poll(&mut run);
-        let opener = {
-            let gate = gate.clone();
-            thread::spawn(move || gate.open())
-        };
+        let opener = open_later(&gate);
         drop(run);
         opener.join().unwrap();
         REACHED.hit(polls.load(SeqCst));
@@ -381,6 +375,50 @@ fn a_stale_wake_racing_the_completion_of_its_node_and_the_end_of_the_run() {
 }
 
 /// A DAG of one node that waits on the returned gate.
+/// The run's task moves between polls (each poll brings a waker of its own) while its node is
+/// woken from another thread: the wake reaches the waker of the latest poll, not only an
+/// earlier one (the parent's slot keeps its waker across wakes and registers a new one only
+/// when it changes, racing the wakes). A wake lost to an old waker leaves the loop below
+/// waiting for ever, which loom reports.
+#[test]
+fn a_wake_racing_a_poll_that_brings_a_new_parent_waker() {
+    static REACHED: Reached<2> = Reached::new();
+    loom::model(|| {
+        let (gate, dag, node) = one_gate();
+        let mut run = dag.run(&());
+        let (first, _first_waker) = first_poll(&mut run);
+        let opener = open_later(&gate);
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waker = counting_waker(&woken);
+        let out = loop {
+            let seen = woken.load(SeqCst);
+            match Pin::new(&mut run).poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(out) => break out,
+                Poll::Pending => {
+                    while woken.load(SeqCst) == seen {
+                        thread::yield_now();
+                    }
+                }
+            }
+        };
+        assert_eq!(out[node], 1);
+        opener.join().unwrap();
+        // Whether the wake reached the first poll's waker (before the second poll registered
+        // its own) or only the new one.
+        REACHED.hit(usize::from(first.load(SeqCst) > 0));
+    });
+    REACHED.assert_all([
+        "the wake reached only the new waker",
+        "the wake reached the first poll's waker",
+    ]);
+}
+
+/// Opens `gate` on a thread of its own.
+fn open_later(gate: &Gate) -> thread::JoinHandle<()> {
+    let gate = gate.clone();
+    thread::spawn(move || gate.open())
+}
+
 fn one_gate() -> (Gate, Dag<()>, Node<u32>) {
     let gate = Gate::default();
     let b = DagBuilder::<()>::new();
