@@ -19,10 +19,6 @@ use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-#[cfg(not(dagfut_loom))]
-use futures_util::task::AtomicWaker;
-#[cfg(dagfut_loom)]
-use loom::future::AtomicWaker;
 #[cfg(dagfut_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
 use pin_project_lite::pin_project;
@@ -31,6 +27,7 @@ use portable_atomic::{AtomicU64, Ordering};
 
 use crate::flavor::CannotFail;
 use crate::observe::{NodeEvent, Observer};
+use crate::parent::ParentWaker;
 
 /// The most nodes a [`dag!`](crate::dag!) may have (one bit each in a `u64`).
 pub const MAX_NODES: usize = 64;
@@ -47,7 +44,7 @@ const CLAIM: u64 = 2;
 #[derive(Debug)]
 pub struct Wakers<const N: usize> {
     /// The waker of the run's task, registered by each poll, woken by any node's waker.
-    parent: AtomicWaker,
+    parent: ParentWaker,
     /// Bit `i`: node `i` was woken since the run last looked.
     woken: AtomicU64,
     /// Bit 0: a run is using this block ([`CLAIMED`]); the bits above count the claims (each
@@ -80,7 +77,7 @@ impl<const N: usize> Wakers<N> {
     #[cfg(not(dagfut_loom))]
     pub const fn new() -> Self {
         Wakers {
-            parent: AtomicWaker::new(),
+            parent: ParentWaker::new(),
             woken: AtomicU64::new(0),
             state: AtomicU64::new(0),
             tags: Self::TAGS,
@@ -91,7 +88,7 @@ impl<const N: usize> Wakers<N> {
     #[cfg(dagfut_loom)]
     pub fn new() -> Self {
         Wakers {
-            parent: AtomicWaker::new(),
+            parent: ParentWaker::default(),
             woken: AtomicU64::new(0),
             state: AtomicU64::new(0),
             tags: Self::TAGS,
@@ -100,18 +97,12 @@ impl<const N: usize> Wakers<N> {
 
     /// Registers the run's task.
     fn register(&self, waker: &Waker) {
-        #[cfg(not(dagfut_loom))]
         self.parent.register(waker);
-        #[cfg(dagfut_loom)]
-        self.parent.register_by_ref(waker);
     }
 
     /// Takes the run's task's waker out (the block keeps none once a run is done with it).
     fn take_parent(&self) -> Option<Waker> {
-        #[cfg(not(dagfut_loom))]
-        return self.parent.take();
-        #[cfg(dagfut_loom)]
-        return self.parent.take_waker();
+        self.parent.take_waiting()
     }
 
     /// The waker of node `index`.

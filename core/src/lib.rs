@@ -135,6 +135,7 @@ with_alloc! {
 pub mod fixed;
 mod flavor;
 mod observe;
+mod parent;
 // `Arc` needs compare-and-swap: not on thumbv6m.
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 mod owned;
