@@ -221,67 +221,71 @@ def shape_floor(group):
 # (every figure in the report is measured).
 TRIED = {
     "Fixed cost of a 1-node run ≤ 25 ns":
-        "This stop: the arena, the states and the ready queue are one block laid out when the"
-        " DAG is built (one swap to take it from the cache instead of three); the waker block is"
-        " made only when a node first clones or wakes its waker (a node is polled with a waker"
-        " that points at the run until then), so a run of ready nodes makes none and registers"
-        " no parent waker; the teardown drops values in one pass on the normal path; a run of at"
-        " most 64 tasks keeps its ready queue in two bitmasks; the run future is 248 bytes"
-        " (272), its start inlined. Cachegrind: 990 → about 660 instructions per 1-node run"
-        " (`bash benches/cachegrind.sh`). Left: the caller's move of the run future and the run"
-        " state's move into its phase (memcpys, about 70 instructions), the type-erased start"
-        " and poll, the teardown's passes; 25 ns is about 280 instructions at this machine's"
-        " rate, which needs a run whose state is not built per run at all.",
+        "Earlier stops: one run block laid out at build time, taken from the cache with one"
+        " swap; the waker block made only when a node first clones or wakes its waker; a"
+        " bitmask ready queue for runs of at most 64 tasks. This stop: a completed run drops"
+        " its outputs without a pass over the futures (none is left), the run state is started"
+        " without the old phase's drop glue, the queue's buffer address inlined: about 660 →"
+        " 630 instructions (`bash benches/cachegrind.sh`), which the time hardly shows. Tried:"
+        " the cache's one atomic swap replaced by a load and a store (unsound, to measure it):"
+        " no faster. Left: the run future's moves (a memcpy of the run state at completion,"
+        " about 40 instructions), the type-erased start and poll, the teardown; 25 ns is about"
+        " 280 instructions at this machine's rate, which needs a run whose state is not built"
+        " per run at all.",
     "Per ready node ≤ 4 ns on chains, fans and wide shapes":
-        "This stop: a node's inputs are resolved when the DAG is built (one flat array of"
-        " sources holding each input's arena offset: no lookup in the table of offsets, no"
-        " pointer to each task's own list), what a run reads of a task is one record (slot"
-        " offset, sources, dependents: one bounds check, one cache line), and a node whose"
-        " waker is untouched costs no waker slot: 229 → about 204 instructions per node on a"
-        " ready chain of 1,000 (cachegrind). Left: the run loop's bookkeeping (its state word,"
-        " the vtable call, the ready queue), spread thinly over many lines (callgrind); 4 ns is"
-        " about 15"
-        " instructions, which a type-erased node cannot reach (the `dag!` row is the answer for"
-        " graphs known at compile time).",
+        "This stop: the bounds checks the build proves are gone (`DagCore::check_tables` checks"
+        " the tables once per DAG; the run indexes them unchecked), one proto waker and one"
+        " input resolver per poll of the run instead of one per node, a one-byte poll result,"
+        " no teardown pass over futures after a completed run, and a starting node without a"
+        " list reads nothing of its boxed task: about 204 → 162 instructions per node on a"
+        " ready chain of 1,000 (about 190 on the wide shape, whose 10,000 roots form one"
+        " batch). Left: the loop's bookkeeping (the vtable call, the ready queue's lists, the"
+        " state words), a few instructions in many places; 4 ns is about 15 instructions,"
+        " which a type-erased node cannot reach (the `dag!` row is the answer for graphs known"
+        " at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
-        "This stop: the fixed-cost work above and the bitmask ready queue of small runs took"
-        " the ready seed from 2,265 to about 1,646 instructions (cachegrind); the runtime builder's"
-        " runs stay type-erased and general. For a graph known at compile time, `dag!` (next"
-        " row) is within 1.5×.",
+        "This stop: the per-node and fixed-cost work above took the ready seed from about 1,646"
+        " to 1,400 instructions (cachegrind); the runtime builder's runs stay type-erased and"
+        " general. For a graph known at compile time, `dag!` (next row) is the answer.",
     "Ahead of the plain per-layer `join_all` on every shape":
-        "This stop: nothing aimed at these shapes beyond the fixed and per-node costs above."
-        " Where dagfut is behind, it is on pend-once chains and the seed (each wake of a chain's"
-        " node is a whole poll of the run: registering the parent, draining the wake stack, a"
-        " waker per node) and on the 1-node run (the fixed cost).",
+        "This stop: the parent's waker stays registered across wakes (a steady registration"
+        " costs no atomic operation; an `AtomicWaker` was taken by each wake and registered"
+        " again, two compare-and-swaps), which took the pend-once chain about 19% and the"
+        " pend-once seed about 7% (criterion, commit by commit). Where dagfut is still behind,"
+        " it is on pend-once chains and the seed: each wake of a chain's node is a whole poll"
+        " of the run, and about seven atomic read-modify-writes (the node's clone and drop of"
+        " its waker, the wake's claim and push, the parent's wake, the drain), where the join"
+        " under this benchmark's no-op waker does none.",
     "1M nodes within 1.5× of 1k, per node":
-        "This stop: inputs resolved at build time remove a random read of the offsets table per"
-        " input edge, and a ready run touches no waker block (it wrote a slot per node per run"
-        " before); both sizes got faster, the small one more, so the ratio did not fall. What"
-        " is left is the arena: a node's output sits in its slot beside its (larger) future, so"
-        " a run of 1,000,000 nodes streams and randomly reads a block of tens of megabytes."
-        " Outputs kept apart from futures (a dense output region, future slots reused once"
-        " their node completes) would get closer.",
+        "This stop: a starting node no longer reads its boxed task object (13% faster at 1,000"
+        " nodes, 6% at 1,000,000: the small size gained more, so the ratio rose). Tried:"
+        " software prefetch of the inputs, slot and dependents' states of the task 4 or 8"
+        " places ahead in a batch: 13–76% slower at every size on this machine. What is left"
+        " is memory: a node's output sits in its slot beside its larger future, so a run of"
+        " 1,000,000 nodes randomly reads a block of tens of megabytes; a dense output region"
+        " would get closer, at the price of bytes per node (the next row). The polling floor"
+        " grows with N too (below).",
     "Scheduler bytes per node ≤ 16":
-        "This stop: a run whose nodes never touch their wakers makes no waker block (8 bytes"
-        " per node), and a run of at most 64 tasks has no ready-queue buffer; the states and"
-        " the ready queue share the arena's block. A pend-once run still needs its waker slot"
-        " per node (index and link, 8 bytes).",
+        "Earlier stops: a run whose nodes never touch their wakers makes no waker block (8"
+        " bytes per node), a run of at most 64 tasks has no ready-queue buffer, the states and"
+        " the ready queue share the arena's block. Nothing this stop. A pend-once run still needs"
+        " its waker slot per node (index and link, 8 bytes); the ready queue's two lists are 8"
+        " bytes per node on large runs.",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
-        "This stop: the wake drain's accessors inlined (pend-once chain 774 → about 766"
-        " instructions per node, seed 4,913 → about 4,261, with the rest of this stop's"
-        " changes; the lazily made waker block costs a load per node poll); this group moves"
-        " about ±10% between runs here. The flat join ignores edges; each dagfut wake pushes on"
-        " a lock-free stack and wakes the parent once per batch.",
+        "This stop: the parent's waker stays registered across wakes (see the per-layer row):"
+        " pend-once chain node about 766 → 719 instructions, seed about 4,261 → 3,980. The flat"
+        " join ignores edges; each dagfut wake pushes on a lock-free stack and wakes the parent"
+        " once per batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
-        "This stop: a run is one sweep over the nodes in the `dag!`'s order, its state in four"
-        " bitmasks kept in a local (a byte-wide update of a bit in memory followed by a word"
-        " read stalled store forwarding, about 10 ns), the edges and the wakers' address read"
-        " as constants, no observer calls when there is no observer, and the scheduler inlined"
-        " into the run's future, so the caller moves nothing large: 853 → about 450"
-        " instructions, 45 → about 22 ns. Pend-once stays near 3×: a waker per node is"
-        " thread-safe (an atomic bit per wake, the task's `AtomicWaker` registered each poll"
-        " and taken by the first wake), while a nested `join!` hands its task's waker down and"
-        " touches no atomic.",
+        "Earlier: a run is one sweep over the nodes in the `dag!`'s order, its state in four"
+        " bitmasks kept in a local, the edges and the wakers' address read as constants, no"
+        " observer calls without an observer, the scheduler inlined into the run's future:"
+        " about 450 instructions, unchanged this stop. What is left is the move of its future"
+        " (a 552-byte memcpy of about 88 instructions per run, against 29 for the nested"
+        " `join!`'s 224 bytes). This stop, pend-once: the `dag!`'s wakers use the same parent"
+        " slot as the runtime runs, so a steady registration costs no atomic operation (13%"
+        " faster); each node's waker still sets an atomic bit per wake, where a nested `join!`"
+        " hands its task's waker down and touches no atomic.",
     "Allocations per run after the first: 0":
         "Done: the run's memory is cached in the `Dag` (the run block, and the waker block once"
         " a run made one; runs that overlap allocate their own). A `dag!` allocates nothing,"

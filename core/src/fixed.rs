@@ -96,13 +96,22 @@ impl<const N: usize> Wakers<N> {
     }
 
     /// Registers the run's task.
-    fn register(&self, waker: &Waker) {
-        self.parent.register(waker);
+    ///
+    /// # Safety
+    /// The caller's run holds the block's claim (one run at a time registers or takes).
+    unsafe fn register(&self, waker: &Waker) {
+        // SAFETY: the claim makes this run the slot's only run side (the caller's contract;
+        // a claim is handed over with `Release` and `Acquire`).
+        unsafe { self.parent.register(waker) };
     }
 
     /// Takes the run's task's waker out (the block keeps none once a run is done with it).
-    fn take_parent(&self) -> Option<Waker> {
-        self.parent.take_waiting()
+    ///
+    /// # Safety
+    /// As [`register`](Self::register).
+    unsafe fn take_parent(&self) -> Option<Waker> {
+        // SAFETY: as in `register`.
+        unsafe { self.parent.take() }
     }
 
     /// The waker of node `index`.
@@ -910,7 +919,9 @@ impl<const N: usize> Drop for Claim<N> {
         // The block keeps no task of ours alive once we are done with it. The waker is taken
         // before the release (after it, the next owner's could be taken instead) and dropped
         // after it, so that a waker whose drop panics cannot leave the block claimed.
-        let parent = self.0.take_parent();
+        // SAFETY: this claim is the run's; no other run registers or takes until it is
+        // released, just below.
+        let parent = unsafe { self.0.take_parent() };
         self.0.state.fetch_and(!CLAIMED, Ordering::Release);
         drop(parent);
     }
@@ -979,7 +990,8 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     match wakes {
         Wakes::First => {}
         Wakes::Own(_) => {
-            wakers.register(cx.waker());
+            // SAFETY: `Own` holds the block's claim.
+            unsafe { wakers.register(cx.waker()) };
             bits.due |= wakers.woken.swap(0, Ordering::AcqRel);
         }
         // Another run owns the wakers: poll every running node.
@@ -1018,7 +1030,8 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
             return false;
         };
         *wakes = Wakes::Own(Claim(wakers));
-        wakers.register(cx.waker());
+        // SAFETY: the claim just made is held by `wakes`.
+        unsafe { wakers.register(cx.waker()) };
         let woken = wakers.woken.swap(0, Ordering::AcqRel);
         bits.due = if untouched {
             // Nobody claimed the block since our nodes got its wakers, so nobody took their

@@ -10,21 +10,25 @@ use portable_atomic::{AtomicUsize, Ordering};
 /// `ParentWaker::state`: a side (a wake, or the run registering or taking) holds the slot.
 const LOCKED: usize = 1;
 /// `ParentWaker::state`: a wake came while the slot was held; whoever holds it wakes (again)
-/// before letting go.
+/// after it lets go.
 const NOTIFY: usize = 2;
+/// `ParentWaker::state`: the run ended while a wake held the slot; that wake takes the waker
+/// out as it lets go (and drops it), so that the slot keeps no task alive.
+const TAKE: usize = 4;
 
 /// The slot of the run's parent waker: registered by the run's polls, woken by the node
 /// wakers (on any thread). Unlike an `AtomicWaker`, a wake leaves the waker in place (it
 /// wakes a clone), so a poll whose task's waker is the one already there (`will_wake`)
-/// registers it with no atomic operation and no clone: a wake costs two atomic
-/// read-modify-writes (and the waker's clone), a steady registration none.
+/// registers it with no atomic read-modify-write and no clone: a wake costs two of them (and
+/// the waker's clone), a steady registration none.
 ///
-/// Protocol: only the run's side writes the waker (`register`, `take`: one poll at a time,
-/// never concurrently with each other), and only while holding `LOCKED`; a wake reads it only
-/// while holding `LOCKED`, just long enough to clone it. The run's side may read it without
-/// the lock (its own writes; wakes only read). A wake that finds the slot held sets
-/// `NOTIFY`: a waking holder wakes its clone after letting go (so after the request), and a
-/// registering one wakes the new waker.
+/// Protocol. The run's side (`register`, `take`: one call at a time, the caller's contract)
+/// writes the waker only while holding `LOCKED`, and may read it without the lock when no
+/// `TAKE` is pending. A wake holds `LOCKED` only to clone the waker; one that finds the slot
+/// held sets `NOTIFY` and returns: a waking holder's own wake comes after its request (it lets
+/// go with a read-modify-write that reads the request, then wakes), and a registering holder
+/// wakes the new waker. A `take` that finds a wake holding the slot sets `TAKE` and returns:
+/// that wake moves the waker out before it lets go. Nobody ever waits for anybody.
 pub(crate) struct ParentWaker {
     state: AtomicUsize,
     waker: WakerCell,
@@ -39,10 +43,12 @@ impl Default for ParentWaker {
     }
 }
 
-// SAFETY: the only non-atomic field, the waker's cell, is written only by the run's side while
-// it holds `LOCKED`, and read by wakes only while they hold it (the run's side reads it too,
-// never while writing: it is one poll at a time); `Waker` is `Send + Sync`. So `&ParentWaker`
-// shared between threads races on nothing.
+// SAFETY: the only non-atomic field, the waker's cell, is written only while holding `LOCKED`
+// (by the run's side, or by a wake answering `TAKE`), read by wakes only while holding it, and
+// read by the run's side without it only when no `TAKE` is pending (so no wake writes it) and
+// never while the run's side writes (`register` and `take` are one call at a time, their
+// contract); `Waker` is `Send + Sync`. So `&ParentWaker` shared between threads races on
+// nothing.
 unsafe impl Sync for ParentWaker {}
 
 impl core::fmt::Debug for ParentWaker {
@@ -51,13 +57,13 @@ impl core::fmt::Debug for ParentWaker {
     }
 }
 
-/// Lets go of the slot if a waker's clone panics (the normal paths let go with a swap that
-/// reads the requests made meanwhile).
+/// Lets go of the slot if a waker's clone panics, keeping the requests made meanwhile for
+/// the next holder (the normal paths let go with a read-modify-write that answers them).
 struct Unlock<'a>(&'a AtomicUsize);
 
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
+        self.0.fetch_and(!LOCKED, Ordering::Release);
     }
 }
 
@@ -71,16 +77,24 @@ impl ParentWaker {
         }
     }
 
-    /// Makes `waker` the one to wake. Only the run's side calls it, one poll at a time.
-    pub(crate) fn register(&self, waker: &core::task::Waker) {
-        // SAFETY: this is the run's side, the only one that writes the cell: no write happens
-        // meanwhile (wakes only read it).
-        let same = unsafe {
-            self.waker
-                .read(|stored| stored.is_some_and(|s| s.will_wake(waker)))
-        };
-        if same {
-            return;
+    /// Makes `waker` the one to wake.
+    ///
+    /// # Safety
+    /// The caller is the run's side: no other call of `register` or `take` on this slot runs
+    /// at the same time (one poll of one run at a time; a `dag!` run holds its claim).
+    pub(crate) unsafe fn register(&self, waker: &core::task::Waker) {
+        // No `TAKE` pending (`Acquire`: a wake that answered one wrote the cell before), so
+        // no wake writes the cell now.
+        if self.state.load(Ordering::Acquire) & TAKE == 0 {
+            // SAFETY: no wake writes the cell (above) and the run's side is here, the caller
+            // guarantees, so nothing writes it during this read.
+            let same = unsafe {
+                self.waker
+                    .read(|stored| stored.is_some_and(|s| s.will_wake(waker)))
+            };
+            if same {
+                return;
+            }
         }
         if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
             // A wake is cloning the waker there: this poll's waker is woken instead (the run
@@ -93,17 +107,22 @@ impl ParentWaker {
         }
         let unlock = Unlock(&self.state);
         let new = waker.clone();
-        // SAFETY: `LOCKED` is ours: no wake reads the cell, and the run's side is here.
+        // SAFETY: `LOCKED` is ours: no wake reads or writes the cell, and the run's side is
+        // here alone (the caller's contract).
         let old = unsafe { self.waker.replace(Some(new)) };
         core::mem::forget(unlock);
-        // Wakes that came while the slot was held: the new waker may have missed them.
+        // Wakes that came while the slot was held: the new waker may have missed them. (A
+        // `TAKE` cannot be pending: only `take` sets it, on this side, and it is not running.)
         if self.state.swap(0, Ordering::AcqRel) & NOTIFY != 0 {
             waker.wake_by_ref();
         }
         drop(old);
     }
 
-    /// Wakes the registered waker, if any; never waits for the run's side.
+    /// Wakes the registered waker, if any; never waits.
+    ///
+    /// A panic in the waker's `clone` goes on to this wake's caller, and the run may then
+    /// sleep until something else polls it (its wake is lost; the slot stays usable).
     pub(crate) fn wake(&self) {
         let mut state = self.state.fetch_or(LOCKED, Ordering::Acquire);
         while state & LOCKED != 0 {
@@ -115,44 +134,49 @@ impl ParentWaker {
             state = self.state.fetch_or(LOCKED, Ordering::Acquire);
         }
         let unlock = Unlock(&self.state);
-        // SAFETY: `LOCKED` is ours: the run's side does not write the cell meanwhile.
+        // SAFETY: `LOCKED` is ours: nobody writes the cell meanwhile.
         let waker = unsafe { self.waker.read(|stored| stored.cloned()) };
         core::mem::forget(unlock);
-        // Let go with a read-modify-write: it reads every request made meanwhile, so each
-        // requester's wake (its push on the wake stack) happens before the wake below.
-        self.state.swap(0, Ordering::AcqRel);
+        // Let go with a read-modify-write that reads every request made meanwhile: each
+        // requester's push on the wake stack happens before the wake below; a `TAKE` is
+        // answered by moving the waker out first.
+        let (mut expected, mut taken) = (LOCKED, None);
+        while let Err(current) =
+            self.state
+                .compare_exchange(expected, 0, Ordering::AcqRel, Ordering::Acquire)
+        {
+            if current & TAKE != 0 && taken.is_none() {
+                // SAFETY: `LOCKED` is still ours, and the run's side, which asked, is done.
+                taken = unsafe { self.waker.replace(None) };
+            }
+            expected = current;
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
+        drop(taken);
     }
 
-    /// Takes the registered waker out, unless a wake holds the slot right now (the waker
-    /// then stays until the slot is taken again, or dropped). Only the run's side calls it.
-    #[cfg(feature = "alloc")]
-    pub(crate) fn take(&self) -> Option<core::task::Waker> {
-        if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
-            return None;
+    /// Takes the registered waker out; if a wake holds the slot right now, asks it to (it
+    /// then drops the waker as it lets go), and returns `None`. Never waits.
+    ///
+    /// # Safety
+    /// As [`register`](Self::register).
+    pub(crate) unsafe fn take(&self) -> Option<core::task::Waker> {
+        loop {
+            if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED == 0 {
+                // SAFETY: `LOCKED` is ours: no wake reads or writes the cell, and the run's
+                // side is here alone (the caller's contract).
+                let waker = unsafe { self.waker.replace(None) };
+                self.state.swap(0, Ordering::AcqRel);
+                return waker;
+            }
+            if self.state.fetch_or(TAKE, Ordering::AcqRel) & LOCKED != 0 {
+                return None;
+            }
+            // The wake let go in between: take it ourselves (the `TAKE` just set is cleared
+            // as we let go).
         }
-        // SAFETY: `LOCKED` is ours: no wake reads the cell, and the run's side is here.
-        let waker = unsafe { self.waker.replace(None) };
-        self.state.swap(0, Ordering::AcqRel);
-        waker
-    }
-
-    /// Takes the registered waker out, waiting for a wake that holds the slot to let go (it
-    /// holds it only to clone the waker): for a slot that outlives the run (a `dag!`'s
-    /// `static`), which must not keep the run's task alive. Only the run's side calls it.
-    pub(crate) fn take_waiting(&self) -> Option<core::task::Waker> {
-        while self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
-            #[cfg(dagfut_loom)]
-            loom::thread::yield_now();
-            #[cfg(not(dagfut_loom))]
-            core::hint::spin_loop();
-        }
-        // SAFETY: `LOCKED` is ours: no wake reads the cell, and the run's side is here.
-        let waker = unsafe { self.waker.replace(None) };
-        self.state.swap(0, Ordering::AcqRel);
-        waker
     }
 }
 
@@ -258,26 +282,36 @@ mod tests {
         unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
     }
 
+    fn register(slot: &ParentWaker, waker: &Waker) {
+        // SAFETY: a test's one thread is the slot's only run side.
+        unsafe { slot.register(waker) }
+    }
+
+    fn take(slot: &ParentWaker) -> Option<Waker> {
+        // SAFETY: as in `register`.
+        unsafe { slot.take() }
+    }
+
     #[test]
     fn a_steady_registration_clones_nothing_and_a_wake_leaves_the_waker() {
         let counts = Counts::default();
         let slot = ParentWaker::default();
         let task = waker(&counts);
-        slot.register(&task);
+        register(&slot, &task);
         assert_eq!(
             counts.get(),
             (1, 0, 0),
             "the first registration keeps a clone"
         );
-        slot.register(&task);
+        register(&slot, &task);
         assert_eq!(counts.get(), (1, 0, 0), "the same waker again: no clone");
         slot.wake();
         slot.wake();
         // Each wake wakes a clone (dropped by its wake), and the slot keeps its own.
         assert_eq!(counts.get(), (3, 2, 0));
-        slot.register(&task);
+        register(&slot, &task);
         assert_eq!(counts.get().0, 3, "still registered after the wakes");
-        core::mem::drop(slot.take().expect("a registered waker"));
+        core::mem::drop(take(&slot).expect("a registered waker"));
         assert_eq!(counts.get(), (3, 2, 1));
         slot.wake();
         assert_eq!(counts.get().1, 2, "nothing to wake once taken");
@@ -287,12 +321,12 @@ mod tests {
     fn a_new_waker_replaces_the_old_one() {
         let (old_counts, new_counts) = (Counts::default(), Counts::default());
         let slot = ParentWaker::default();
-        slot.register(&waker(&old_counts));
-        slot.register(&waker(&new_counts));
+        register(&slot, &waker(&old_counts));
+        register(&slot, &waker(&new_counts));
         assert_eq!(old_counts.get(), (1, 0, 2), "the old clone dropped");
         slot.wake();
         assert_eq!(old_counts.get().1, 0);
         assert_eq!(new_counts.get().1, 1);
-        core::mem::drop(slot.take_waiting());
+        core::mem::drop(take(&slot));
     }
 }

@@ -479,7 +479,9 @@ impl<'a> WakeQueue<'a> {
     pub(crate) fn register(&mut self, waker: &Waker) {
         if let Some(block) = self.existing() {
             self.registered = true;
-            block.header().parent.register(waker);
+            // SAFETY: `&mut self`: the run's one poll at a time is the slot's only run side
+            // (`take` is called only by this queue's `Drop`).
+            unsafe { block.header().parent.register(waker) };
         }
     }
 
@@ -666,7 +668,8 @@ impl Drop for WakeQueue<'_> {
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
         let parent = if self.registered {
-            header.parent.take()
+            // SAFETY: `&mut self`, in `Drop`: no `register` runs meanwhile.
+            unsafe { header.parent.take() }
         } else {
             None
         };
@@ -674,9 +677,11 @@ impl Drop for WakeQueue<'_> {
         // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
         // every access of that waker happened before.
         if header.refs.load(Ordering::Acquire) == 1 {
-            // A wake that held the parent's slot as the run took the waker left it there
-            // (`ParentWaker::take`); no wake can hold it now.
-            let late = header.parent.take();
+            // A wake that held the parent's slot as the run took the waker moved it out as it
+            // let go (`ParentWaker::take`); should its clone have panicked, the waker is still
+            // there. No wake can hold the slot now.
+            // SAFETY: as above.
+            let late = unsafe { header.parent.take() };
             core::mem::forget(release);
             // SAFETY: the queue's reference, the last one, given up here; the parent's waker
             // is taken.

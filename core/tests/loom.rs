@@ -248,6 +248,38 @@ fn a_wake_racing_the_drop_of_the_run() {
     ]);
 }
 
+/// A wake racing the end of the run, while a node's waker lives on: whichever of them holds
+/// the parent's slot at that moment, once both are done the ended run's block keeps no clone
+/// of its task's waker (a wake that held the slot as the run took the waker takes it out
+/// itself, and the run never waits for it).
+#[test]
+fn a_wake_racing_the_end_of_the_run_leaves_no_task_waker_behind() {
+    static REACHED: Reached<2> = Reached::new();
+    loom::model(|| {
+        let (gate, dag, _) = one_gate();
+        let mut run = dag.run(&());
+        let (polls, waker) = first_poll(&mut run);
+        // Only the run's parent slot holds a clone of the task's waker from now on.
+        drop(waker);
+        let kept = gate.waker().expect("the node parked");
+        let opener = open_later(&gate);
+        drop(run);
+        opener.join().unwrap();
+        // `polls` is held by the test and by the task's waker, if any clone of it is left.
+        assert_eq!(
+            Arc::strong_count(&polls),
+            1,
+            "the ended run's block still holds its task's waker"
+        );
+        drop(kept);
+        REACHED.hit(polls.load(SeqCst));
+    });
+    REACHED.assert_all([
+        "the wake after the end of the run (ignored)",
+        "the wake before the end of the run",
+    ]);
+}
+
 #[test]
 fn the_last_waker_clone_dropped_on_another_thread() {
     loom::model(|| {
