@@ -201,7 +201,8 @@ impl WakerCell {
     /// Reads the waker.
     ///
     /// # Safety
-    /// No write of the cell happens meanwhile: the caller holds `LOCKED`, or is the run's side.
+    /// No write of the cell happens meanwhile: the caller holds `LOCKED`, or is the run's side
+    /// with no `TAKE` pending (only a wake answering one writes the cell from elsewhere).
     unsafe fn read<R>(&self, f: impl FnOnce(Option<&core::task::Waker>) -> R) -> R {
         #[cfg(not(dagfut_loom))]
         // SAFETY: as the caller guarantees.
@@ -214,7 +215,8 @@ impl WakerCell {
     /// Replaces the waker.
     ///
     /// # Safety
-    /// The caller is the run's side and holds `LOCKED`: no other access happens meanwhile.
+    /// The caller holds `LOCKED`, and the run's side does not read the cell meanwhile: it is
+    /// the caller, or a `TAKE` it set is pending (it reads without the lock only when none is).
     unsafe fn replace(&self, waker: Option<core::task::Waker>) -> Option<core::task::Waker> {
         #[cfg(not(dagfut_loom))]
         // SAFETY: as the caller guarantees.
@@ -240,6 +242,8 @@ mod tests {
         clones: AtomicUsize,
         wakes: AtomicUsize,
         drops: AtomicUsize,
+        /// The next clone panics.
+        panic_on_clone: portable_atomic::AtomicBool,
     }
 
     impl Counts {
@@ -254,9 +258,12 @@ mod tests {
 
     unsafe fn clone(counts: *const ()) -> RawWaker {
         // SAFETY: the data of a waker made by `waker`, whose `Counts` outlives it.
-        unsafe { &*counts.cast::<Counts>() }
-            .clones
-            .fetch_add(1, Ordering::Relaxed);
+        let this = unsafe { &*counts.cast::<Counts>() };
+        assert!(
+            !this.panic_on_clone.swap(false, Ordering::Relaxed),
+            "a clone that panics"
+        );
+        this.clones.fetch_add(1, Ordering::Relaxed);
         RawWaker::new(counts, &VTABLE)
     }
 
@@ -328,5 +335,23 @@ mod tests {
         assert_eq!(old_counts.get().1, 0);
         assert_eq!(new_counts.get().1, 1);
         core::mem::drop(take(&slot));
+    }
+
+    #[test]
+    fn a_wake_whose_clone_panics_leaves_the_slot_usable() {
+        let counts = Counts::default();
+        let slot = ParentWaker::default();
+        let task = waker(&counts);
+        register(&slot, &task);
+        counts.panic_on_clone.store(true, Ordering::Relaxed);
+        let wake = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| slot.wake()));
+        assert!(
+            wake.is_err(),
+            "the clone's panic goes on to the wake's caller"
+        );
+        // The slot was let go: the next wake wakes, and the waker is still there to take.
+        slot.wake();
+        assert_eq!(counts.get().1, 1);
+        assert!(take(&slot).is_some());
     }
 }

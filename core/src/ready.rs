@@ -209,7 +209,8 @@ impl ReadyQueue {
         } else {
             order_large_batch(batch, bits);
         }
-        self.current = self.tasks - self.current;
+        // `next` is `tasks - current`, a `u32`.
+        self.current = next as u32;
         self.current_len = self.next_len;
         self.cursor = 1;
         self.next_len = 0;

@@ -211,7 +211,8 @@ impl<'a> Slots<'a> {
     #[inline(always)]
     fn states(&self) -> &[u32] {
         // SAFETY: `len` initialised states at `states` (`new`), in the block this run owns;
-        // written only through `&mut self` (`states_mut`, or the raw pointer of `poll_task`).
+        // written only through `&mut self` (`states_mut`, or the raw pointers of `poll_task`
+        // and `release_dependents`), so never while this slice lives.
         unsafe { core::slice::from_raw_parts(self.states.as_ptr(), self.len) }
     }
 

@@ -12,7 +12,8 @@
 //!
 //! The run makes its block only when a node first touches its waker. Until then each node is
 //! polled with a *proto* waker that points at a [`Proto`] on the run's stack (the run's queue
-//! and the task): it lives exactly as long as the `&Waker` the node is lent, and its clone or
+//! and the task it is aimed at): the `Proto` lives for one poll of the run and is aimed at each
+//! node in turn, each node is lent the proto waker for its own poll only, and its clone or
 //! wake makes the block (published with one compare-and-swap, so threads that clone it at once
 //! during the poll agree on one block) and then acts as the block's waker of that task. A
 //! clone is always a block's waker, so nothing outlives the poll that points at the stack. A
@@ -281,8 +282,8 @@ unsafe fn drop_waker(data: *const ()) {
 /// The run's handle on its waker block, which it makes the first time a node's waker is
 /// cloned or woken: a run whose nodes never touch their wakers (every node ready when it is
 /// first polled) makes none. Until then a node is polled with a *proto* waker, which points at
-/// a [`Proto`] on the run's stack (alive only for that poll, as the `&Waker` given to the node
-/// is): cloning or waking it makes the block (once: a compare-and-swap publishes it, so two
+/// a [`Proto`] on the run's stack (alive for the run's poll, aimed at the node; the `&Waker`
+/// given to the node lives for the node's poll): cloning or waking it makes the block (once: a compare-and-swap publishes it, so two
 /// threads cloning at once during the poll agree on one) and goes on as the block's waker of
 /// that task. Once the block exists, nodes get its wakers directly. The queue owns one
 /// reference of the block.
@@ -679,9 +680,13 @@ impl Drop for WakeQueue<'_> {
         if header.refs.load(Ordering::Acquire) == 1 {
             // A wake that held the parent's slot as the run took the waker moved it out as it
             // let go (`ParentWaker::take`); should its clone have panicked, the waker is still
-            // there. No wake can hold the slot now.
-            // SAFETY: as above.
-            let late = unsafe { header.parent.take() };
+            // there. No wake can hold the slot now. (Never registered: nothing to take.)
+            let late = if self.registered {
+                // SAFETY: as above.
+                unsafe { header.parent.take() }
+            } else {
+                None
+            };
             core::mem::forget(release);
             // SAFETY: the queue's reference, the last one, given up here; the parent's waker
             // is taken.
