@@ -42,6 +42,9 @@ pub trait Schedule {
     fn stale_wakes(&mut self) -> usize;
     /// Whether to drop the run now, after `polls` polls, instead of polling it again.
     fn drop_run(&mut self, polls: u32) -> bool;
+    /// Whether the next poll comes from another task's waker than the last one (as when a
+    /// run moves between tasks, or a combinator polls it with a waker of its own).
+    fn switch_parent(&mut self) -> bool;
 }
 
 /// A small deterministic schedule from a seed (xorshift).
@@ -112,9 +115,12 @@ impl Schedule for Seeded {
     fn drop_run(&mut self, polls: u32) -> bool {
         self.drop_after == Some(polls)
     }
+    fn switch_parent(&mut self) -> bool {
+        self.next_u64() % 4 == 0
+    }
 }
 
-/// Counts the wakes of the run's parent.
+/// A task waker the run is polled with: counts its wakes.
 struct CountingWaker(AtomicUsize);
 
 impl Wake for CountingWaker {
@@ -171,7 +177,10 @@ impl<T> Drop for Held<T> {
 pub(super) struct Driver<'s> {
     control: Rc<Control>,
     schedule: &'s mut dyn Schedule,
-    parent: Arc<CountingWaker>,
+    /// The two task wakers the run is polled with, as the schedule switches between them.
+    parents: [Arc<CountingWaker>; 2],
+    /// The one the latest poll was given.
+    parent: usize,
     /// How many times the run was polled.
     pub(super) polls: u32,
     /// The futures and outputs alive when the run resolved.
@@ -183,28 +192,64 @@ impl<'s> Driver<'s> {
         Driver {
             control: control.clone(),
             schedule,
-            parent: Arc::new(CountingWaker(AtomicUsize::new(0))),
+            parents: [0, 1].map(|_| Arc::new(CountingWaker(AtomicUsize::new(0)))),
+            parent: 0,
             polls: 0,
             alive_at_end: (0, 0),
         }
     }
 
+    /// The wakes of the task waker the latest poll was given.
     fn parent_wakes(&self) -> usize {
-        self.parent.0.load(Ordering::SeqCst)
+        self.parents[self.parent].0.load(Ordering::SeqCst)
+    }
+
+    /// The wakes of every task waker the run was polled with.
+    fn all_parent_wakes(&self) -> usize {
+        self.parents
+            .iter()
+            .map(|parent| parent.0.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    /// The run's next poll gets a fresh `Waker` of the same task, or (as the schedule says)
+    /// one of the other task: the run must wake the latest.
+    fn next_parent(&mut self) -> Waker {
+        if self.polls > 0 && self.schedule.switch_parent() {
+            self.parent ^= 1;
+        }
+        Waker::from(self.parents[self.parent].clone())
+    }
+
+    /// Once the run is dropped, it holds no task waker it was polled with: each is back to
+    /// the driver's one reference.
+    fn check_parents_let_go(&self, what: &str) -> Result<(), String> {
+        match self
+            .parents
+            .iter()
+            .position(|parent| Arc::strong_count(parent) != 1)
+        {
+            Some(parent) => Err(format!(
+                "{what} still holds task waker {parent} after it was dropped ({} references)",
+                Arc::strong_count(&self.parents[parent]) - 1
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Polls `run` until it resolves, panics, or the schedule drops it. The run future itself
     /// is dropped (checked) before this returns.
     pub(super) fn drive<F: Future + Unpin>(&mut self, run: F) -> Result<Ending<F::Output>, String> {
-        let waker = Waker::from(self.parent.clone());
-        let mut cx = Context::from_waker(&waker);
         let mut run = Held::new(run);
         loop {
             if self.schedule.drop_run(self.polls) {
                 self.drop_checked(run.into_inner(), "the run", true)?;
+                self.check_parents_let_go("the dropped run")?;
                 self.wakes_after_the_run()?;
                 return Ok(Ending::Dropped);
             }
+            let waker = self.next_parent();
+            let mut cx = Context::from_waker(&waker);
             self.polls += 1;
             self.control.round.set(self.polls);
             let parent_before = self.parent_wakes();
@@ -215,7 +260,9 @@ impl<'s> Driver<'s> {
                 None => {
                     self.check_poisoned(run.get_mut(), &mut cx)?;
                     self.stale_wakes(false);
+                    drop(waker);
                     self.drop_checked(run.into_inner(), "the poisoned run", true)?;
+                    self.check_parents_let_go("the poisoned run")?;
                     self.wakes_after_the_run()?;
                     return Ok(Ending::Panicked);
                 }
@@ -225,7 +272,9 @@ impl<'s> Driver<'s> {
                         self.control.outputs_alive.get(),
                     );
                     let output = Held::new(output);
+                    drop(waker);
                     self.drop_checked(run.into_inner(), "the completed run", false)?;
+                    self.check_parents_let_go("the completed run")?;
                     self.wakes_after_the_run()?;
                     return Ok(Ending::Completed(output));
                 }
@@ -430,9 +479,9 @@ impl<'s> Driver<'s> {
 
     /// Once the run is over (resolved or dropped), its wakers do nothing.
     fn wakes_after_the_run(&mut self) -> Result<(), String> {
-        let before = self.parent_wakes();
+        let before = self.all_parent_wakes();
         self.stale_wakes(false);
-        if self.parent_wakes() != before {
+        if self.all_parent_wakes() != before {
             return Err("a wake after the run was over woke its parent".into());
         }
         Ok(())

@@ -26,8 +26,9 @@
 //!
 //! Between two polls of the run, the driver wakes one parked node (sometimes twice, by value
 //! or by reference, from this thread or another one), wakes some finished nodes (stale wakes),
-//! and may drop the run before it ends. Every poll and every drop it makes is wrapped in
-//! `catch_unwind`. It checks:
+//! and may drop the run before it ends. Each poll gets a fresh `Waker`, of the same task as the
+//! poll before or (one poll in four) of the other of two tasks. Every poll and every drop it
+//! makes is wrapped in `catch_unwind`. It checks:
 //!
 //! - outputs: every value (a fallback's too) equals the reference's; failed, panicked and
 //!   skipped nodes have none; `run_settled` reports every failure, in the order they
@@ -48,9 +49,10 @@
 //! - polls: an attempt is polled only when it starts or was woken while parked (polls = 1 +
 //!   wakes), never after it finished, and a woken node is polled in the next poll; stale wakes
 //!   change nothing (no poll, no error, no early end);
-//! - wakes: after a parked node is woken, the run's parent has been woken at least once since
-//!   the start of the last poll (wakes pushed during that poll may have woken it already); a
-//!   wake after the run is over does nothing;
+//! - wakes: after a parked node is woken, the task waker of the last poll has been woken at
+//!   least once since that poll started (wakes pushed during that poll may have woken it
+//!   already); a wake after the run is over wakes no task; once the run is dropped it holds no
+//!   task waker it was polled with;
 //! - panics: a poll panics exactly when a node's panic must escape (all of them without
 //!   `catch_panics`; with it, only the drop of a cancelled future or of an output inside the
 //!   poll, when `try_run` fails fast), with that panic's message; a run whose poll panicked
