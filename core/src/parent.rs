@@ -82,6 +82,7 @@ impl ParentWaker {
     /// # Safety
     /// The caller is the run's side: no other call of `register` or `take` on this slot runs
     /// at the same time (one poll of one run at a time; a `dag!` run holds its claim).
+    #[inline]
     pub(crate) unsafe fn register(&self, waker: &core::task::Waker) {
         // No `TAKE` pending (`Acquire`: a wake that answered one wrote the cell before), so
         // no wake writes the cell now.
@@ -96,6 +97,17 @@ impl ParentWaker {
                 return;
             }
         }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.replace(waker) };
+    }
+
+    /// `register`'s work when `waker` is not the one there. Out of line: a run's polls
+    /// mostly bring the same waker.
+    ///
+    /// # Safety
+    /// As [`register`](Self::register).
+    #[inline(never)]
+    unsafe fn replace(&self, waker: &core::task::Waker) {
         if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
             // A wake is cloning the waker there: this poll's waker is woken instead (the run
             // is polled again, and registers then), as an `AtomicWaker` does.

@@ -477,6 +477,7 @@ impl<'a> WakeQueue<'a> {
 
     /// Registers the waker of the task polling the run (nothing to do while there is no
     /// block: no node holds a waker).
+    #[inline]
     pub(crate) fn register(&mut self, waker: &Waker) {
         if let Some(block) = self.existing() {
             self.registered = true;
@@ -648,7 +649,21 @@ unsafe fn drop_proto(_: *const ()) {
 }
 
 impl Drop for WakeQueue<'_> {
+    #[inline]
     fn drop(&mut self) {
+        // No node ever touched its waker: nothing was made (a ready run's common case).
+        if let Some(block) = self.existing() {
+            self.close(block);
+        }
+    }
+}
+
+impl WakeQueue<'_> {
+    /// Closes the block at the run's end: later wakes do nothing, the parent's waker is let
+    /// go, and the block goes back to the cache if no waker of it is alive. Out of line: a
+    /// run whose nodes were all ready made no block.
+    #[inline(never)]
+    fn close(&mut self, block: Block) {
         /// Gives up the queue's reference even if dropping the parent's waker panics.
         struct Release(NonNull<Header>);
         impl Drop for Release {
@@ -657,10 +672,6 @@ impl Drop for WakeQueue<'_> {
                 unsafe { release(self.0) };
             }
         }
-        let Some(block) = self.existing() else {
-            // No node ever touched its waker: nothing was made.
-            return;
-        };
         let release = Release(block.0);
         let header = block.header();
         let ticket = Ticket::carried(header.ticket);
@@ -669,7 +680,7 @@ impl Drop for WakeQueue<'_> {
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
         let parent = if self.registered {
-            // SAFETY: `&mut self`, in `Drop`: no `register` runs meanwhile.
+            // SAFETY: `&mut self`, in `Drop` (`close`): no `register` runs meanwhile.
             unsafe { header.parent.take() }
         } else {
             None
