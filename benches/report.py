@@ -223,69 +223,80 @@ TRIED = {
     "Fixed cost of a 1-node run ≤ 25 ns":
         "Earlier stops: one run block laid out at build time, taken from the cache with one"
         " swap; the waker block made only when a node first clones or wakes its waker; a"
-        " bitmask ready queue for runs of at most 64 tasks. This stop: a completed run drops"
-        " its outputs without a pass over the futures (none is left), the run state is started"
-        " without the old phase's drop glue, the queue's buffer address inlined: about 660 →"
-        " 630 instructions (`bash benches/cachegrind.sh`), which the time hardly shows. Tried:"
-        " the cache's one atomic swap replaced by a load and a store (unsound, to measure it):"
-        " no faster. Left: the run future's moves (a memcpy of the run state at completion,"
-        " about 40 instructions), the type-erased start and poll, the teardown; 25 ns is about"
-        " 280 instructions at this machine's rate, which needs a run whose state is not built"
-        " per run at all.",
+        " bitmask ready queue for runs of at most 64 tasks; no pass over the futures after a"
+        " completed run (about 660 → 625 instructions, which the time hardly showed; the"
+        " cache's one atomic swap replaced by a load and a store, unsound, only to measure it,"
+        " was no faster). This stop: the steady registration of the parent's waker and the end"
+        " of a run that made no waker block inlined, the rest out of line: 625 → 617"
+        " instructions (`bash benches/cachegrind.sh`). Where the rest goes (callgrind, one"
+        " run): the run future's poll about 340 (its loop over the one node about 130), three"
+        " calls of memcpy of about 24 instructions each (the tasks' first states copied from"
+        " the DAG, 4 bytes here; the 168 bytes of the run state moved out as it completes; the"
+        " run future moved by the caller), the teardown of outputs, slots, queue and future"
+        " about 75. Left: a run state under 128 bytes would be moved inline; 25 ns is about 280 instructions at this machine's rate, which needs a"
+        " run whose state is not built per run at all.",
     "Per ready node ≤ 4 ns on chains, fans and wide shapes":
-        "This stop: the bounds checks the build proves are gone (`DagCore::check_tables` checks"
-        " the tables once per DAG; the run indexes them unchecked), one proto waker and one"
-        " input resolver per poll of the run instead of one per node, a one-byte poll result,"
-        " no teardown pass over futures after a completed run, and a starting node without a"
-        " list reads nothing of its boxed task: about 204 → 162 instructions per node on a"
-        " ready chain of 1,000 (about 190 on the wide shape, whose 10,000 roots form one"
-        " batch). Left: the loop's bookkeeping (the vtable call, the ready queue's lists, the"
-        " state words), a few instructions in many places; 4 ns is about 15 instructions,"
-        " which a type-erased node cannot reach (the `dag!` row is the answer for graphs known"
-        " at compile time).",
+        "Earlier stops: the bounds checks the build proves are gone (`DagCore::check_tables`"
+        " checks the tables once per DAG), one proto waker and one input resolver per poll of"
+        " the run instead of one per node, a one-byte poll result, and a starting node without"
+        " a list reads nothing of its boxed task: about 204 → 162 instructions per node on a"
+        " ready chain of 1,000. This stop: 162 → 159 (the inlined registration above). Where"
+        " they go (callgrind's per-instruction counts of the run loop, ready chain of 1,000):"
+        " about 125 in the loop (the pop about 20, lending the waker about 10, setting up the"
+        " poll about 30, the vtable call and its result about 10, releasing the dependent about"
+        " 30, its push about 12) and about 26 in the type-erased start. No single piece is"
+        " large; 4 ns is about 15 instructions, which a type-erased node cannot reach (the"
+        " `dag!` row is the answer for graphs known at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
-        "This stop: the per-node and fixed-cost work above took the ready seed from about 1,646"
-        " to 1,400 instructions (cachegrind); the runtime builder's runs stay type-erased and"
-        " general. For a graph known at compile time, `dag!` (next row) is the answer.",
+        "Earlier stops: the per-node and fixed-cost work above took the ready seed from about"
+        " 1,646 to 1,394 instructions; this stop 1,394 → 1,371 (cachegrind). Of these, about"
+        " 460 are the fixed cost of a run (first row) and about 155 each node's: the runtime"
+        " builder's runs stay type-erased and general. For a graph known at compile time,"
+        " `dag!` (next row) is the answer.",
     "Ahead of the plain per-layer `join_all` on every shape":
-        "This stop: the parent's waker stays registered across wakes (a steady registration"
-        " costs no atomic operation; an `AtomicWaker` was taken by each wake and registered"
-        " again, two compare-and-swaps), which took the pend-once chain about 19% and the"
-        " pend-once seed about 7% (criterion, commit by commit). Where dagfut is still behind,"
-        " it is on pend-once chains and the seed: each wake of a chain's node is a whole poll"
-        " of the run, and about seven atomic read-modify-writes (the node's clone and drop of"
-        " its waker, the wake's claim and push, the parent's wake, the drain), where the join"
-        " under this benchmark's no-op waker does none.",
+        "Earlier stops: the parent's waker stays registered across wakes (a steady"
+        " registration costs no atomic operation; an `AtomicWaker` was taken by each wake and"
+        " registered again), which took the pend-once chain about 19% and the pend-once seed"
+        " about 7%. This stop: that registration inlined (pend-once chain node 744.8 → 731.8"
+        " instructions, seed 4,061 → 4,019). Where dagfut is still behind, it is on pend-once"
+        " chains and the seed: each wake of a chain's node is a whole poll of the run, and about"
+        " seven atomic read-modify-writes (the node's clone and drop of its waker, the wake's"
+        " claim and push, the parent's wake, the drain), where the join under this benchmark's"
+        " no-op task waker does none. Each of the seven guards something: the block's life, one"
+        " push per wake, a parent's waker that another thread may be replacing.",
     "1M nodes within 1.5× of 1k, per node":
-        "This stop: a starting node no longer reads its boxed task object (13% faster at 1,000"
-        " nodes, 6% at 1,000,000: the small size gained more, so the ratio rose). Tried:"
+        "Earlier stops: a starting node no longer reads its boxed task object (13% faster at"
+        " 1,000 nodes, 6% at 1,000,000: the small size gained more, so the ratio rose). Tried:"
         " software prefetch of the inputs, slot and dependents' states of the task 4 or 8"
-        " places ahead in a batch: 13–76% slower at every size on this machine. What is left"
-        " is memory: a node's output sits in its slot beside its larger future, so a run of"
-        " 1,000,000 nodes randomly reads a block of tens of megabytes; a dense output region"
-        " would get closer, at the price of bytes per node (the next row). The polling floor"
-        " grows with N too (below).",
+        " places ahead in a batch: 13–76% slower at every size on this machine. Nothing this"
+        " stop. What is left is memory: a node's output sits in its slot beside its larger"
+        " future, so a run of 1,000,000 nodes randomly reads a block of tens of megabytes; a"
+        " dense output region would get closer, at the price of bytes per node (the next row)."
+        " The polling floor grows with N too (below).",
     "Scheduler bytes per node ≤ 16":
         "Earlier stops: a run whose nodes never touch their wakers makes no waker block (8"
         " bytes per node), a run of at most 64 tasks has no ready-queue buffer, the states and"
-        " the ready queue share the arena's block. Nothing this stop. A pend-once run still needs"
-        " its waker slot per node (index and link, 8 bytes); the ready queue's two lists are 8"
-        " bytes per node on large runs.",
+        " the ready queue share the arena's block. Nothing this stop. A pend-once run still"
+        " needs its waker slot per node (index and link, 8 bytes; without the index a waker"
+        " could find its block only if the block were aligned to its own size); the ready"
+        " queue's two lists are 8 bytes per node on large runs (one ring of 4 would do, at the"
+        " price of sorting batches that wrap around it).",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
-        "This stop: the parent's waker stays registered across wakes (see the per-layer row):"
-        " pend-once chain node about 766 → 719 instructions, seed about 4,261 → 3,980. The flat"
-        " join ignores edges; each dagfut wake pushes on a lock-free stack and wakes the parent"
-        " once per batch.",
+        "Earlier stops: the parent's waker stays registered across wakes (see the per-layer"
+        " row). This stop: that registration inlined, pend-once chain node about 744.8 → 731.8"
+        " instructions. The flat join ignores edges; each dagfut wake pushes on a lock-free"
+        " stack and wakes the parent once per batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
         "Earlier: a run is one sweep over the nodes in the `dag!`'s order, its state in four"
         " bitmasks kept in a local, the edges and the wakers' address read as constants, no"
-        " observer calls without an observer, the scheduler inlined into the run's future:"
-        " about 450 instructions, unchanged this stop. What is left is the move of its future"
-        " (a 552-byte memcpy of about 88 instructions per run, against 29 for the nested"
-        " `join!`'s 224 bytes). This stop, pend-once: the `dag!`'s wakers use the same parent"
-        " slot as the runtime runs, so a steady registration costs no atomic operation (13%"
-        " faster); each node's waker still sets an atomic bit per wake, where a nested `join!`"
-        " hands its task's waker down and touches no atomic.",
+        " observer calls without an observer, the scheduler inlined into the run's future, the"
+        " wakers use the same parent slot as the runtime runs: about 450 instructions,"
+        " unchanged this stop. What is left is the move of its future: a memcpy of all 552"
+        " bytes (about 88 instructions per run, against 29 for the nested `join!`'s 224 bytes),"
+        " though before its first poll it holds 32 (`-Zprint-type-sizes`: the six output cells"
+        " take 96 bytes, the six nodes' steps 304, each its cell's address and its closure or"
+        " future, the schedule 104). Pend-once, each node's waker sets an atomic bit per wake,"
+        " where a nested `join!` hands its task's waker down and touches no atomic.",
     "Allocations per run after the first: 0":
         "Done: the run's memory is cached in the `Dag` (the run block, and the waker block once"
         " a run made one; runs that overlap allocate their own). A `dag!` allocates nothing,"
