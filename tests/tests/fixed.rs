@@ -504,6 +504,52 @@ fn a_node_is_polled_again_only_when_woken() {
     assert_eq!(polls.each_ref().map(|p| p.load(Ordering::Relaxed)), [2, 2]);
 }
 
+/// A task waker that counts its wakes.
+struct CountingWaker(AtomicU32);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A run polled by one task and then by another (it moved, or a combinator polls it with a
+/// waker of its own): a node's wake wakes the task of the latest poll, and once the run is
+/// over it keeps neither task's waker.
+#[test]
+fn a_wake_wakes_the_task_that_polled_the_run_last() {
+    let polls = [const { AtomicU32::new(0) }; 2];
+    let parked = RefCell::new(Vec::new());
+    let (polls, parked) = (&polls, &parked);
+    // Two parking roots and their sum, which starts in the poll after the second wake.
+    let dag = dagfut::dag! {
+        async |p: &u32| -> (sum) {
+            a(p) = PendsOnce { polls: &polls[0], parked };
+            b(p) = PendsOnce { polls: &polls[1], parked };
+            sum(a, b) = add(a, b);
+        }
+    };
+    let tasks = [0, 1].map(|_| Arc::new(CountingWaker(AtomicU32::new(0))));
+    let wakes = |task: usize| tasks[task].0.load(Ordering::Relaxed);
+    let mut run = Box::pin(dag.run(&0));
+    let mut poll_as = |task: usize| {
+        let waker = Waker::from(tasks[task].clone());
+        run.as_mut().poll(&mut Context::from_waker(&waker))
+    };
+    assert!(poll_as(0).is_pending());
+    assert!(poll_as(1).is_pending());
+    parked.borrow_mut().remove(0).wake();
+    assert_eq!(wakes(1), 1, "the wake went to the task of the latest poll");
+    assert!(poll_as(1).is_pending());
+    parked.borrow_mut().pop().unwrap().wake();
+    assert_eq!(wakes(1), 2);
+    assert_eq!(poll_as(0), Poll::Ready((2,)));
+    drop(run);
+    for task in &tasks {
+        assert_eq!(Arc::strong_count(task), 1, "the run kept a task's waker");
+    }
+}
+
 /// Many nodes woken at once from threads of their own while the run polls: only the first
 /// wake since the run last looked wakes the run's task (the others find their bits already
 /// set), so a wake that the run's own poll took must still lead to a poll that sees every
