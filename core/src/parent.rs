@@ -98,7 +98,7 @@ impl ParentWaker {
             }
         }
         // SAFETY: the caller's contract, passed on.
-        unsafe { self.replace(waker) };
+        unsafe { self.store_new(waker) };
     }
 
     /// `register`'s work when `waker` is not the one there. Out of line: a run's polls
@@ -107,7 +107,7 @@ impl ParentWaker {
     /// # Safety
     /// As [`register`](Self::register).
     #[inline(never)]
-    unsafe fn replace(&self, waker: &core::task::Waker) {
+    unsafe fn store_new(&self, waker: &core::task::Waker) {
         if self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0 {
             // A wake is cloning the waker there: this poll's waker is woken instead (the run
             // is polled again, and registers then), as an `AtomicWaker` does.

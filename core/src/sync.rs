@@ -12,5 +12,3 @@ pub(crate) use portable_atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fe
 
 #[cfg(dagfut_loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
-
-pub(crate) use crate::parent::ParentWaker;

@@ -45,7 +45,8 @@ use core::task::{RawWaker, RawWakerVTable, Waker};
 use crate::cache::{RunCache, Ticket};
 use crate::ready::ReadyQueue;
 use crate::slots::Lent;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, ParentWaker, fence};
+use crate::parent::ParentWaker;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
 
 /// `Slot::next` of a task that is not queued.
 const IDLE: u32 = u32::MAX;
@@ -283,9 +284,9 @@ unsafe fn drop_waker(data: *const ()) {
 /// cloned or woken: a run whose nodes never touch their wakers (every node ready when it is
 /// first polled) makes none. Until then a node is polled with a *proto* waker, which points at
 /// a [`Proto`] on the run's stack (alive for the run's poll, aimed at the node; the `&Waker`
-/// given to the node lives for the node's poll): cloning or waking it makes the block (once: a compare-and-swap publishes it, so two
-/// threads cloning at once during the poll agree on one) and goes on as the block's waker of
-/// that task. Once the block exists, nodes get its wakers directly. The queue owns one
+/// given to the node lives for the node's poll): cloning or waking it makes the block (once:
+/// a compare-and-swap publishes it, so two threads cloning at once during the poll agree on
+/// one) and goes on as the block's waker of that task. Once the block exists, nodes get its wakers directly. The queue owns one
 /// reference of the block.
 pub(crate) struct WakeQueue<'a> {
     /// The block, null until made (`block`).
