@@ -294,13 +294,8 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     where
         E: CannotFail,
     {
-        assert!(
-            !self.core.may_time_out,
-            "dagfut: this DAG has nodes with timeouts, which may fail: run it with `try_run` \
-             or `run_settled`"
-        );
         // `CannotFail` is sealed and only `Infallible` has it: `E` is `Infallible`, the error
-        // type the run's sink is made for.
+        // type the run's sink is made for. `new` refuses a DAG with timeouts.
         DagFuture::new(&self.core, param)
     }
 

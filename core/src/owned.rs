@@ -94,6 +94,11 @@ impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
     /// let outputs = handle.join().unwrap(); // the outputs left the thread that ran them
     /// assert_eq!(outputs[sq], 144);
     /// ```
+    ///
+    /// # Panics
+    /// As [`run`](Self::run): if a node has a timeout (run it with
+    /// [`try_run_owned`](Self::try_run_owned)).
+    #[track_caller]
     pub fn run_owned(self: &Arc<Self>, param: P) -> OwnedRun<DagFuture<'static, P, K>, P, K, E>
     where
         E: CannotFail,

@@ -545,7 +545,17 @@ unsafe impl<P: Sync, O: Send> Send for DagFuture<'_, P, Sendable, O> {}
 unsafe impl<P: Sync, O: Sync> Sync for DagFuture<'_, P, Sendable, O> {}
 
 impl<'a, P, K: Flavor> DagFuture<'a, P, K> {
+    /// The run of `core` with `param`, for `Dag::run` and `Dag::run_owned`.
+    ///
+    /// # Panics
+    /// If a node of `core` has a timeout: it may fail, which a `DagFuture` has no way to say.
+    #[track_caller]
     pub(crate) fn new(core: &'a DagCore, param: &'a P) -> Self {
+        assert!(
+            !core.may_time_out,
+            "dagfut: this DAG has nodes with timeouts, which may fail: run it with `try_run` \
+             or `run_settled`"
+        );
         DagFuture {
             run: RunCore::new(core, param),
             _flavor: PhantomData,

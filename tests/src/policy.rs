@@ -469,23 +469,27 @@ pub async fn first_of<W: Future, D: Future>(work: W, deadline: D) -> Option<W::O
     .await
 }
 
-/// A DAG that may time out refuses `run`, with a message that names the fix.
+/// A DAG that may time out refuses `run` and `run_owned` alike, as they are called (not
+/// when a timeout fires), with a message that names the fix: the message.
 pub fn run_refuses_timeouts<Tm: SendTimer>(timer: Tm) -> String {
     let plan = Plan::new(&timer, &[(ms(1), Ok(1))]);
     let b = DagBuilder::<u32>::new().with_timer(timer.clone());
     b.named("timed")
         .timeout(ms(5))
         .add_node_with(plan, step_or_zero::<Tm>, b.param());
-    let dag = b.build();
-    let message = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-        drop(dag.run(&0));
-    }))
-    .unwrap_err();
-    message
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    let dag = Arc::new(b.build());
+    let refusal = |call: &dyn Fn()| {
+        let message = std::panic::catch_unwind(core::panic::AssertUnwindSafe(call)).unwrap_err();
+        message
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    let borrowed = refusal(&|| drop(dag.run(&0)));
+    let owned = refusal(&|| drop(dag.run_owned(0)));
+    assert_eq!(borrowed, owned, "run and run_owned refuse timeouts alike");
+    borrowed
 }
 
 /// Every check of the suite, in turn.
