@@ -292,16 +292,19 @@ TRIED = {
         " instructions. The flat join ignores edges; each dagfut wake pushes on a lock-free"
         " stack and wakes the parent once per batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
-        "Earlier: a run is one sweep over the nodes in the `dag!`'s order, its state in four"
+        "Earlier: a run is one sweep over the nodes in the `dag!`'s order, its state in"
         " bitmasks kept in a local, the edges and the wakers' address read as constants, no"
         " observer calls without an observer, the scheduler inlined into the run's future, the"
-        " wakers use the same parent slot as the runtime runs: about 450 instructions,"
-        " unchanged this stop. What is left is the move of its future: a memcpy of all 552"
-        " bytes (about 88 instructions per run, against 29 for the nested `join!`'s 224 bytes),"
-        " though before its first poll it holds 32 (`-Zprint-type-sizes`: the six output cells"
-        " take 96 bytes, the six nodes' steps 304, each its cell's address and its closure or"
-        " future, the schedule 104). Pend-once, each node's waker sets an atomic bit per wake,"
-        " where a nested `join!` hands its task's waker down and touches no atomic.",
+        " wakers use the same parent slot as the runtime runs: about 450 instructions. This"
+        " stop: a node no longer keeps a tag of its own (its call, then its future, share one"
+        " place, and which one it holds is a bit of the run's state, which the sweep keeps in"
+        " registers anyway), the schedule owns the nodes and drops what each holds by those"
+        " bits, a fail-fast run's failure is returned instead of stored, and the wakers' state"
+        " is an optional claim: 449 → 381 instructions (`bash benches/cachegrind.sh`), and the"
+        " run's future 552 → 472 bytes (`examples/sizes.rs`). What is left is mostly the move"
+        " of that future (a memcpy of all of it, against 224 bytes for the nested `join!`)."
+        " Pend-once, each node's waker sets an atomic bit per wake, where a nested `join!`"
+        " hands its task's waker down and touches no atomic.",
     "Allocations per run after the first: 0":
         "Done: the run's memory is cached in the `Dag` (the run block, and the waker block once"
         " a run made one; runs that overlap allocate their own). A `dag!` allocates nothing,"

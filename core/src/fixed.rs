@@ -14,7 +14,8 @@
 use core::cell::OnceCell;
 use core::fmt;
 use core::future::Future;
-use core::marker::PhantomData;
+use core::marker::{PhantomData, PhantomPinned};
+use core::mem::ManuallyDrop;
 use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -313,36 +314,69 @@ impl<T, X: Into<E>, E> Kind<Result<T, X>, E> for Fallible {
     }
 }
 
-/// A node of a run, its types erased for the [`Schedule`].
-pub trait Task<E> {
-    /// Calls its function (the first time), then polls its future; on `Ready` the future is
-    /// dropped and the value is in the cell (or the error is returned).
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>>;
-    /// Skips the node (an input failed): its function is never called.
-    fn skip(self: Pin<&mut Self>);
+/// Sealed: [`Task`] and [`Steps`] are implemented by [`Step`], [`Cons`] and [`Nil`] only. The
+/// schedule trusts what they do with its [`Bits`] (which field of a node's union holds a
+/// value), so no other implementation may exist.
+mod sealed {
+    pub trait Sealed {}
 }
 
-pin_project! {
-    /// A node: its function's call, then its future while it runs, then nothing.
-    #[project = StepProj]
-    #[project_replace = StepReplace]
-    enum Stage<Mk, Fut> {
-        /// Not started: the call that makes its future.
-        Make { make: Mk },
-        /// Running.
-        Run { #[pin] future: Fut },
-        /// Completed, failed, skipped or dropped.
-        Gone,
-    }
+/// A node of a run, its types erased for the [`Schedule`]. What a node holds (its call, its
+/// future, or nothing) is not kept in the node: the schedule's [`Bits`] say it, and its
+/// methods are unsafe for that reason. Sealed: only [`Step`] implements it.
+pub trait Task<E>: sealed::Sealed {
+    /// Calls the node's function: from now on the node holds its future.
+    ///
+    /// # Safety
+    /// The node holds its call (it was neither started nor dropped).
+    unsafe fn start(self: Pin<&mut Self>);
+    /// Polls the node's future. On `Ready`, `bit` is cleared from `live` and the future is
+    /// dropped (in that order: a panic in its drop leaves nothing to drop twice), then the
+    /// value goes into the cell (or the error is returned): the node holds nothing from then
+    /// on.
+    ///
+    /// # Safety
+    /// The node holds its future.
+    unsafe fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        live: &mut u64,
+        bit: u64,
+    ) -> Poll<Result<(), E>>;
+    /// Drops the node's call: it never starts (an input failed, or the run was dropped).
+    ///
+    /// # Safety
+    /// The node holds its call; it holds nothing afterwards.
+    unsafe fn drop_call(self: Pin<&mut Self>);
+    /// Drops the node's future (the run was dropped while it ran).
+    ///
+    /// # Safety
+    /// The node holds its future; it holds nothing afterwards.
+    unsafe fn drop_future(self: Pin<&mut Self>);
 }
 
-pin_project! {
-    /// A node: its stage and its output cell.
-    pub struct Step<'c, T, Mk, Fut, K> {
-        cell: &'c OutputCell<T>,
-        #[pin]
-        stage: Stage<Mk, Fut>,
-        _kind: PhantomData<fn() -> K>,
+/// What a node holds: its call, then its future while it runs, then nothing; which one is in
+/// the schedule's [`Bits`] (not started: the call; `live`: the future).
+union Stage<Mk, Fut> {
+    call: ManuallyDrop<Mk>,
+    future: ManuallyDrop<Fut>,
+}
+
+/// A node: its stage and its output cell. Made holding its call. It keeps no record of what it
+/// holds (its [`Schedule`]'s bits do), so it has no `Drop` of its own: the schedule drops what
+/// its nodes hold, and a `Step` dropped without ever being given to one leaks its call (as
+/// `mem::forget` would; a `dag!` gives every node to its schedule at once).
+pub struct Step<'c, T, Mk, Fut, K> {
+    cell: &'c OutputCell<T>,
+    stage: Stage<Mk, Fut>,
+    _kind: PhantomData<fn() -> K>,
+    /// The future is polled in place.
+    _pinned: PhantomPinned,
+}
+
+impl<T, Mk, Fut, K> fmt::Debug for Step<'_, T, Mk, Fut, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Step").finish_non_exhaustive()
     }
 }
 
@@ -355,11 +389,27 @@ where
     pub fn new(cell: &'c OutputCell<T>, make: Mk) -> Self {
         Step {
             cell,
-            stage: Stage::Make { make },
+            stage: Stage {
+                call: ManuallyDrop::new(make),
+            },
             _kind: PhantomData,
+            _pinned: PhantomPinned,
         }
     }
+
+    /// The future in place.
+    ///
+    /// # Safety
+    /// The node holds its future.
+    #[inline(always)]
+    unsafe fn future(self: Pin<&mut Self>) -> Pin<&mut Fut> {
+        // SAFETY: the node holds its future (the caller's promise), which is pinned with the
+        // node: it is never moved out, only dropped in place.
+        unsafe { self.map_unchecked_mut(|step| &mut *step.stage.future) }
+    }
 }
+
+impl<T, Mk, Fut, K> sealed::Sealed for Step<'_, T, Mk, Fut, K> {}
 
 impl<T, Mk, Fut, K, E> Task<E> for Step<'_, T, Mk, Fut, K>
 where
@@ -368,68 +418,111 @@ where
     K: Kind<Fut::Output, E, Value = T>,
 {
     #[inline(always)]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
-        let mut this = self.project();
-        if let StepProj::Make { .. } = this.stage.as_mut().project() {
-            let StepReplace::Make { make } = this.stage.as_mut().project_replace(Stage::Gone)
-            else {
-                unreachable!()
-            };
-            this.stage.set(Stage::Run { future: make() });
-        }
-        let StepProj::Run { future } = this.stage.as_mut().project() else {
-            return Poll::Pending;
-        };
-        let Poll::Ready(output) = future.poll(cx) else {
+    unsafe fn start(self: Pin<&mut Self>) {
+        // SAFETY: nothing is moved out of the pinned node but its call, which is not pinned
+        // (only a future is polled in place).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: the node holds its call (the caller's promise); it is read out once, and
+        // the stage holds nothing until the future is written (a panic of the call leaves
+        // nothing to drop).
+        let make = unsafe { ManuallyDrop::take(&mut this.stage.call) };
+        this.stage.future = ManuallyDrop::new(make());
+    }
+
+    #[inline(always)]
+    unsafe fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        live: &mut u64,
+        bit: u64,
+    ) -> Poll<Result<(), E>> {
+        // SAFETY: the node holds its future (the caller's promise).
+        let Poll::Ready(output) = (unsafe { self.as_mut().future() }).poll(cx) else {
             return Poll::Pending;
         };
         // The future goes before its value is stored: it may borrow its inputs, never its
         // own output.
-        this.stage.set(Stage::Gone);
+        *live &= !bit;
+        // SAFETY: the node holds its future, dropped in place once (no longer `live`).
+        unsafe { self.as_mut().drop_future() };
         Poll::Ready(K::split(output).map(|value| {
             // The cell is empty: a node completes once.
-            let _ = this.cell.value.set(value);
+            let _ = self.cell.value.set(value);
         }))
     }
 
     #[inline(always)]
-    fn skip(self: Pin<&mut Self>) {
-        self.project().stage.set(Stage::Gone);
+    unsafe fn drop_call(self: Pin<&mut Self>) {
+        // SAFETY: the call is not pinned; the node holds it (the caller's promise), and
+        // nothing afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.get_unchecked_mut().stage.call) }
+    }
+
+    #[inline(always)]
+    unsafe fn drop_future(self: Pin<&mut Self>) {
+        // SAFETY: the node holds its future (the caller's promise), dropped in place; it
+        // holds nothing afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.get_unchecked_mut().stage.future) }
     }
 }
 
 /// The nodes of a run, as a list `Cons(node 0, Cons(node 1, .. Nil))` in the `dag!`'s order
 /// (each node after its inputs): a sweep visits them in that order with static calls, each
 /// node's index a constant once inlined, its future's `poll` inlined into the scheduler.
-pub trait Steps<E, const N: usize> {
-    /// Visits the nodes from position `index` on (see [`Sweep`]); breaks at a failure that
+///
+/// Sealed: only [`Cons`] and [`Nil`] implement it.
+pub trait Steps<E, const N: usize>: sealed::Sealed {
+    /// How many nodes the list holds.
+    const LEN: usize;
+
+    /// Visits the nodes from position `index` on (see [`Sweep`]); breaks with a failure that
     /// ends the run.
-    fn sweep<G: Edges<N>, W: Watch>(
+    ///
+    /// # Safety
+    /// `bits` say what each node holds (see [`Bits`]), and are kept saying it: on return and
+    /// on unwind alike.
+    unsafe fn sweep<G: Edges<N>, W: Watch>(
         self: Pin<&mut Self>,
         index: usize,
         run: &mut Sweep<E, N>,
         bits: &mut Bits,
         watch: &mut W,
         cx: &mut Context<'_>,
-    ) -> ControlFlow<()>;
+    ) -> ControlFlow<Failed<E>>;
+
+    /// Drops what the nodes from position `index` on hold, as `bits` say; if one of those
+    /// drops panics, the rest are still dropped.
+    ///
+    /// # Safety
+    /// `bits` say what each node holds; the nodes hold nothing afterwards.
+    unsafe fn drop_held(self: Pin<&mut Self>, index: usize, bits: &Bits);
 }
 
 /// The end of a [`Steps`] list.
 #[derive(Debug)]
 pub struct Nil;
 
+impl sealed::Sealed for Nil {}
+
+impl<H, T> sealed::Sealed for Cons<H, T> {}
+
 impl<E, const N: usize> Steps<E, N> for Nil {
+    const LEN: usize = 0;
+
     #[inline(always)]
-    fn sweep<G: Edges<N>, W: Watch>(
+    unsafe fn sweep<G: Edges<N>, W: Watch>(
         self: Pin<&mut Self>,
         _: usize,
         _: &mut Sweep<E, N>,
         _: &mut Bits,
         _: &mut W,
         _: &mut Context<'_>,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<Failed<E>> {
         ControlFlow::Continue(())
     }
+
+    #[inline(always)]
+    unsafe fn drop_held(self: Pin<&mut Self>, _: usize, _: &Bits) {}
 }
 
 pin_project! {
@@ -451,18 +544,52 @@ impl<H, T> Cons<H, T> {
 }
 
 impl<E, H: Task<E>, T: Steps<E, N>, const N: usize> Steps<E, N> for Cons<H, T> {
+    const LEN: usize = 1 + T::LEN;
+
     #[inline(always)]
-    fn sweep<G: Edges<N>, W: Watch>(
+    unsafe fn sweep<G: Edges<N>, W: Watch>(
         self: Pin<&mut Self>,
         index: usize,
         run: &mut Sweep<E, N>,
         bits: &mut Bits,
         watch: &mut W,
         cx: &mut Context<'_>,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<Failed<E>> {
         let this = self.project();
-        run.visit::<G, W, H>(this.head, index, bits, watch, cx)?;
-        this.tail.sweep::<G, W>(index + 1, run, bits, watch, cx)
+        // SAFETY: as the caller promises, for this node and the rest.
+        unsafe {
+            run.visit::<G, W, H>(this.head, index, bits, watch, cx)?;
+            this.tail.sweep::<G, W>(index + 1, run, bits, watch, cx)
+        }
+    }
+
+    unsafe fn drop_held(self: Pin<&mut Self>, index: usize, bits: &Bits) {
+        /// Drops the rest of the list when it goes: after the head's drop, or as a panic of
+        /// it unwinds.
+        struct Rest<'a, 'b, T: Steps<E, N>, E, const N: usize>(
+            Pin<&'a mut T>,
+            usize,
+            &'b Bits,
+            PhantomData<fn() -> E>,
+        );
+        impl<T: Steps<E, N>, E, const N: usize> Drop for Rest<'_, '_, T, E, N> {
+            fn drop(&mut self) {
+                // SAFETY: as the caller of `drop_held` promised, for the rest of the list.
+                unsafe { self.0.as_mut().drop_held(self.1, self.2) }
+            }
+        }
+        let this = self.project();
+        let _rest = Rest::<T, E, N>(this.tail, index + 1, bits, PhantomData);
+        let bit = 1 << index;
+        // SAFETY: `bits` say what the node holds (the caller's promise): its call if it never
+        // started, its future if it is live, else nothing.
+        unsafe {
+            if bits.started & bit == 0 {
+                this.head.drop_call();
+            } else if bits.live & bit != 0 {
+                this.head.drop_future();
+            }
+        }
     }
 }
 
@@ -764,7 +891,11 @@ pub trait Edges<const N: usize> {
 /// of reach of the observer's calls) and writes it back when it returns.
 #[derive(Debug, Clone, Copy)]
 pub struct Bits {
+    /// Started: not holding its call any more.
     started: u64,
+    /// Holding its future (started, its call returned, its future not `Ready` yet). A node
+    /// not started holds its call; a node started and not live holds nothing.
+    live: u64,
     done: u64,
     /// Failed, or skipped because an input failed.
     failed: u64,
@@ -773,10 +904,10 @@ pub struct Bits {
 }
 
 impl Bits {
-    /// The nodes started and not yet ended.
+    /// The nodes started and not yet ended: those holding their futures.
     #[inline(always)]
     fn running(&self) -> u64 {
-        self.started & !(self.done | self.failed)
+        self.live
     }
 }
 
@@ -810,7 +941,6 @@ pub struct Sweep<E, const N: usize> {
     mode: Mode,
     /// Whether another run owns the wakers: nodes are polled with the task's waker.
     shared: bool,
-    failure: Option<Failed<E>>,
     errors: [Option<E>; N],
 }
 
@@ -819,16 +949,20 @@ impl<E, const N: usize> Sweep<E, N> {
     const ALL: u64 = if N == 64 { u64::MAX } else { (1 << N) - 1 };
 
     /// Visits node `index`: starts it if its inputs are done (skips it if one failed), polls
-    /// it if it is due; records how it ended. Breaks when its failure ends the run.
+    /// it if it is due; records how it ended. Breaks with its failure when that ends the run.
+    ///
+    /// # Safety
+    /// `bits` say what the node holds (see [`Bits`]), and only live nodes are due. Both stay
+    /// true, on return and on unwind.
     #[inline(always)]
-    fn visit<G: Edges<N>, W: Watch, T: Task<E>>(
+    unsafe fn visit<G: Edges<N>, W: Watch, T: Task<E>>(
         &mut self,
         mut node: Pin<&mut T>,
         index: usize,
         bits: &mut Bits,
         watch: &mut W,
         cx: &mut Context<'_>,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<Failed<E>> {
         let bit = 1 << index;
         if bits.started & bit == 0 {
             let inputs = G::GRAPH.inputs[index];
@@ -838,13 +972,20 @@ impl<E, const N: usize> Sweep<E, N> {
                 if inputs & bits.failed != 0 {
                     bits.started |= bit;
                     bits.failed |= bit;
-                    node.skip();
+                    // SAFETY: not started, the node held its call: now dropped (marked
+                    // started first, so a panic of that drop leaves nothing to drop twice).
+                    unsafe { node.as_mut().drop_call() };
                 }
                 return ControlFlow::Continue(());
             }
-            bits.started |= bit;
             watch.event(index, NodeEvent::Started);
+            bits.started |= bit;
+            // SAFETY: not started, the node holds its call (marked started first: if the
+            // call panics, it holds nothing); it holds its future after.
+            unsafe { node.as_mut().start() };
+            bits.live |= bit;
         } else if bits.due & bit != 0 {
+            debug_assert!(bits.live & bit != 0, "a due node is live");
             bits.due &= !bit;
             watch.event(index, NodeEvent::Woken);
         } else {
@@ -857,7 +998,12 @@ impl<E, const N: usize> Sweep<E, N> {
             own = G::wakers().waker(index);
             &own
         };
-        match node.as_mut().poll(&mut Context::from_waker(waker)) {
+        // SAFETY: live (just started, or due), the node holds its future; `poll` clears its
+        // live bit before dropping the future.
+        match unsafe {
+            node.as_mut()
+                .poll(&mut Context::from_waker(waker), &mut bits.live, bit)
+        } {
             Poll::Pending => watch.event(index, NodeEvent::Pending),
             Poll::Ready(Ok(())) => {
                 bits.done |= bit;
@@ -874,16 +1020,13 @@ impl<E, const N: usize> Sweep<E, N> {
 
     /// Node `index`, named `name`, failed with `error`.
     #[inline(never)]
-    fn fail(&mut self, name: &'static str, index: usize, error: E) -> ControlFlow<()> {
+    fn fail(&mut self, name: &'static str, index: usize, error: E) -> ControlFlow<Failed<E>> {
         match self.mode {
-            Mode::FailFast => {
-                self.failure = Some(Failed {
-                    node: name,
-                    index,
-                    error,
-                });
-                ControlFlow::Break(())
-            }
+            Mode::FailFast => ControlFlow::Break(Failed {
+                node: name,
+                index,
+                error,
+            }),
             Mode::Settle => {
                 self.errors[index] = Some(error);
                 ControlFlow::Continue(())
@@ -899,16 +1042,6 @@ impl<E, const N: usize> fmt::Debug for Sweep<E, N> {
             .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
-}
-
-/// Whose wakers a run's nodes get.
-enum Wakes<const N: usize> {
-    /// The block's, unclaimed: the run has not waited yet.
-    First,
-    /// The block's, claimed by this run.
-    Own(#[allow(dead_code)] Claim<N>), // held for its `Drop`: the release
-    /// The task's: another run owns the block.
-    Shared,
 }
 
 /// Holds a [`Wakers`] block for one run; releases it when the run ends or is dropped.
@@ -930,16 +1063,24 @@ impl<const N: usize> Drop for Claim<N> {
 /// The future that runs a [`dag!`](crate::dag!)'s nodes to the end: each node starts when its
 /// inputs have completed and is polled again when its waker is woken. Its output is the
 /// failure that stopped a fail-fast run, and each node's error in a settling one.
-pub struct Schedule<'n, 'o, S, G, E, const N: usize> {
-    nodes: Pin<&'n mut S>,
+///
+/// It holds the nodes, pinned with it from its first poll; what each holds (its call, its
+/// future, or nothing) is in its [`Bits`], by which its `Drop` drops them.
+pub struct Schedule<'o, S: Steps<E, N>, G, E, const N: usize> {
+    nodes: S,
     run: Sweep<E, N>,
+    /// What each node holds, and how the run stands. Always true when a poll returns or
+    /// unwinds (`WriteBack`), which the drop relies on.
     bits: Bits,
-    wakes: Wakes<N>,
+    /// Whose wakers the nodes get: the block's, unclaimed, until the run first waits (`None`,
+    /// `run.shared` unset); then the block's, claimed by this run (the claim, held for its
+    /// `Drop`: the release), or the task's, if another run owns the block (`run.shared`).
+    claim: Option<Claim<N>>,
     observer: Option<&'o mut dyn Observer>,
     _edges: PhantomData<G>,
 }
 
-impl<S, G, E, const N: usize> fmt::Debug for Schedule<'_, '_, S, G, E, N> {
+impl<S: Steps<E, N>, G, E, const N: usize> fmt::Debug for Schedule<'_, S, G, E, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Schedule")
             .field("run", &self.run)
@@ -948,75 +1089,128 @@ impl<S, G, E, const N: usize> fmt::Debug for Schedule<'_, '_, S, G, E, N> {
     }
 }
 
-// Nothing in a `Schedule` is pinned: the nodes are behind their own `Pin`.
-impl<S, G, E, const N: usize> Unpin for Schedule<'_, '_, S, G, E, N> {}
+impl<S: Steps<E, N>, G, E, const N: usize> Drop for Schedule<'_, S, G, E, N> {
+    fn drop(&mut self) {
+        /// Drops what the nodes hold when it goes: after the claim's release, or as a panic
+        /// of it unwinds.
+        struct Held<'a, S: Steps<E, N>, E, const N: usize>(
+            Pin<&'a mut S>,
+            &'a Bits,
+            PhantomData<fn() -> E>,
+        );
+        impl<S: Steps<E, N>, E, const N: usize> Drop for Held<'_, S, E, N> {
+            fn drop(&mut self) {
+                // SAFETY: `bits` say what each node holds (true after every poll, even one
+                // that unwound; all zero before the first: each holds its call).
+                unsafe { self.0.as_mut().drop_held(0, self.1) }
+            }
+        }
+        // SAFETY: the nodes are dropped in place (pinned since the first poll, if there was
+        // one), once: this is the schedule's drop.
+        let nodes = Held::<S, E, N>(
+            unsafe { Pin::new_unchecked(&mut self.nodes) },
+            &self.bits,
+            PhantomData,
+        );
+        // The wakers are released first, as when the run ends: a wake from a node's drop
+        // then sets its bit and wakes nobody (not the task dropping the run).
+        self.claim = None;
+        drop(nodes);
+    }
+}
 
-impl<'n, 'o, S: Steps<E, N>, G: Edges<N>, E, const N: usize> Schedule<'n, 'o, S, G, E, N> {
-    /// Runs `nodes` (in an order where each node's inputs come before it), their edges and
-    /// wakers in `G`.
-    pub fn new(nodes: Pin<&'n mut S>, control: Control<'o>) -> Self {
+impl<'o, S: Steps<E, N>, G: Edges<N>, E, const N: usize> Schedule<'o, S, G, E, N> {
+    /// Runs `nodes` (in an order where each node's inputs come before it, each holding its
+    /// call), their edges and wakers in `G`.
+    ///
+    /// A list of other than `N` nodes, or more than [`MAX_NODES`], does not compile: a node's
+    /// bit in [`Bits`] and its place in `G`'s tables is its position.
+    pub fn new(nodes: S, control: Control<'o>) -> Self {
+        const {
+            assert!(
+                S::LEN == N && N <= MAX_NODES,
+                "dagfut: a dag! schedule's node list must have N nodes, at most 64"
+            );
+        }
         Schedule {
             nodes,
             run: Sweep {
                 mode: control.mode,
                 shared: false,
-                failure: None,
                 errors: [const { None }; N],
             },
             bits: Bits {
                 started: 0,
+                live: 0,
                 done: 0,
                 failed: 0,
                 due: 0,
             },
-            wakes: Wakes::First,
+            claim: None,
             observer: control.observer,
             _edges: PhantomData,
         }
     }
 }
 
-/// One poll of a run: sweeps its nodes until none is due; says whether the run ended.
+/// Writes a poll's copy of the [`Bits`] back when the poll returns or unwinds.
+struct WriteBack<'a> {
+    bits: Bits,
+    to: &'a mut Bits,
+}
+
+impl Drop for WriteBack<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        *self.to = self.bits;
+    }
+}
+
+/// One poll of a run: sweeps its nodes until none is due. `Ready` when the run ended, with
+/// the failure that ended it if one did.
+///
+/// # Safety
+/// As [`Steps::sweep`].
 #[inline(always)]
-fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
+unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     nodes: &mut Pin<&mut S>,
     run: &mut Sweep<E, N>,
     bits: &mut Bits,
-    wakes: &mut Wakes<N>,
+    held: &mut Option<Claim<N>>,
     watch: &mut W,
     cx: &mut Context<'_>,
-) -> bool {
+) -> Poll<Option<Failed<E>>> {
     let wakers = G::wakers();
-    match wakes {
-        Wakes::First => {}
-        Wakes::Own(_) => {
-            // SAFETY: `Own` holds the block's claim.
-            unsafe { wakers.register(cx.waker()) };
-            bits.due |= wakers.woken.swap(0, Ordering::AcqRel);
-        }
+    // Whether the run has not waited yet (its nodes hold the block's wakers, unclaimed).
+    let mut first = held.is_none() && !run.shared;
+    if held.is_some() {
+        // SAFETY: `held` is the block's claim.
+        unsafe { wakers.register(cx.waker()) };
+        bits.due |= wakers.woken.swap(0, Ordering::AcqRel);
+    } else if run.shared {
         // Another run owns the wakers: poll every running node.
-        Wakes::Shared => bits.due = !0,
+        bits.due = !0;
     }
     // Stale wakes (of nodes that ended) are dropped here.
     bits.due &= bits.running();
     // The first poll notes the block's state before its nodes get the block's wakers.
-    let seen = match wakes {
-        Wakes::First => wakers.state.load(Ordering::Acquire),
-        _ => CLAIMED,
+    let seen = if first {
+        wakers.state.load(Ordering::Acquire)
+    } else {
+        CLAIMED
     };
     loop {
-        if nodes
-            .as_mut()
-            .sweep::<G, W>(0, run, bits, watch, cx)
-            .is_break()
-        {
-            return true;
+        // SAFETY: `bits` say what the nodes hold (the caller's promise), and only live
+        // nodes are due (filtered above, and below after a claim).
+        let swept = unsafe { nodes.as_mut().sweep::<G, W>(0, run, bits, watch, cx) };
+        if let ControlFlow::Break(failure) = swept {
+            return Poll::Ready(Some(failure));
         }
         if bits.done | bits.failed == Sweep::<E, N>::ALL {
-            return true;
+            return Poll::Ready(None);
         }
-        if !matches!(wakes, Wakes::First) {
-            return false;
+        if !first {
+            return Poll::Pending;
         }
         // The run waits for the first time: it claims the block's wakers, which its nodes
         // already hold, and from now on each poll registers the parent's waker as it starts.
@@ -1024,13 +1218,13 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         let Some(untouched) = claim(wakers, seen) else {
             // Another run owns them: the wakers our nodes hold wake it, not us. Poll every
             // running node again at once, with our task's waker.
-            *wakes = Wakes::Shared;
             run.shared = true;
             cx.waker().wake_by_ref();
-            return false;
+            return Poll::Pending;
         };
-        *wakes = Wakes::Own(Claim(wakers));
-        // SAFETY: the claim just made is held by `wakes`.
+        *held = Some(Claim(wakers));
+        first = false;
+        // SAFETY: the claim just made is in `held`.
         unsafe { wakers.register(cx.waker()) };
         let woken = wakers.woken.swap(0, Ordering::AcqRel);
         bits.due = if untouched {
@@ -1045,7 +1239,7 @@ fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
             bits.running()
         };
         if bits.due == 0 {
-            return false;
+            return Poll::Pending;
         }
     }
 }
@@ -1074,37 +1268,52 @@ fn claim<const N: usize>(wakers: &Wakers<N>, seen: u64) -> Option<bool> {
     None
 }
 
-impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, '_, S, G, E, N> {
+impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, S, G, E, N> {
     type Output = (Option<Failed<E>>, [Option<E>; N]);
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: only the nodes are pinned (projected as `Pin` just below, never moved).
         let Schedule {
             nodes,
             run,
             bits,
-            wakes,
+            claim,
             observer,
             ..
-        } = self.get_mut();
-        let mut local = *bits;
-        let ended = match observer {
-            None => poll_run::<S, G, E, _, N>(nodes, run, &mut local, wakes, &mut Unwatched, cx),
-            Some(observer) => {
-                observer.on_poll_start();
-                let ended = poll_run::<S, G, E, _, N>(nodes, run, &mut local, wakes, observer, cx);
-                observer.on_poll_end(ended);
-                ended
+        } = unsafe { self.get_unchecked_mut() };
+        // SAFETY: the schedule is pinned, and the nodes with it.
+        let mut nodes = unsafe { Pin::new_unchecked(nodes) };
+        // A copy of the bits the sweep keeps in registers, written back as the poll returns
+        // or unwinds (the drop reads them).
+        let mut local = WriteBack {
+            bits: *bits,
+            to: bits,
+        };
+        let bits = &mut local.bits;
+        // SAFETY: `bits` say what the nodes hold: they did when the last poll returned or
+        // unwound (written back), and before the first, when each holds its call.
+        let ended = unsafe {
+            match observer {
+                None => poll_run::<S, G, E, _, N>(&mut nodes, run, bits, claim, &mut Unwatched, cx),
+                Some(observer) => {
+                    observer.on_poll_start();
+                    let ended =
+                        poll_run::<S, G, E, _, N>(&mut nodes, run, bits, claim, observer, cx);
+                    observer.on_poll_end(ended.is_ready());
+                    ended
+                }
             }
         };
-        *bits = local;
-        if !ended {
+        drop(local);
+        let Poll::Ready(failure) = ended else {
             return Poll::Pending;
-        }
+        };
         // The wakers are released as the run ends (not when the closure drops this future).
-        *wakes = Wakes::Shared;
+        *claim = None;
+        run.shared = true;
         Poll::Ready((
-            run.failure.take(),
+            failure,
             core::mem::replace(&mut run.errors, [const { None }; N]),
         ))
     }
@@ -1249,7 +1458,7 @@ macro_rules! dag {
                     let $name = $crate::fixed::OutputCell::new();
                 )*
                 let (failed, errors) = {
-                    let nodes = ::core::pin::pin!($crate::dag!(@cons $(
+                    let nodes = $crate::dag!(@cons $(
                         $crate::fixed::Step::<_, _, _, $kind>::new(
                             &$name,
                             {
@@ -1260,7 +1469,7 @@ macro_rules! dag {
                                 }
                             },
                         )
-                    ),*));
+                    ),*);
                     struct Shape;
                     impl $crate::fixed::Edges<NODE_COUNT> for Shape {
                         const GRAPH: &'static $crate::fixed::Graph<NODE_COUNT> = &GRAPH;

@@ -9,6 +9,9 @@
 //!   instances (`fn(&'static String)`), nor the other way.
 //! - `ui/compile_fail/param_escapes_run.rs`: that use-after-free, end to end.
 //! - `ui/compile_fail/*send*.rs`, `*sync*.rs`: the auto traits that must stay off.
+//! - `ui/compile_fail/fixed_task_sealed.rs`: the `dag!` schedule's node traits are sealed (it
+//!   trusts what its nodes do with its bits; an outside audit made a hand-written node lie
+//!   about them and free a future twice).
 //! - `ui/pass/*.rs`: the same code without the coercions compiles and runs, and the
 //!   covariance that is intended (`DagError<E>`, `Settled`'s `E`, the borrow lifetime of
 //!   outputs and runs) holds.

@@ -234,6 +234,76 @@ fn a_panicking_node_propagates_and_the_run_drops_everything_once() {
     assert_eq!(block_on(&timer, fine.run(&1)), (2,));
 }
 
+/// A node whose call panics: it never makes a future.
+fn panics_on_call(_: &Counted) -> std::future::Ready<u32> {
+    panic!("the call panics")
+}
+
+/// Each state a node can be in when the run unwinds: done (future gone, output kept),
+/// running (future), started with its call panicking (nothing), never started (its call).
+/// Each is dropped once, and nothing that is not there (Miri checks the second).
+#[test]
+fn a_node_whose_call_panics_leaves_every_other_node_dropped_once() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (after) {
+            a(_p) = guarded(t, d, ms(1), 1);
+            slow(_p) = guarded(t, d, ms(1000), 2);
+            b(a) = panics_on_call(a);
+            after(b) = guarded(t, d, ms(1), 3);
+        }
+    };
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(&timer, dag.run(&()));
+    }));
+    assert!(panicked.is_err());
+    // a: future + output; slow: future.
+    assert_eq!(drops.count(), 3);
+}
+
+/// Panics as node `at` starts.
+struct PanicsAtStart(usize);
+
+impl Observer for PanicsAtStart {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        if task == self.0 && event == NodeEvent::Started {
+            panic!("the observer panics");
+        }
+    }
+}
+
+#[test]
+fn an_observer_that_panics_as_a_node_starts_leaves_every_node_dropped_once() {
+    let timer = VirtualTimer::new();
+    let (t, drops) = (&timer, Drops::default());
+    let d = &drops;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (b) {
+            a(_p) = guarded(t, d, ms(1), 1);
+            slow(_p) = guarded(t, d, ms(1000), 2);
+            b(a) = guarded(t, d, ms(1), 3);
+        }
+    };
+    for at in 0..3 {
+        let before = drops.count();
+        let mut observer = PanicsAtStart(at);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            block_on(&timer, dag.run_with(&(), &mut observer));
+        }));
+        assert!(panicked.is_err());
+        // Node 0 panics before anything started; node 1 after `a` started (its future);
+        // node 2 after `a` completed (its future and output) with `slow` running.
+        let expected = [0, 1, 3][at];
+        assert_eq!(
+            drops.count() - before,
+            expected,
+            "observer panicking at node {at}"
+        );
+    }
+}
+
 /// A node future that keeps its waker, wakes it before returning `Ready` (as `select!` does)
 /// and once more, from the test, after it completed.
 struct WakesLate {
@@ -605,4 +675,63 @@ fn runs_on_two_threads_at_once_never_lose_a_wake() {
             assert_eq!(second.join().unwrap(), (23,));
         });
     }
+}
+
+/// A node future that parks its waker where another node's drop finds it.
+struct Parks<'a>(&'a RefCell<Option<Waker>>);
+
+impl Future for Parks<'_> {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        *self.0.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A node future that wakes the parked waker in its drop, as a channel's sender does.
+struct WakesInDrop<'a>(&'a RefCell<Option<Waker>>);
+
+impl Future for WakesInDrop<'_> {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        Poll::Pending
+    }
+}
+
+impl Drop for WakesInDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// Dropping a run releases its wakers before it drops its nodes: a wake from a node's drop
+/// does not wake the task that is dropping the run.
+#[test]
+fn a_wake_from_a_dropped_nodes_drop_does_not_wake_the_dropping_task() {
+    let parked = RefCell::new(None);
+    let parked = &parked;
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (a) {
+            a(_p) = WakesInDrop(parked);
+            b(_p) = Parks(parked);
+        }
+    };
+    let task = Arc::new(CountingWaker(AtomicU32::new(0)));
+    let waker = Waker::from(task.clone());
+    let mut run = Box::pin(dag.run(&()));
+    assert!(
+        run.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    assert!(parked.borrow().is_some(), "b parked its waker");
+    drop(run);
+    assert!(parked.borrow().is_none(), "a's drop woke it");
+    assert_eq!(
+        task.0.load(Ordering::Relaxed),
+        0,
+        "the dropped run woke its task"
+    );
 }
