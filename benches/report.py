@@ -226,9 +226,14 @@ TRIED = {
         " bitmask ready queue for runs of at most 64 tasks; no pass over the futures after a"
         " completed run (about 660 → 625 instructions, which the time hardly showed; the"
         " cache's one atomic swap replaced by a load and a store, unsound, only to measure it,"
-        " was no faster). This stop: the steady registration of the parent's waker and the end"
-        " of a run that made no waker block inlined, the rest out of line: 625 → 617"
-        " instructions (`bash benches/cachegrind.sh`). Where the rest goes (callgrind, one"
+        " was no faster); the steady registration of the parent's waker and the end of a run"
+        " that made no waker block inlined: 625 → 617 instructions (`bash"
+        " benches/cachegrind.sh`). Tried this stop: a completing run moving out only its slots"
+        " and its errors instead of its whole 168-byte state (the memcpy call went, but the"
+        " drop of the rest in place cost more: 617 → 628 instructions), and reading an output"
+        " with its errors out of line (no change): both dropped. The time of this row moves"
+        " with the machine: 64 ns in the run before, 73.8 ns in this one, with the same code"
+        " and the same 617 instructions. Where the rest goes (callgrind, one"
         " run): the run future's poll about 340 (its loop over the one node about 130), three"
         " calls of memcpy of about 24 instructions each (the tasks' first states copied from"
         " the DAG, 4 bytes here; the 168 bytes of the run state moved out as it completes; the"
@@ -240,7 +245,8 @@ TRIED = {
         " checks the tables once per DAG), one proto waker and one input resolver per poll of"
         " the run instead of one per node, a one-byte poll result, and a starting node without"
         " a list reads nothing of its boxed task: about 204 → 162 instructions per node on a"
-        " ready chain of 1,000. This stop: 162 → 159 (the inlined registration above). Where"
+        " ready chain of 1,000, then 159 (the inlined registration above). Nothing this stop."
+        " Where"
         " they go (callgrind's per-instruction counts of the run loop, ready chain of 1,000):"
         " about 125 in the loop (the pop about 20, lending the waker about 10, setting up the"
         " poll about 30, the vtable call and its result about 10, releasing the dependent about"
@@ -249,7 +255,7 @@ TRIED = {
         " `dag!` row is the answer for graphs known at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
         "Earlier stops: the per-node and fixed-cost work above took the ready seed from about"
-        " 1,646 to 1,394 instructions; this stop 1,394 → 1,371 (cachegrind). Of these, about"
+        " 1,646 to 1,371 instructions (cachegrind); nothing this stop. Of these, about"
         " 460 are the fixed cost of a run (first row) and about 155 each node's: the runtime"
         " builder's runs stay type-erased and general. For a graph known at compile time,"
         " `dag!` (next row) is the answer.",
@@ -257,13 +263,18 @@ TRIED = {
         "Earlier stops: the parent's waker stays registered across wakes (a steady"
         " registration costs no atomic operation; an `AtomicWaker` was taken by each wake and"
         " registered again), which took the pend-once chain about 19% and the pend-once seed"
-        " about 7%. This stop: that registration inlined (pend-once chain node 744.8 → 731.8"
-        " instructions, seed 4,061 → 4,019). Where dagfut is still behind, it is on pend-once"
-        " chains and the seed: each wake of a chain's node is a whole poll of the run, and about"
-        " seven atomic read-modify-writes (the node's clone and drop of its waker, the wake's"
-        " claim and push, the parent's wake, the drain), where the join under this benchmark's"
-        " no-op task waker does none. Each of the seven guards something: the block's life, one"
-        " push per wake, a parent's waker that another thread may be replacing.",
+        " about 7%; then that registration inlined (pend-once chain node 744.8 → 731.8"
+        " instructions, seed 4,061 → 4,019). Measured this stop: where dagfut is behind, it"
+        " executes fewer instructions than the per-layer join (a pend-once chain node 732"
+        " against 1,009, the pend-once seed 4,019 against 4,283: `examples/profile.rs` under"
+        " cachegrind, 0 and 20 or 300 runs) yet takes longer. The difference is its atomic"
+        " operations: one wake cycle of a node (clone its waker, wake it by value, the run's"
+        " next poll) executes seven locked read-modify-writes (callgrind, counted per"
+        " instruction: the waker's clone and its drop, the wake's claim of the node and its"
+        " push, the parent slot's lock and release, the drain), where the join under this"
+        " benchmark's no-op task waker executes none. Each of the seven guards something: the"
+        " block's life, one push per wake, a parent's waker that another thread may be"
+        " replacing.",
     "1M nodes within 1.5× of 1k, per node":
         "Earlier stops: a starting node no longer reads its boxed task object (13% faster at"
         " 1,000 nodes, 6% at 1,000,000: the small size gained more, so the ratio rose). Tried:"
@@ -276,7 +287,7 @@ TRIED = {
     "Scheduler bytes per node ≤ 16":
         "Earlier stops: a run whose nodes never touch their wakers makes no waker block (8"
         " bytes per node), a run of at most 64 tasks has no ready-queue buffer, the states and"
-        " the ready queue share the arena's block. Tried this stop: the ready queue's two"
+        " the ready queue share the arena's block. Tried in the stop before: the ready queue's two"
         " lists (8 bytes per node on runs of more than 64 tasks) as one ring of 4, the next"
         " batch queued behind the current one, a batch that wraps made contiguous before it is"
         " ordered: 4 bytes per node less, but a ready chain of 1,000 took 5% longer, the wide"
@@ -288,8 +299,8 @@ TRIED = {
         " were aligned to its own size) keep the worst row above 16.",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
         "Earlier stops: the parent's waker stays registered across wakes (see the per-layer"
-        " row). This stop: that registration inlined, pend-once chain node about 744.8 → 731.8"
-        " instructions. The flat join ignores edges; each dagfut wake pushes on a lock-free"
+        " row), its registration inlined, pend-once chain node about 744.8 → 731.8"
+        " instructions. Nothing this stop. The flat join ignores edges; each dagfut wake pushes on a lock-free"
         " stack and wakes the parent once per batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
         "Earlier: a run is one sweep over the nodes in the `dag!`'s order, its state in"
