@@ -887,8 +887,10 @@ pub trait Edges<const N: usize> {
     fn wakers() -> &'static Wakers<N>;
 }
 
-/// Where a run is, one bit per node. A poll copies it into a local (kept in registers, out
-/// of reach of the observer's calls) and writes it back when it returns.
+/// Where a run is, one bit per node, including what each node holds (its call, its future, or
+/// nothing), which the [`Schedule`]'s drop goes by. A poll copies it into a local (kept in
+/// registers, out of reach of the observer's calls) and writes it back when it returns or
+/// unwinds.
 #[derive(Debug, Clone, Copy)]
 pub struct Bits {
     /// Started: not holding its call any more.

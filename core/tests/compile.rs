@@ -12,6 +12,8 @@
 //! - `ui/compile_fail/fixed_task_sealed.rs`: the `dag!` schedule's node traits are sealed (it
 //!   trusts what its nodes do with its bits; an outside audit made a hand-written node lie
 //!   about them and free a future twice).
+//! - `ui/compile_fail/fixed_schedule_length.rs`: a schedule whose node list is not N nodes long
+//!   (node bits and edge tables are indexed by position) does not compile.
 //! - `ui/pass/*.rs`: the same code without the coercions compiles and runs, and the
 //!   covariance that is intended (`DagError<E>`, `Settled`'s `E`, the borrow lifetime of
 //!   outputs and runs) holds.
