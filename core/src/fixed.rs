@@ -498,6 +498,36 @@ pub trait Steps<E, const N: usize>: sealed::Sealed {
     unsafe fn drop_held(self: Pin<&mut Self>, index: usize, bits: &Bits);
 }
 
+/// Drops what the nodes of a list from position `index` on hold ([`Steps::drop_held`]) when
+/// it goes: at the end of its scope, or as a panic unwinds through it.
+struct DropHeld<'a, S: Steps<E, N>, E, const N: usize> {
+    nodes: Pin<&'a mut S>,
+    index: usize,
+    bits: &'a Bits,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<'a, S: Steps<E, N>, E, const N: usize> DropHeld<'a, S, E, N> {
+    /// # Safety
+    /// As [`Steps::drop_held`]: `bits` say what the nodes from `index` on hold, and nothing
+    /// else drops it.
+    unsafe fn new(nodes: Pin<&'a mut S>, index: usize, bits: &'a Bits) -> Self {
+        DropHeld {
+            nodes,
+            index,
+            bits,
+            _error: PhantomData,
+        }
+    }
+}
+
+impl<S: Steps<E, N>, E, const N: usize> Drop for DropHeld<'_, S, E, N> {
+    fn drop(&mut self) {
+        // SAFETY: as promised to `new`.
+        unsafe { self.nodes.as_mut().drop_held(self.index, self.bits) }
+    }
+}
+
 /// The end of a [`Steps`] list.
 #[derive(Debug)]
 pub struct Nil;
@@ -564,22 +594,10 @@ impl<E, H: Task<E>, T: Steps<E, N>, const N: usize> Steps<E, N> for Cons<H, T> {
     }
 
     unsafe fn drop_held(self: Pin<&mut Self>, index: usize, bits: &Bits) {
-        /// Drops the rest of the list when it goes: after the head's drop, or as a panic of
-        /// it unwinds.
-        struct Rest<'a, 'b, T: Steps<E, N>, E, const N: usize>(
-            Pin<&'a mut T>,
-            usize,
-            &'b Bits,
-            PhantomData<fn() -> E>,
-        );
-        impl<T: Steps<E, N>, E, const N: usize> Drop for Rest<'_, '_, T, E, N> {
-            fn drop(&mut self) {
-                // SAFETY: as the caller of `drop_held` promised, for the rest of the list.
-                unsafe { self.0.as_mut().drop_held(self.1, self.2) }
-            }
-        }
         let this = self.project();
-        let _rest = Rest::<T, E, N>(this.tail, index + 1, bits, PhantomData);
+        // The rest of the list goes after the head, or as a panic of the head's drop unwinds.
+        // SAFETY: as the caller promised, for the rest of the list.
+        let _rest = unsafe { DropHeld::<T, E, N>::new(this.tail, index + 1, bits) };
         let bit = 1 << index;
         // SAFETY: `bits` say what the node holds (the caller's promise): its call if it never
         // started, its future if it is live, else nothing.
@@ -905,14 +923,6 @@ pub struct Bits {
     due: u64,
 }
 
-impl Bits {
-    /// The nodes started and not yet ended: those holding their futures.
-    #[inline(always)]
-    fn running(&self) -> u64 {
-        self.live
-    }
-}
-
 /// Who hears a sweep's node events: nobody ([`Unwatched`]: the calls compile to nothing) or
 /// the run's [`Observer`].
 pub trait Watch {
@@ -1093,27 +1103,12 @@ impl<S: Steps<E, N>, G, E, const N: usize> fmt::Debug for Schedule<'_, S, G, E, 
 
 impl<S: Steps<E, N>, G, E, const N: usize> Drop for Schedule<'_, S, G, E, N> {
     fn drop(&mut self) {
-        /// Drops what the nodes hold when it goes: after the claim's release, or as a panic
-        /// of it unwinds.
-        struct Held<'a, S: Steps<E, N>, E, const N: usize>(
-            Pin<&'a mut S>,
-            &'a Bits,
-            PhantomData<fn() -> E>,
-        );
-        impl<S: Steps<E, N>, E, const N: usize> Drop for Held<'_, S, E, N> {
-            fn drop(&mut self) {
-                // SAFETY: `bits` say what each node holds (true after every poll, even one
-                // that unwound; all zero before the first: each holds its call).
-                unsafe { self.0.as_mut().drop_held(0, self.1) }
-            }
-        }
+        // What the nodes hold goes after the claim's release, or as a panic of it unwinds.
         // SAFETY: the nodes are dropped in place (pinned since the first poll, if there was
-        // one), once: this is the schedule's drop.
-        let nodes = Held::<S, E, N>(
-            unsafe { Pin::new_unchecked(&mut self.nodes) },
-            &self.bits,
-            PhantomData,
-        );
+        // one), once: this is the schedule's drop; `bits` say what each holds (true after
+        // every poll, even one that unwound; all zero before the first: each its call).
+        let nodes =
+            unsafe { DropHeld::<S, E, N>::new(Pin::new_unchecked(&mut self.nodes), 0, &self.bits) };
         // The wakers are released first, as when the run ends: a wake from a node's drop
         // then sets its bit and wakes nobody (not the task dropping the run).
         self.claim = None;
@@ -1183,8 +1178,9 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     cx: &mut Context<'_>,
 ) -> Poll<Option<Failed<E>>> {
     let wakers = G::wakers();
-    // Whether the run has not waited yet (its nodes hold the block's wakers, unclaimed).
-    let mut first = held.is_none() && !run.shared;
+    // The run has not waited yet (its nodes hold the block's wakers, unclaimed) while it
+    // neither holds the claim nor shares the wakers.
+    let first = |held: &Option<Claim<N>>, run: &Sweep<E, N>| held.is_none() && !run.shared;
     if held.is_some() {
         // SAFETY: `held` is the block's claim.
         unsafe { wakers.register(cx.waker()) };
@@ -1193,10 +1189,11 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         // Another run owns the wakers: poll every running node.
         bits.due = !0;
     }
-    // Stale wakes (of nodes that ended) are dropped here.
-    bits.due &= bits.running();
+    // Stale wakes (of nodes that ended, or of another run's nodes) are dropped here: only
+    // live nodes, which hold their futures, are polled.
+    bits.due &= bits.live;
     // The first poll notes the block's state before its nodes get the block's wakers.
-    let seen = if first {
+    let seen = if first(held, run) {
         wakers.state.load(Ordering::Acquire)
     } else {
         CLAIMED
@@ -1211,7 +1208,7 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         if bits.done | bits.failed == Sweep::<E, N>::ALL {
             return Poll::Ready(None);
         }
-        if !first {
+        if !first(held, run) {
             return Poll::Pending;
         }
         // The run waits for the first time: it claims the block's wakers, which its nodes
@@ -1225,7 +1222,6 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
             return Poll::Pending;
         };
         *held = Some(Claim(wakers));
-        first = false;
         // SAFETY: the claim just made is in `held`.
         unsafe { wakers.register(cx.waker()) };
         let woken = wakers.woken.swap(0, Ordering::AcqRel);
@@ -1233,12 +1229,12 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
             // Nobody claimed the block since our nodes got its wakers, so nobody took their
             // wakes' bits: they are all in `woken` (with stale bits of runs before, which
             // only cost a poll).
-            woken & bits.running()
+            woken & bits.live
         } else {
             // Another run owned the block while our nodes held its wakers: a wake in between
             // set a bit that it may have consumed (and woken itself, not us). Poll every
             // running node once more, so no such wake is lost.
-            bits.running()
+            bits.live
         };
         if bits.due == 0 {
             return Poll::Pending;

@@ -286,8 +286,8 @@ unsafe fn drop_waker(data: *const ()) {
 /// a [`Proto`] on the run's stack (alive for the run's poll, aimed at the node; the `&Waker`
 /// given to the node lives for the node's poll): cloning or waking it makes the block (once:
 /// a compare-and-swap publishes it, so two threads cloning at once during the poll agree on
-/// one) and goes on as the block's waker of that task. Once the block exists, nodes get its wakers directly. The queue owns one
-/// reference of the block.
+/// one) and goes on as the block's waker of that task. Once the block exists, nodes get its
+/// wakers directly. The queue owns one reference of the block.
 pub(crate) struct WakeQueue<'a> {
     /// The block, null until made (`block`).
     block: AtomicPtr<Header>,

@@ -203,6 +203,11 @@ fn dropping_a_run_drops_every_future_and_output_once() {
     assert_eq!(drops.count(), 4);
 }
 
+/// Whether `f` panicked (caught here; what it ran is dropped as the panic unwinds).
+fn panics(f: impl FnOnce()) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+}
+
 async fn boom(_: &u32) -> u32 {
     panic!("boom")
 }
@@ -219,10 +224,9 @@ fn a_panicking_node_propagates_and_the_run_drops_everything_once() {
             b(a, p) = boom(p);
         }
     };
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    assert!(panics(|| {
         block_on(&timer, dag.run(&0));
     }));
-    assert!(panicked.is_err());
     // a: future + output; slow: future.
     assert_eq!(drops.count(), 3);
     // The DAG runs again after a panic (its wakers were released).
@@ -255,10 +259,9 @@ fn a_node_whose_call_panics_leaves_every_other_node_dropped_once() {
             after(b) = guarded(t, d, ms(1), 3);
         }
     };
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    assert!(panics(|| {
         block_on(&timer, dag.run(&()));
     }));
-    assert!(panicked.is_err());
     // a: future + output; slow: future.
     assert_eq!(drops.count(), 3);
 }
@@ -289,10 +292,9 @@ fn an_observer_that_panics_as_a_node_starts_leaves_every_node_dropped_once() {
     for at in 0..3 {
         let before = drops.count();
         let mut observer = PanicsAtStart(at);
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(panics(|| {
             block_on(&timer, dag.run_with(&(), &mut observer));
         }));
-        assert!(panicked.is_err());
         // Node 0 panics before anything started; node 1 after `a` started (its future);
         // node 2 after `a` completed (its future and output) with `slow` running.
         let expected = [0, 1, 3][at];
@@ -479,10 +481,9 @@ fn a_panicking_drop_still_lets_every_other_future_and_output_drop() {
             slow(_p) = guarded(t, d, ms(1000), 2);
         }
     };
-    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    assert!(panics(|| {
         block_on(&timer, first_of(dag.run(&()), timer.sleep(ms(10))));
     }));
-    assert!(dropped.is_err());
     // done: future + output; slow: future.
     assert_eq!(drops.count(), 3);
 }
@@ -734,4 +735,69 @@ fn a_wake_from_a_dropped_nodes_drop_does_not_wake_the_dropping_task() {
         0,
         "the dropped run woke its task"
     );
+}
+
+/// A node future that keeps its waker and wakes itself, then fails on its second poll.
+struct KeepsWakerThenFails<'a> {
+    polls: &'a AtomicU32,
+    kept: &'a std::sync::Mutex<Option<Waker>>,
+}
+
+impl Future for KeepsWakerThenFails<'_> {
+    type Output = Result<u32, String>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.polls.fetch_add(1, Ordering::Relaxed) == 0 {
+            *self.kept.lock().unwrap() = Some(cx.waker().clone());
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Err("no".to_string()))
+    }
+}
+
+/// Wakes the kept waker after `delay`, by reference here and by value on another thread.
+async fn wake_kept_later(
+    timer: &VirtualTimer,
+    delay: Duration,
+    kept: &std::sync::Mutex<Option<Waker>>,
+) -> u32 {
+    timer.sleep(delay).await;
+    let waker = kept
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the failed node kept its waker");
+    waker.wake_by_ref();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    7
+}
+
+/// A settling run goes on after a node failed; that node's waker, woken later (by reference,
+/// and by value from another thread), must not get it polled again: it holds nothing then.
+#[test]
+fn a_wake_of_a_failed_node_in_a_settling_run_is_ignored() {
+    let timer = VirtualTimer::new();
+    let (polls, kept, drops) = (
+        AtomicU32::new(0),
+        std::sync::Mutex::new(None),
+        Drops::default(),
+    );
+    let (t, polls, kept, d) = (&timer, &polls, &kept, &drops);
+    // `slow` keeps the run going past the wake, so that a later poll drains it.
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (failing, poker) or String {
+            failing(_p) = try KeepsWakerThenFails { polls, kept };
+            poker(_p) = wake_kept_later(t, ms(50), kept);
+            slow(_p) = guarded(t, d, ms(100), 1);
+        }
+    };
+    let report = block_on(&timer, dag.run_settled(&()));
+    assert_eq!(report.errors[0].as_deref(), Some("no"));
+    assert_eq!(report.outputs, (None, Some(7)));
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        2,
+        "polled again after it failed"
+    );
+    assert_eq!(timer.now(), ms(100));
 }
