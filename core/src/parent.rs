@@ -192,6 +192,28 @@ impl ParentWaker {
     }
 }
 
+impl ParentWaker {
+    /// Takes the registered waker out when no wake can reach the slot any more: the block
+    /// that holds it has no waker left but the run's own handle. No atomic read-modify-write.
+    ///
+    /// # Safety
+    /// The caller is the run's side, and no wake of this slot runs now or later: every one
+    /// that ran happens before this call (the caller acquired the release of the last other
+    /// reference to what holds the slot, and none can be made again).
+    pub(crate) unsafe fn take_alone(&self) -> Option<core::task::Waker> {
+        // Every holder let go (a clone that panicked lets go in `Unlock`), and `TAKE` is set
+        // only by `take`, which is not called before this.
+        debug_assert_eq!(
+            self.state.load(Ordering::Relaxed) & (LOCKED | TAKE),
+            0,
+            "no wake holds the slot"
+        );
+        // SAFETY: nothing else reads or writes the cell, now or later (the caller's contract),
+        // and every access before happens before this one.
+        unsafe { self.waker.replace(None) }
+    }
+}
+
 /// The cell of the parent's waker (a loom cell under the loom models, whose checker then
 /// sees every access).
 struct WakerCell(

@@ -677,23 +677,30 @@ impl WakeQueue<'_> {
         let header = block.header();
         let ticket = Ticket::carried(header.ticket);
         header.closed.store(1, Ordering::Release);
+        // With no waker of the block alive, no one can reach it but us, and no one can make
+        // one (no proto waker is lent outside a poll of the run): the next run may have it.
+        // `Acquire` pairs with the `Release` of the last other reference's drop, so every
+        // access of that waker happened before. A run whose wakers were all woken by value or
+        // dropped (the common end) takes this path, with no other atomic read-modify-write.
+        let alone = header.refs.load(Ordering::Acquire) == 1;
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
-        let parent = if self.registered {
+        let parent = match (self.registered, alone) {
+            (false, _) => None,
+            // SAFETY: no wake can reach the slot any more, and every one before happens
+            // before this (above); `&mut self`, in `Drop` (`close`): no `register` runs.
+            (true, true) => unsafe { header.parent.take_alone() },
             // SAFETY: `&mut self`, in `Drop` (`close`): no `register` runs meanwhile.
-            unsafe { header.parent.take() }
-        } else {
-            None
+            (true, false) => unsafe { header.parent.take() },
         };
-        // With no waker of the block alive, no one can reach it but us: the next run may
-        // have it. `Acquire` pairs with the `Release` of the last other reference's drop, so
-        // every access of that waker happened before.
-        if header.refs.load(Ordering::Acquire) == 1 {
+        // The last other waker may have gone since: then the block is ours alone too.
+        if alone || header.refs.load(Ordering::Acquire) == 1 {
             // A wake that held the parent's slot as the run took the waker moved it out as it
             // let go (`ParentWaker::take`); should its clone have panicked, the waker is still
-            // there. No wake can hold the slot now. (Never registered: nothing to take.)
-            let late = if self.registered {
+            // there. No wake can hold the slot now. (Never registered, or taken alone above:
+            // nothing to take.)
+            let late = if self.registered && !alone {
                 // SAFETY: as above.
                 unsafe { header.parent.take() }
             } else {

@@ -251,6 +251,43 @@ fn a_waker_kept_after_completion_is_harmless() {
     clone.wake();
 }
 
+/// A task that counts nothing: its `Arc`'s strong count tells who holds its waker.
+struct Counted;
+
+impl std::task::Wake for Counted {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs one node that waits on a trigger, polled by a waker of `task`; the trigger fires by
+/// value, and `keep` keeps a clone of the node's waker past the run's end. Returns the
+/// task's references once the run completed (the test's and the poller's: 2 if the run's
+/// ended block holds none).
+fn task_references_after_the_run(keep: bool) -> usize {
+    let (trigger, dag, node) = one_waiting_node();
+    let task = Arc::new(Counted);
+    let waker = Waker::from(task.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut run = dag.run(&());
+    assert!(std::pin::Pin::new(&mut run).poll(&mut cx).is_pending());
+    let kept = keep.then(|| trigger.first_waker().expect("the node waits"));
+    trigger.fire();
+    let Poll::Ready(out) = std::pin::Pin::new(&mut run).poll(&mut cx) else {
+        panic!("the node was woken and is ready");
+    };
+    assert_eq!(out[node], 1);
+    let references = Arc::strong_count(&task);
+    drop(kept);
+    references
+}
+
+#[test]
+fn a_completed_run_keeps_no_reference_to_its_task() {
+    // Every node waker consumed by its wake: the run is the block's only holder at its end.
+    assert_eq!(task_references_after_the_run(false), 2);
+    // A node waker outlives the run, keeping the block: the run's task is let go all the same.
+    assert_eq!(task_references_after_the_run(true), 2);
+}
+
 /// The run's events, in order.
 #[derive(Default)]
 struct Events(Vec<(usize, NodeEvent)>);

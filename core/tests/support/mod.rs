@@ -194,6 +194,11 @@ impl Trigger {
     pub fn waiting(&self) -> usize {
         self.0.wakers.lock().unwrap().len()
     }
+
+    /// A clone of the first stored waker, if any (to keep past the wake).
+    pub fn first_waker(&self) -> Option<Waker> {
+        self.0.wakers.lock().unwrap().first().cloned()
+    }
 }
 
 pub struct Wait<'t>(&'t Trigger);
