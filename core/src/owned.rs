@@ -13,6 +13,7 @@ use crate::dag::{Dag, DagCore};
 use crate::error::{DagError, OutputError};
 use crate::flavor::{CannotFail, Flavor};
 use crate::node::Node;
+use crate::observe::Observer;
 use crate::outputs::Outputs;
 use crate::run::{DagFuture, TryDagFuture};
 
@@ -141,7 +142,112 @@ impl<R, P, K: Flavor, E> OwnedRun<R, P, K, E> {
     }
 }
 
-impl<P: 'static, K: Flavor, E> Future for OwnedRun<DagFuture<'static, P, K>, P, K, E> {
+/// The settings of an owned run: those of the run future it wraps, `$future` (with its type
+/// parameters but the observer), made by `Dag::$entry`; `$ok` reads its output's outputs.
+macro_rules! owned_options {
+    ($future:ident<$($param:ident),*>, $entry:literal, $ok:literal) => {
+        impl<P, K: Flavor, E, O: Observer> OwnedRun<$future<'static, $($param,)* O>, P, K, E> {
+            #[doc = concat!("Sends the run's node events to `observer`, as [`", stringify!($future), "::with_observer`].")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::sync::Arc;
+            /// use dagfut::{DagBuilder, NodeEvent, Observer};
+            ///
+            /// /// Counts the nodes that completed.
+            /// #[derive(Default)]
+            /// struct Completed(usize);
+            ///
+            /// impl Observer for Completed {
+            ///     fn on_event(&mut self, _task: usize, event: NodeEvent) {
+            ///         self.0 += usize::from(event == NodeEvent::Completed);
+            ///     }
+            /// }
+            ///
+            /// let b = DagBuilder::<u64>::new();
+            /// let double = b.add_node(async |n: &u64| n * 2, b.param());
+            /// b.add_node(async |n: &u64| n + 1, double);
+            /// let dag = Arc::new(b.build());
+            ///
+            #[doc = concat!("let run = dag.", $entry, "(20).with_observer(Completed::default());")]
+            #[doc = concat!("let outputs = futures_executor::block_on(run)", $ok, ";")]
+            /// assert_eq!(outputs[double], 40);
+            /// ```
+            pub fn with_observer<O2: Observer>(
+                self,
+                observer: O2,
+            ) -> OwnedRun<$future<'static, $($param,)* O2>, P, K, E> {
+                OwnedRun {
+                    run: self.run.with_observer(observer),
+                    keep: self.keep,
+                }
+            }
+
+            #[doc = concat!("Sets how many node polls one `poll` of the run makes at most, as [`", stringify!($future), "::with_poll_budget`]:")]
+            /// a spawned run then gives way to its executor's other tasks.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::sync::Arc;
+            /// use dagfut::DagBuilder;
+            ///
+            /// let b = DagBuilder::<u64>::new();
+            /// let nodes: Vec<_> = (0..100).map(|_| b.add_node(async |n: &u64| n + 1, b.param())).collect();
+            /// let dag = Arc::new(b.build());
+            ///
+            /// // At most 16 node polls per poll of the run.
+            #[doc = concat!("let run = dag.", $entry, "(1).with_poll_budget(16);")]
+            #[doc = concat!("let outputs = futures_executor::block_on(run)", $ok, ";")]
+            /// assert_eq!(outputs[nodes[99]], 2);
+            /// ```
+            ///
+            /// # Panics
+            /// If `budget` is 0.
+            pub fn with_poll_budget(self, budget: usize) -> Self {
+                OwnedRun {
+                    run: self.run.with_poll_budget(budget),
+                    keep: self.keep,
+                }
+            }
+        }
+    };
+}
+
+owned_options!(DagFuture<P, K>, "run_owned", "");
+owned_options!(TryDagFuture<P, K, E>, "try_run_owned", ".unwrap()");
+
+impl<P, K: Flavor, E, O: Observer> OwnedRun<TryDagFuture<'static, P, K, E, O>, P, K, E> {
+    /// Turns a panicking node into [`DagError::Panicked`], as [`TryDagFuture::catch_panics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dagfut::{DagBuilder, DagError};
+    ///
+    /// let b = DagBuilder::<u32>::new().with_error::<String>();
+    /// b.named("divide").add_node(async |n: &u32| 100 / n, b.param());
+    /// let dag = Arc::new(b.build());
+    ///
+    /// let run = dag.try_run_owned(0).catch_panics();
+    /// let error = futures_executor::block_on(run).unwrap_err();
+    /// assert!(matches!(error, DagError::Panicked { .. }));
+    /// assert_eq!(error.name(), Some("divide"));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn catch_panics(self) -> Self {
+        OwnedRun {
+            run: self.run.catch_panics(),
+            keep: self.keep,
+        }
+    }
+}
+
+impl<P: 'static, K: Flavor, E, O: Observer> Future
+    for OwnedRun<DagFuture<'static, P, K, O>, P, K, E>
+{
     type Output = OwnedOutputs<P, K, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -153,7 +259,9 @@ impl<P: 'static, K: Flavor, E> Future for OwnedRun<DagFuture<'static, P, K>, P, 
     }
 }
 
-impl<P: 'static, K: Flavor, E> Future for OwnedRun<TryDagFuture<'static, P, K, E>, P, K, E> {
+impl<P: 'static, K: Flavor, E, O: Observer> Future
+    for OwnedRun<TryDagFuture<'static, P, K, E, O>, P, K, E>
+{
     type Output = Result<OwnedOutputs<P, K, E>, DagError<E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -442,3 +442,93 @@ fn owned_runs_and_outputs_may_hold_the_last_reference_to_their_dag() {
     consume(out);
     consume(never_polled);
 }
+
+/// The events an observer saw, shared with the test (an owned run's observer moves into it).
+#[derive(Clone, Default)]
+struct SharedEvents(Arc<std::sync::Mutex<Vec<(usize, dagfut::NodeEvent)>>>);
+
+impl dagfut::Observer for SharedEvents {
+    fn on_event(&mut self, task: usize, event: dagfut::NodeEvent) {
+        self.0.lock().unwrap().push((task, event));
+    }
+}
+
+impl SharedEvents {
+    fn count(&self, kind: dagfut::NodeEvent) -> usize {
+        let events = self.0.lock().unwrap();
+        events.iter().filter(|(_, event)| *event == kind).count()
+    }
+}
+
+#[test]
+fn owned_runs_take_the_settings_of_the_borrowed_ones() {
+    use dagfut::NodeEvent::{Completed, Started};
+    let b = DagBuilder::<u64>::new().with_error::<String>();
+    let nodes: Vec<_> = (0..3u64)
+        .map(|i| b.add_node_with(i, async |i: &u64, n: &u64| n + i, b.param()))
+        .collect();
+    let dag = Arc::new(b.build());
+    let poller = Poller::new();
+
+    // A budget of one node poll per poll of the run, and an observer, on a `run_owned`
+    // spawned on another thread (the settings keep it `'static` and `Send`).
+    let events = SharedEvents::default();
+    let mut run = dag
+        .try_run_owned(10)
+        .with_poll_budget(1)
+        .with_observer(events.clone());
+    assert!(
+        poller.poll(&mut run).is_pending(),
+        "one node, then it yields"
+    );
+    assert_eq!((events.count(Started), poller.wakes()), (1, 1));
+    let out = std::thread::spawn(move || futures_executor::block_on(run))
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(out[nodes[2]], 12);
+    assert_eq!(events.count(Completed), 3);
+
+    // The same on the infallible owned run; the observer may come after a first poll.
+    let b = DagBuilder::<u64>::new();
+    let first = b.add_node(async |n: &u64| n + 1, b.param());
+    let second = b.add_node(async |n: &u64| n * 2, first);
+    let dag = Arc::new(b.build());
+    let mut run = dag.run_owned(1).with_poll_budget(1);
+    assert!(poller.poll(&mut run).is_pending());
+    let events = SharedEvents::default();
+    let out = futures_executor::block_on(run.with_observer(events.clone()));
+    assert_eq!((out[first], out[second]), (2, 4));
+    assert_eq!((events.count(Started), events.count(Completed)), (1, 1));
+}
+
+#[test]
+fn an_owned_run_may_catch_its_nodes_panics() {
+    let b = DagBuilder::<u32>::new().with_error::<String>();
+    let divided = b
+        .named("divide")
+        .add_node(async |n: &u32| 100 / n, b.param());
+    b.add_node(async |n: &u32| n + 1, divided);
+    let dag = Arc::new(b.build());
+    let error = futures_executor::block_on(dag.try_run_owned(0).catch_panics()).unwrap_err();
+    assert!(
+        matches!(&error, DagError::Panicked { message, .. } if message.contains("divide by zero")),
+        "{error:?}"
+    );
+    assert_eq!(error.name(), Some("divide"));
+    // The DAG runs again, and a panic that is not caught still unwinds.
+    let out = futures_executor::block_on(dag.try_run_owned(4).catch_panics()).unwrap();
+    assert_eq!(out[divided], 25);
+    let uncaught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures_executor::block_on(dag.try_run_owned(0))
+    }));
+    assert!(uncaught.is_err());
+}
+
+#[test]
+#[should_panic(expected = "the poll budget must be at least 1")]
+fn an_owned_run_refuses_a_budget_of_zero() {
+    let b = DagBuilder::<u32>::new();
+    b.add_node(async |n: &u32| n + 1, b.param());
+    drop(Arc::new(b.build()).run_owned(0).with_poll_budget(0));
+}
