@@ -158,7 +158,7 @@ with_alloc! {
 pub use flavor::{Local, Sendable};
 pub use observe::{Clock, NodeEvent, Observer, Progress};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub use owned::{OwnedOutputs, OwnedRun};
+pub use owned::{OwnedOutputs, OwnedRun, OwnedSettled};
 pub use timeout::Timeout;
 
 /// The traits and marker types behind the builder's bounds: what a node function, its

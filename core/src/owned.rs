@@ -15,7 +15,7 @@ use crate::flavor::{CannotFail, Flavor};
 use crate::node::Node;
 use crate::observe::Observer;
 use crate::outputs::Outputs;
-use crate::run::{DagFuture, TryDagFuture};
+use crate::run::{DagFuture, Settled, SettledDagFuture, TryDagFuture};
 
 /// What an owned run keeps alive for the values that borrow it: the DAG and the parameter.
 /// Both live behind `Arc`s, so moving this moves two pointers, never what they point to. The
@@ -56,9 +56,10 @@ impl<P: 'static, K: Flavor, E> Keep<P, K, E> {
     }
 }
 
-/// Future for the [`Dag::run_owned`] and [`Dag::try_run_owned`] methods: a run that owns an
-/// `Arc` of its DAG and its parameter, so it is `'static` and can be spawned; it resolves to
-/// [`OwnedOutputs`] (or an error, for `try_run_owned`).
+/// Future for the [`Dag::run_owned`], [`Dag::try_run_owned`] and [`Dag::run_settled_owned`]
+/// methods: a run that owns an `Arc` of its DAG and its parameter, so it is `'static` and can
+/// be spawned; it resolves to [`OwnedOutputs`] (or an error, for `try_run_owned`; or
+/// [`OwnedSettled`], for `run_settled_owned`).
 ///
 /// # Cancel safety
 ///
@@ -126,6 +127,46 @@ impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
         let (core, param) = unsafe { keep.lend() };
         OwnedRun {
             run: TryDagFuture::new(core, param),
+            keep,
+        }
+    }
+
+    /// Runs the DAG as [`run_settled`](Self::run_settled) does, owning an `Arc` of it and the
+    /// parameter, as [`run_owned`](Self::run_owned): a failure skips only the failed node's
+    /// descendants, and the spawned task can return what completed with every error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn check(n: &i32) -> Result<i32, String> {
+    ///     if *n < 0 { Err(format!("{n} is negative")) } else { Ok(*n) }
+    /// }
+    ///
+    /// let b = DagBuilder::<i32>::new().with_error::<String>();
+    /// let checked = b.named("check").add_try_node(check, b.param());
+    /// let doubled = b.add_node(async |n: &i32| n * 2, checked);
+    /// let other = b.add_node(async |n: &i32| n.abs(), b.param());
+    /// let dag = Arc::new(b.build());
+    ///
+    /// let run = dag.run_settled_owned(-4); // 'static: it could be spawned
+    /// let settled = std::thread::spawn(move || futures_executor::block_on(run)).join().unwrap();
+    /// assert_eq!(settled.errors.len(), 1);
+    /// assert_eq!(settled.errors[0].name(), Some("check"));
+    /// assert!(settled.outputs.get(doubled).is_err()); // skipped: its input failed
+    /// assert_eq!(settled.outputs[other], 4); // the independent branch finished
+    /// ```
+    pub fn run_settled_owned(
+        self: &Arc<Self>,
+        param: P,
+    ) -> OwnedRun<SettledDagFuture<'static, P, K, E>, P, K, E> {
+        let keep = Keep::new(self, param);
+        // SAFETY: as in `run_owned`.
+        let (core, param) = unsafe { keep.lend() };
+        OwnedRun {
+            run: SettledDagFuture::new(core, param),
             keep,
         }
     }
@@ -217,33 +258,43 @@ macro_rules! owned_options {
 
 owned_options!(DagFuture<P, K>, "run_owned", "");
 owned_options!(TryDagFuture<P, K, E>, "try_run_owned", ".unwrap()");
+owned_options!(SettledDagFuture<P, K, E>, "run_settled_owned", ".outputs");
 
-impl<P, K: Flavor, E, O: Observer> OwnedRun<TryDagFuture<'static, P, K, E, O>, P, K, E> {
-    /// Turns a panicking node into [`DagError::Panicked`], as [`TryDagFuture::catch_panics`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use dagfut::{DagBuilder, DagError};
-    ///
-    /// let b = DagBuilder::<u32>::new().with_error::<String>();
-    /// b.named("divide").add_node(async |n: &u32| 100 / n, b.param());
-    /// let dag = Arc::new(b.build());
-    ///
-    /// let run = dag.try_run_owned(0).catch_panics();
-    /// let error = futures_executor::block_on(run).unwrap_err();
-    /// assert!(matches!(error, DagError::Panicked { .. }));
-    /// assert_eq!(error.name(), Some("divide"));
-    /// ```
-    #[cfg(feature = "std")]
-    pub fn catch_panics(self) -> Self {
-        OwnedRun {
-            run: self.run.catch_panics(),
-            keep: self.keep,
+/// `catch_panics` of the owned runs whose futures have it (`$future`, made by `Dag::$entry`),
+/// with `$failed` the expression that finds the `DagError` in its output `output`.
+macro_rules! owned_catch_panics {
+    ($future:ident, $entry:literal, $failed:literal) => {
+        impl<P, K: Flavor, E, O: Observer> OwnedRun<$future<'static, P, K, E, O>, P, K, E> {
+            #[doc = concat!("Turns a panicking node into [`DagError::Panicked`], as [`", stringify!($future), "::catch_panics`].")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::sync::Arc;
+            /// use dagfut::{DagBuilder, DagError};
+            ///
+            /// let b = DagBuilder::<u32>::new().with_error::<String>();
+            /// b.named("divide").add_node(async |n: &u32| 100 / n, b.param());
+            /// let dag = Arc::new(b.build());
+            ///
+            #[doc = concat!("let output = futures_executor::block_on(dag.", $entry, "(0).catch_panics());")]
+            #[doc = concat!("let error = ", $failed, ";")]
+            /// assert!(matches!(error, DagError::Panicked { .. }));
+            /// assert_eq!(error.name(), Some("divide"));
+            /// ```
+            #[cfg(feature = "std")]
+            pub fn catch_panics(self) -> Self {
+                OwnedRun {
+                    run: self.run.catch_panics(),
+                    keep: self.keep,
+                }
+            }
         }
-    }
+    };
 }
+
+owned_catch_panics!(TryDagFuture, "try_run_owned", "output.unwrap_err()");
+owned_catch_panics!(SettledDagFuture, "run_settled_owned", "&output.errors[0]");
 
 impl<P: 'static, K: Flavor, E, O: Observer> Future
     for OwnedRun<DagFuture<'static, P, K, O>, P, K, E>
@@ -271,6 +322,41 @@ impl<P: 'static, K: Flavor, E, O: Observer> Future
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<P: 'static, K: Flavor, E, O: Observer> Future
+    for OwnedRun<SettledDagFuture<'static, P, K, E, O>, P, K, E>
+{
+    type Output = OwnedSettled<P, K, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.run).poll(cx) {
+            Poll::Ready(Settled { outputs, errors }) => Poll::Ready(OwnedSettled {
+                outputs: this.owned(outputs),
+                errors,
+            }),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// What an owned settled run ([`Dag::run_settled_owned`]) produced: as [`Settled`], with
+/// outputs that keep their DAG and parameter alive.
+#[derive(Debug)]
+pub struct OwnedSettled<P, K: Flavor, E> {
+    /// The outputs of the nodes that completed; failed nodes and their descendants have
+    /// none ([`OutputError::NotCompleted`]).
+    pub outputs: OwnedOutputs<P, K, E>,
+    /// Every failure, in completion order, those a fallback replaced included.
+    pub errors: alloc::vec::Vec<DagError<E>>,
+}
+
+impl<P, K: Flavor, E> OwnedSettled<P, K, E> {
+    /// Whether no node failed (a node whose fallback took its place did).
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
     }
 }
 

@@ -532,3 +532,53 @@ fn an_owned_run_refuses_a_budget_of_zero() {
     b.add_node(async |n: &u32| n + 1, b.param());
     drop(Arc::new(b.build()).run_owned(0).with_poll_budget(0));
 }
+
+#[test]
+fn an_owned_settled_run_returns_what_completed_and_every_error_from_another_thread() {
+    use dagfut::NodeEvent::{Completed, Failed};
+    async fn check(n: &i32) -> Result<i32, String> {
+        if *n < 0 {
+            Err(format!("{n} is negative"))
+        } else {
+            Ok(*n)
+        }
+    }
+    let b = DagBuilder::<i32>::new().with_error::<String>();
+    let checked = b.named("check").add_try_node(check, b.param());
+    let doubled = b.add_node(async |n: &i32| n * 2, checked);
+    let divided = b
+        .named("divide")
+        .add_node(async |n: &i32| 100 / n, b.param());
+    let other = b.add_node(async |n: &i32| n.abs(), b.param());
+    let dag = Arc::new(b.build());
+
+    let events = SharedEvents::default();
+    let run = dag
+        .run_settled_owned(-4)
+        .with_poll_budget(1)
+        .with_observer(events.clone());
+    let settled = std::thread::spawn(move || futures_executor::block_on(run))
+        .join()
+        .unwrap();
+    drop(dag);
+    assert!(!settled.is_ok());
+    assert_eq!(settled.errors.len(), 1);
+    assert_eq!(settled.errors[0].name(), Some("check"));
+    assert!(matches!(
+        settled.outputs.get(doubled),
+        Err(OutputError::NotCompleted { .. })
+    ));
+    assert_eq!(
+        (settled.outputs[divided], settled.outputs[other], *settled.outputs.param()),
+        (-25, 4, -4)
+    );
+    assert_eq!((events.count(Completed), events.count(Failed)), (2, 1));
+
+    // A panic is caught as one more failure; the other branches still finish.
+    let dag = settled.outputs.dag().clone();
+    let settled = futures_executor::block_on(dag.run_settled_owned(0).catch_panics());
+    assert_eq!(settled.errors.len(), 1);
+    assert!(matches!(&settled.errors[0], DagError::Panicked { .. }));
+    assert_eq!(settled.errors[0].name(), Some("divide"));
+    assert_eq!((settled.outputs[checked], settled.outputs[doubled]), (0, 0));
+}
