@@ -201,8 +201,10 @@ impl ParentWaker {
     /// that ran happens before this call (the caller acquired the release of the last other
     /// reference to what holds the slot, and none can be made again).
     pub(crate) unsafe fn take_alone(&self) -> Option<core::task::Waker> {
-        // Every holder let go (a clone that panicked lets go in `Unlock`), and `TAKE` is set
-        // only by `take`, which is not called before this.
+        // Every holder let go (a clone that panicked lets go in `Unlock`, and may leave a
+        // `NOTIFY` behind, which is harmless: the slot is never woken again, and a block kept
+        // for the next run has its header written anew), and `TAKE` is set only by `take`,
+        // which is not called before this.
         debug_assert_eq!(
             self.state.load(Ordering::Relaxed) & (LOCKED | TAKE),
             0,

@@ -569,7 +569,11 @@ fn an_owned_settled_run_returns_what_completed_and_every_error_from_another_thre
         Err(OutputError::NotCompleted { .. })
     ));
     assert_eq!(
-        (settled.outputs[divided], settled.outputs[other], *settled.outputs.param()),
+        (
+            settled.outputs[divided],
+            settled.outputs[other],
+            *settled.outputs.param()
+        ),
         (-25, 4, -4)
     );
     assert_eq!((events.count(Completed), events.count(Failed)), (2, 1));
