@@ -285,7 +285,11 @@ TRIED = {
         " replacing. This stop: a run that ends with no node waker alive (all woken by value"
         " or dropped: the common end) takes its task's waker back with plain reads and writes"
         " instead of locking the parent's slot twice: 4 fewer locked operations per run that"
-        " waited (the pend-once seed 44 → 40 per run, callgrind; 4,019 → 4,006 instructions)."
+        " waited (the pend-once seed 44 → 40 per run, callgrind; 4,019 → 4,006 instructions),"
+        " and the pend-once seed about 4% faster (criterion, the code before and after run in"
+        " turn, before-after-after-before: 386, 374, 369, 386 ns; `cargo bench -p"
+        " dagfut-benches --bench scheduler -- pend-seed-6/dagfut`), which a full run's time"
+        " can hide: the machine moves it more."
         " Weighed and not built: a wake by value handing its reference to the queue, to be"
         " given up in one decrement per drain, saves nothing where a drain finds one wake (a"
         " chain: every step) and needs a new race between that hand-over and the run's end.",
