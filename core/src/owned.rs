@@ -189,20 +189,23 @@ macro_rules! owned_options {
     ($future:ident<$($param:ident),*>, $entry:literal, $ok:literal) => {
         impl<P, K: Flavor, E, O: Observer> OwnedRun<$future<'static, $($param,)* O>, P, K, E> {
             #[doc = concat!("Sends the run's node events to `observer`, as [`", stringify!($future), "::with_observer`].")]
+            /// The run stays `Send`, so that it can be spawned, if the observer is `Send`.
             ///
             /// # Examples
             ///
             /// ```
             /// use std::sync::Arc;
+            /// use std::sync::atomic::{AtomicUsize, Ordering};
             /// use dagfut::{DagBuilder, NodeEvent, Observer};
             ///
-            /// /// Counts the nodes that completed.
-            /// #[derive(Default)]
-            /// struct Completed(usize);
+            /// /// Counts the nodes that completed, where the caller can read it.
+            /// struct Completed(Arc<AtomicUsize>);
             ///
             /// impl Observer for Completed {
             ///     fn on_event(&mut self, _task: usize, event: NodeEvent) {
-            ///         self.0 += usize::from(event == NodeEvent::Completed);
+            ///         if event == NodeEvent::Completed {
+            ///             self.0.fetch_add(1, Ordering::Relaxed);
+            ///         }
             ///     }
             /// }
             ///
@@ -211,9 +214,11 @@ macro_rules! owned_options {
             /// b.add_node(async |n: &u64| n + 1, double);
             /// let dag = Arc::new(b.build());
             ///
-            #[doc = concat!("let run = dag.", $entry, "(20).with_observer(Completed::default());")]
-            #[doc = concat!("let outputs = futures_executor::block_on(run)", $ok, ";")]
+            /// let completed = Arc::new(AtomicUsize::new(0));
+            #[doc = concat!("let run = dag.", $entry, "(20).with_observer(Completed(completed.clone()));")]
+            #[doc = concat!("let outputs = std::thread::spawn(move || futures_executor::block_on(run)", $ok, ").join().unwrap();")]
             /// assert_eq!(outputs[double], 40);
+            /// assert_eq!(completed.load(Ordering::Relaxed), 2);
             /// ```
             pub fn with_observer<O2: Observer>(
                 self,
@@ -231,15 +236,20 @@ macro_rules! owned_options {
             /// # Examples
             ///
             /// ```
+            /// use std::future::Future;
+            /// use std::pin::Pin;
             /// use std::sync::Arc;
+            /// use std::task::{Context, Waker};
             /// use dagfut::DagBuilder;
             ///
             /// let b = DagBuilder::<u64>::new();
             /// let nodes: Vec<_> = (0..100).map(|_| b.add_node(async |n: &u64| n + 1, b.param())).collect();
             /// let dag = Arc::new(b.build());
             ///
-            /// // At most 16 node polls per poll of the run.
-            #[doc = concat!("let run = dag.", $entry, "(1).with_poll_budget(16);")]
+            /// // At most 16 node polls per poll of the run: 100 ready nodes take more than one.
+            #[doc = concat!("let mut run = dag.", $entry, "(1).with_poll_budget(16);")]
+            /// let mut cx = Context::from_waker(Waker::noop());
+            /// assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
             #[doc = concat!("let outputs = futures_executor::block_on(run)", $ok, ";")]
             /// assert_eq!(outputs[nodes[99]], 2);
             /// ```
@@ -344,13 +354,38 @@ impl<P: 'static, K: Flavor, E, O: Observer> Future
 
 /// What an owned settled run ([`Dag::run_settled_owned`]) produced: as [`Settled`], with
 /// outputs that keep their DAG and parameter alive.
-#[derive(Debug)]
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use dagfut::DagBuilder;
+///
+/// let b = DagBuilder::<u32>::new().with_error::<String>();
+/// let half = b.add_node(async |n: &u32| n / 2, b.param());
+/// let dag = Arc::new(b.build());
+///
+/// let settled = futures_executor::block_on(dag.run_settled_owned(8));
+/// assert!(settled.is_ok());
+/// let mut outputs = settled.outputs; // the errors (none here) go their own way
+/// assert_eq!(outputs.take(half), Ok(4));
+/// ```
 pub struct OwnedSettled<P, K: Flavor, E> {
     /// The outputs of the nodes that completed; failed nodes and their descendants have
     /// none ([`OutputError::NotCompleted`]).
     pub outputs: OwnedOutputs<P, K, E>,
     /// Every failure, in completion order, those a fallback replaced included.
     pub errors: alloc::vec::Vec<DagError<E>>,
+}
+
+// By hand, as `Settled`'s: `P` and `K` need no `Debug`.
+impl<P, K: Flavor, E: fmt::Debug> fmt::Debug for OwnedSettled<P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSettled")
+            .field("outputs", &self.outputs)
+            .field("errors", &self.errors)
+            .finish()
+    }
 }
 
 impl<P, K: Flavor, E> OwnedSettled<P, K, E> {

@@ -710,13 +710,22 @@ impl<P, K: Flavor, E, O> fmt::Debug for TryDagFuture<'_, P, K, E, O> {
 
 /// What a settled run produced: the outputs of every node that completed, and the failures,
 /// in the order they happened.
-#[derive(Debug)]
 pub struct Settled<'a, P, K: Flavor, E> {
     /// The outputs of the nodes that completed; failed nodes and their descendants have
     /// none ([`OutputError::NotCompleted`](crate::OutputError::NotCompleted)).
     pub outputs: Outputs<'a, P, K>,
     /// Every failure, in completion order, those a fallback replaced included.
     pub errors: Vec<DagError<E>>,
+}
+
+// By hand: a derive would ask `P` and `K` for `Debug`, which the outputs do not need.
+impl<P, K: Flavor, E: fmt::Debug> fmt::Debug for Settled<'_, P, K, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settled")
+            .field("outputs", &self.outputs)
+            .field("errors", &self.errors)
+            .finish()
+    }
 }
 
 impl<P, K: Flavor, E> Settled<'_, P, K, E> {

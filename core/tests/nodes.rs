@@ -553,10 +553,16 @@ fn an_owned_settled_run_returns_what_completed_and_every_error_from_another_thre
     let dag = Arc::new(b.build());
 
     let events = SharedEvents::default();
-    let run = dag
+    let mut run = dag
         .run_settled_owned(-4)
         .with_poll_budget(1)
         .with_observer(events.clone());
+    let poller = Poller::new();
+    assert!(
+        poller.poll(&mut run).is_pending(),
+        "one node, then it yields"
+    );
+    assert_eq!((events.count(Failed), poller.wakes()), (1, 1));
     let settled = std::thread::spawn(move || futures_executor::block_on(run))
         .join()
         .unwrap();
@@ -585,4 +591,14 @@ fn an_owned_settled_run_returns_what_completed_and_every_error_from_another_thre
     assert!(matches!(&settled.errors[0], DagError::Panicked { .. }));
     assert_eq!(settled.errors[0].name(), Some("divide"));
     assert_eq!((settled.outputs[checked], settled.outputs[doubled]), (0, 0));
+
+    // Nothing fails: every output is there. A parameter without `Debug` still lets the
+    // result be printed.
+    struct Opaque(i32);
+    let b = DagBuilder::<Opaque>::new().with_error::<String>();
+    let read = b.add_node(async |p: &Opaque| p.0, b.param());
+    let settled = futures_executor::block_on(Arc::new(b.build()).run_settled_owned(Opaque(7)));
+    assert!(settled.is_ok() && settled.errors.is_empty());
+    assert_eq!(settled.outputs[read], 7);
+    assert!(format!("{settled:?}").starts_with("OwnedSettled"));
 }

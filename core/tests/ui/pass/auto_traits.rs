@@ -5,8 +5,8 @@
 use std::convert::Infallible;
 
 use dagfut::{
-    Dag, DagBuilder, DagFuture, NodeEvent, Observer, Outputs, OwnedOutputs, OwnedRun, Sendable,
-    SettledDagFuture, TryDagFuture,
+    Dag, DagBuilder, DagFuture, NodeEvent, Observer, Outputs, OwnedOutputs, OwnedRun,
+    OwnedSettled, Sendable, SettledDagFuture, TryDagFuture,
 };
 
 /// An observer that is `Send + Sync`.
@@ -33,5 +33,12 @@ fn main() {
     is_send::<OwnedRun<DagFuture<'static, u32>, u32, Sendable, Infallible>>();
     is_send::<OwnedOutputs<u32, Sendable, Infallible>>();
     is_sync::<OwnedOutputs<u32, Sendable, Infallible>>();
+    is_send::<OwnedRun<DagFuture<'static, u32, Sendable, Count>, u32, Sendable, Infallible>>();
+    is_send::<OwnedRun<TryDagFuture<'static, u32, Sendable, String, Count>, u32, Sendable, String>>();
+    is_send::<
+        OwnedRun<SettledDagFuture<'static, u32, Sendable, String, Count>, u32, Sendable, String>,
+    >();
+    is_send::<OwnedSettled<u32, Sendable, String>>();
+    is_sync::<OwnedSettled<u32, Sendable, String>>();
     let _ = Count(0);
 }
