@@ -173,6 +173,15 @@ impl<P: 'static, K: Flavor, E> Dag<P, K, E> {
 }
 
 impl<R, P, K: Flavor, E> OwnedRun<R, P, K, E> {
+    /// The same run with its future changed by `f` (a setting), and the same hold on what it
+    /// borrows.
+    fn map_run<R2>(self, f: impl FnOnce(R) -> R2) -> OwnedRun<R2, P, K, E> {
+        OwnedRun {
+            run: f(self.run),
+            keep: self.keep,
+        }
+    }
+
     /// The outputs of a completed run, with their own hold on what they borrow: the run keeps
     /// its own, since it still points at the DAG and the parameter until it is dropped.
     fn owned(&self, outputs: Outputs<'static, P, K>) -> OwnedOutputs<P, K, E> {
@@ -224,10 +233,7 @@ macro_rules! owned_options {
                 self,
                 observer: O2,
             ) -> OwnedRun<$future<'static, $($param,)* O2>, P, K, E> {
-                OwnedRun {
-                    run: self.run.with_observer(observer),
-                    keep: self.keep,
-                }
+                self.map_run(|run| run.with_observer(observer))
             }
 
             #[doc = concat!("Sets how many node polls one `poll` of the run makes at most, as [`", stringify!($future), "::with_poll_budget`]:")]
@@ -257,10 +263,7 @@ macro_rules! owned_options {
             /// # Panics
             /// If `budget` is 0.
             pub fn with_poll_budget(self, budget: usize) -> Self {
-                OwnedRun {
-                    run: self.run.with_poll_budget(budget),
-                    keep: self.keep,
-                }
+                self.map_run(|run| run.with_poll_budget(budget))
             }
         }
     };
@@ -294,10 +297,7 @@ macro_rules! owned_catch_panics {
             /// ```
             #[cfg(feature = "std")]
             pub fn catch_panics(self) -> Self {
-                OwnedRun {
-                    run: self.run.catch_panics(),
-                    keep: self.keep,
-                }
+                self.map_run(|run| run.catch_panics())
             }
         }
     };

@@ -190,23 +190,22 @@ impl ParentWaker {
             // as we let go).
         }
     }
-}
 
-impl ParentWaker {
     /// Takes the registered waker out when no wake can reach the slot any more: the block
     /// that holds it has no waker left but the run's own handle. No atomic read-modify-write.
+    /// What is there is taken: the waker, or, after a [`take`](Self::take) that a wake was to
+    /// answer, what that wake left if its clone panicked.
     ///
     /// # Safety
     /// The caller is the run's side, and no wake of this slot runs now or later: every one
     /// that ran happens before this call (the caller acquired the release of the last other
     /// reference to what holds the slot, and none can be made again).
     pub(crate) unsafe fn take_alone(&self) -> Option<core::task::Waker> {
-        // Every holder let go (a clone that panicked lets go in `Unlock`, and may leave a
-        // `NOTIFY` behind, which is harmless: the slot is never woken again, and a block kept
-        // for the next run has its header written anew), and `TAKE` is set only by `take`,
-        // which is not called before this.
+        // Every holder let go: a clone that panicked lets go in `Unlock`, and may leave a
+        // `NOTIFY` or an unanswered `TAKE` behind, which is harmless: the slot is never woken
+        // again, and a block kept for the next run has its header written anew.
         debug_assert_eq!(
-            self.state.load(Ordering::Relaxed) & (LOCKED | TAKE),
+            self.state.load(Ordering::Relaxed) & LOCKED,
             0,
             "no wake holds the slot"
         );

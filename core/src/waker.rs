@@ -686,23 +686,24 @@ impl WakeQueue<'_> {
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
-        let parent = match (self.registered, alone) {
-            (false, _) => None,
-            // SAFETY: no wake can reach the slot any more, and every one before happens
-            // before this (above); `&mut self`, in `Drop` (`close`): no `register` runs.
-            (true, true) => unsafe { header.parent.take_alone() },
+        let parent = if self.registered && !alone {
             // SAFETY: `&mut self`, in `Drop` (`close`): no `register` runs meanwhile.
-            (true, false) => unsafe { header.parent.take() },
+            unsafe { header.parent.take() }
+        } else {
+            None
         };
         // The last other waker may have gone since: then the block is ours alone too.
         if alone || header.refs.load(Ordering::Acquire) == 1 {
-            // A wake that held the parent's slot as the run took the waker moved it out as it
-            // let go (`ParentWaker::take`); should its clone have panicked, the waker is still
-            // there. No wake can hold the slot now. (Never registered, or taken alone above:
-            // nothing to take.)
-            let late = if self.registered && !alone {
-                // SAFETY: as above.
-                unsafe { header.parent.take() }
+            // No wake can reach the parent's slot any more. What is left there is taken with
+            // plain accesses: the waker, if the run is alone with the block; else what a wake
+            // that held the slot as the run took the waker left behind, should its clone have
+            // panicked (one that let go normally moved the waker out: `ParentWaker::take`).
+            // (Never registered: nothing to take.)
+            let late = if self.registered {
+                // SAFETY: no wake can reach the slot any more, and every one before happens
+                // before this (the `Acquire` loads of `refs` above); `&mut self`, in `Drop`
+                // (`close`): no `register` runs.
+                unsafe { header.parent.take_alone() }
             } else {
                 None
             };
