@@ -1,8 +1,9 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
-//! completion of the woken node, the drop of the run, and the last waker clone's drop.
+//! completion of the woken node, the drop of the run, the last waker clone's drop, and a wake
+//! whose clone of the task's waker panics as the run ends.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg dagfut_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
+//! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
 //! ```
 //!
 //! Each model also counts which of its interesting interleavings it reached, and asserts that
@@ -293,6 +294,87 @@ fn the_last_waker_clone_dropped_on_another_thread() {
         drop(gate); // the gate's own clone goes with the last handle
         dropper.join().unwrap();
     });
+}
+
+/// A wake whose clone of the task's waker panics, racing the end of the run: the wake may
+/// hold the parent's slot as the run takes the waker (the run then asks it to take the waker
+/// out, which its panic prevents), let go before, or come after the end. Whichever, once both
+/// are done nothing holds the task's waker: the run took it, alone with the block or late, or
+/// the block's last reference dropped it.
+#[test]
+fn a_wake_whose_task_waker_clone_panics_racing_the_end_of_the_run() {
+    static REACHED: Reached<2> = Reached::new();
+    // Three preemptions: the wake holds the slot, the run takes, the wake panics and lets go
+    // before the run looks at the block's references again (its late take).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (gate, dag, _) = one_gate();
+        let mut run = dag.run(&());
+        let task = std::sync::Arc::new(FragileTask::default());
+        let waker = fragile_waker(&task);
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        drop(waker);
+        // Registered (a clone in the parent's slot): from now on its clones panic.
+        task.panic_clones.store(true, SeqCst);
+        let gate_ = gate.clone();
+        let opener = thread::spawn(move || {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate_.open()));
+        });
+        drop(run);
+        opener.join().unwrap();
+        assert_eq!(
+            std::sync::Arc::strong_count(&task),
+            1,
+            "a clone of the task's waker outlived the run and its wakes"
+        );
+        REACHED.hit(task.panicked.load(SeqCst).min(1));
+    });
+    REACHED.assert_all([
+        "the wake after the end of the run (ignored)",
+        "the wake's clone of the task's waker panicked",
+    ]);
+}
+
+/// A task whose waker's clone panics once `panic_clones` is set.
+#[derive(Default)]
+struct FragileTask {
+    panic_clones: std::sync::atomic::AtomicBool,
+    /// How many clones panicked.
+    panicked: AtomicUsize,
+}
+
+/// A waker of `task` (holding one reference of it) whose clone panics as `task` says, without
+/// the panic hook (`resume_unwind`), so a model's many panics print nothing.
+fn fragile_waker(task: &std::sync::Arc<FragileTask>) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Arc<FragileTask>`'s, whose reference the waker holds.
+        let task = unsafe { &*data.cast::<FragileTask>() };
+        if task.panic_clones.load(SeqCst) {
+            task.panicked.fetch_add(1, SeqCst);
+            std::panic::resume_unwind(Box::new("the task's waker cannot be cloned"));
+        }
+        // SAFETY: as above; the clone owns the reference taken here.
+        unsafe { std::sync::Arc::increment_strong_count(data.cast::<FragileTask>()) };
+        RawWaker::new(data, &VTABLE)
+    }
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: the consumed waker's reference, given up here.
+        unsafe { drop_waker(data) };
+    }
+    unsafe fn wake_by_ref(_: *const ()) {}
+    unsafe fn drop_waker(data: *const ()) {
+        // SAFETY: the waker's own reference, given up once.
+        unsafe { std::sync::Arc::decrement_strong_count(data.cast::<FragileTask>()) };
+    }
+    let data = std::sync::Arc::into_raw(task.clone()).cast::<()>();
+    // SAFETY: the vtable's functions keep the `RawWaker` contract for a pointer from
+    // `Arc::into_raw` of a `FragileTask` (clone takes a reference or panics before taking
+    // any, drop and wake give one up); a `FragileTask` is `Send + Sync`.
+    unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
 }
 
 /// Where the run was when the other thread's stale wake landed ([`Stage::during`]).
