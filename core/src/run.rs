@@ -7,6 +7,7 @@ use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
+use core::ptr;
 use core::task::{Context, Poll, Waker};
 
 use crate::dag::DagCore;
@@ -65,6 +66,45 @@ struct Run<'a, E> {
     tally: Tally<E>,
     #[cfg(feature = "tracing")]
     spans: crate::spans::RunSpans,
+}
+
+/// The parts of a run that ended which own something ([`Phase::end`]).
+struct Ended<'a, E> {
+    slots: Slots<'a>,
+    error_sink: Sink<E>,
+    errors: Vec<DagError<E>>,
+    #[cfg(feature = "tracing")]
+    spans: crate::spans::RunSpans,
+}
+
+impl<'a, E> Phase<'a, E> {
+    /// Ends a running phase: `Done` takes its place, and the parts of the run that own
+    /// something come out. Moving the whole `Run` out instead (`mem::replace`), and dropping
+    /// its waker queue there, cost a 1-node run about 40 instructions more (617 against 578).
+    #[inline]
+    fn end(&mut self) -> Option<Ended<'a, E>> {
+        let Phase::Running(run) = self else {
+            return None;
+        };
+        // Closed in place (a panic there leaves a run that drops whole, its queue empty).
+        run.wakes.shut();
+        // SAFETY: each part read here is read once and owned by `Ended` from then on: `self` is
+        // overwritten with `Done` right after, without dropping what it held, and nothing in
+        // between can panic. The parts not read own nothing: the waker queue is shut (its
+        // drop would do nothing), the ready queue is plain data (its buffer is the run block's;
+        // only a unit test's own queue frees one, in its drop) and `remaining` a number.
+        unsafe {
+            let ended = Ended {
+                slots: ptr::read(&run.slots),
+                error_sink: ptr::read(&run.tally.error_sink),
+                errors: ptr::read(&run.tally.errors),
+                #[cfg(feature = "tracing")]
+                spans: ptr::read(&run.spans),
+            };
+            ptr::write(self, Phase::Done);
+            Some(ended)
+        }
+    }
 }
 
 /// What the run loop updates besides the slots and the wakes.
@@ -310,13 +350,15 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
             }
             return Poll::Pending;
         }
-        let Phase::Running(run) = core::mem::replace(&mut self.phase, Phase::Done) else {
+        let Some(ended) = self.phase.end() else {
             unreachable!()
         };
-        drop(run.wakes);
-        let mut slots = run.slots;
+        #[cfg(feature = "tracing")]
+        drop(ended.spans);
+        drop(ended.error_sink);
+        let mut slots = ended.slots;
         slots.completed();
-        Poll::Ready(Ending::Completed(slots, run.tally.errors))
+        Poll::Ready(Ending::Completed(slots, ended.errors))
     }
 
     /// Whether a node's panic becomes a [`DagError::Panicked`] (`catch_panics`).

@@ -652,14 +652,22 @@ unsafe fn drop_proto(_: *const ()) {
 impl Drop for WakeQueue<'_> {
     #[inline]
     fn drop(&mut self) {
-        // No node ever touched its waker: nothing was made (a ready run's common case).
-        if let Some(block) = self.existing() {
-            self.close(block);
-        }
+        self.shut();
     }
 }
 
 impl WakeQueue<'_> {
+    /// Closes the block (`close`) at the run's end, in its drop or before (`Phase::end`): the
+    /// queue holds nothing afterwards, and its drop does nothing.
+    #[inline]
+    pub(crate) fn shut(&mut self) {
+        // No node ever touched its waker: nothing was made (a ready run's common case).
+        if let Some(block) = self.existing() {
+            self.block.store(core::ptr::null_mut(), Ordering::Relaxed);
+            self.close(block);
+        }
+    }
+
     /// Closes the block at the run's end: later wakes do nothing, the parent's waker is let
     /// go, and the block goes back to the cache if no waker of it is alive. Out of line: a
     /// run whose nodes were all ready made no block.

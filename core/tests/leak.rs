@@ -431,6 +431,46 @@ fn a_panicking_parent_waker_drop_does_not_cost_the_cache() {
     }
 }
 
+/// A run whose task's waker panics as the completing run lets go of it (the run closes its
+/// waker block as it completes, in place): that poll panics, a poll after it panics clearly,
+/// dropping the run drops its output once, and its memory goes back to the DAG (the next runs
+/// allocate nothing). Under Miri, a part of the run dropped twice or never is an error.
+#[test]
+fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
+    async fn boxed(n: &u64) -> Box<u64> {
+        Box::new(double(n).await)
+    }
+    std::panic::set_hook(Box::new(|_| {}));
+    let b = DagBuilder::<u64>::new();
+    let node = b.add_node(boxed, b.param());
+    let dag = b.build();
+    assert_eq!(*futures_executor::block_on(dag.run(&1))[node], 2);
+    let parent = panicking_drop::waker();
+    let leaked = leaked_by(|| {
+        let mut run = dag.run(&3);
+        let mut cx = Context::from_waker(&parent);
+        // The node yields once: the run registers the task's waker.
+        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let completing = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
+        assert!(completing.is_err(), "the task waker's drop did not panic");
+        let again = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
+        let message = again.expect_err("a poll after the panic went on");
+        let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(message.contains("earlier poll of it panicked"), "{message}");
+        drop(run);
+    });
+    assert_eq!(leaked, 0, "the output or the run's memory leaked");
+    for n in 0..3 {
+        let made = allocations_by(|| {
+            let outputs = futures_executor::block_on(dag.run(&n));
+            assert_eq!(*outputs[node], 2 * n);
+            drop(outputs);
+        });
+        assert_eq!(made, 1, "run {n}: more than its output's box");
+    }
+}
+
 /// A run leaked with `mem::forget` keeps the memory it took: the runs after it work, each with
 /// memory of its own that it frees (as runs overlapping a live one do), and leak nothing.
 /// (Not under Miri: the leaked run is a leak on purpose, which Miri reports.)
