@@ -450,8 +450,22 @@ impl<'a> Slots<'a> {
         }
     }
 
-    /// The value of `node`, if it belongs to this DAG and is there.
+    /// The value of `node`, if it belongs to this DAG and is there. Inlined for the common
+    /// case, a completed task's output; the rest (the parameter, a constant, an error) is not.
+    #[inline]
     pub(crate) fn get<T>(&self, node: &Node<T>) -> Result<&T, OutputError> {
+        if let Some(Slot::Task(task)) = node.slot_in(self.core.get().id) {
+            if self.states().get(task as usize) == Some(&DONE) {
+                // SAFETY: as in `get_other`, for a task's output that is there (state DONE).
+                return Ok(unsafe { &*self.slot_ptr(task).cast_const().cast::<T>() });
+            }
+        }
+        self.get_other(node)
+    }
+
+    /// [`get`](Self::get) for all but a completed task's output.
+    #[inline(never)]
+    fn get_other<T>(&self, node: &Node<T>) -> Result<&T, OutputError> {
         let value = self.value_ptr(node)?;
         // SAFETY: `node` belongs to this DAG (checked by `value_ptr`; ids are never reused).
         // Handles have no public constructor: this DAG's builder made it, with `T` the type of
