@@ -8,7 +8,9 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use crate::shape::XorShift;
 
@@ -205,5 +207,52 @@ pub fn drive<F: Future>(future: F, random: &mut XorShift) -> F::Output {
             return output;
         }
         wake_parked(random);
+    }
+}
+
+/// [`drive`] with `waker` as the task's waker, such as a [`CountingWaker`]'s. (A loop of its
+/// own: `drive` calling this one would change how the compiler lays out every measured run,
+/// and with it the instruction counts of the earlier reports.)
+pub fn drive_with<F: Future>(future: F, random: &mut XorShift, waker: &Waker) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        wake_parked(random);
+    }
+}
+
+/// A task waker that costs what an executor's costs at the least: it is an `Arc` (a clone and
+/// a drop are atomic reference counts) and a wake is an atomic increment (where an executor
+/// would also queue the task). Under [`drive`]'s no-op waker, code that clones and wakes the
+/// task's waker (a `join!`, whose children get it) pays nothing for it, which no executor
+/// gives.
+#[derive(Debug, Default)]
+pub struct CountingWaker {
+    wakes: AtomicUsize,
+}
+
+impl CountingWaker {
+    /// A waker of a new `CountingWaker`, and the counter, to read its wakes.
+    pub fn new_waker() -> (Waker, Arc<CountingWaker>) {
+        let counter = Arc::new(CountingWaker::default());
+        (Waker::from(Arc::clone(&counter)), counter)
+    }
+
+    /// How many wakes it has counted.
+    pub fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::Relaxed)
+    }
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
     }
 }

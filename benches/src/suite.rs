@@ -10,7 +10,9 @@ use crate::contenders::{
     DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_dag_macro,
     seed_nested_join,
 };
-use crate::node::{PEND, READY, drive};
+use std::task::Waker;
+
+use crate::node::{PEND, READY, drive_with};
 use crate::peers::{AsyncDagShape, DagxShape};
 use crate::{Shape, WAKE_SEED, XorShift};
 use criterion::measurement::WallTime;
@@ -151,6 +153,19 @@ pub fn bench_contenders<const M: u8>(
     contenders: &[Contender],
     runtimes: &Runtimes,
 ) {
+    bench_contenders_with::<M>(group, shape, parameter, contenders, runtimes, Waker::noop());
+}
+
+/// [`bench_contenders`] with `waker` as the task's waker of every contender that [`drive`]
+/// polls (the spawning ones run on their runtimes, with its wakers).
+pub fn bench_contenders_with<const M: u8>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    shape: &Shape,
+    parameter: Option<usize>,
+    contenders: &[Contender],
+    runtimes: &Runtimes,
+    waker: &Waker,
+) {
     group.throughput(Throughput::Elements(shape.len() as u64));
     if is_large(shape) {
         group.sampling_mode(SamplingMode::Flat).sample_size(10);
@@ -169,50 +184,76 @@ pub fn bench_contenders<const M: u8>(
         match contender {
             Contender::Dagfut => {
                 let dag = DagfutShape::build::<M>(shape);
-                assert_eq!(drive(dag.run(1), &mut random), expected);
-                group.bench_function(id, |b| b.iter(|| black_box(drive(dag.run(1), &mut random))));
+                assert_eq!(drive_with(dag.run(1), &mut random, waker), expected);
+                group.bench_function(id, |b| {
+                    b.iter(|| black_box(drive_with(dag.run(1), &mut random, waker)))
+                });
             }
             Contender::NestedJoin => {
-                assert_eq!(drive(seed_nested_join::<M>(1), &mut random), expected);
+                assert_eq!(
+                    drive_with(seed_nested_join::<M>(1), &mut random, waker),
+                    expected
+                );
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(seed_nested_join::<M>(1), &mut random)))
+                    b.iter(|| black_box(drive_with(seed_nested_join::<M>(1), &mut random, waker)))
                 });
             }
             Contender::DagMacro => {
                 let dag = seed_dag_macro::<M>();
-                assert_eq!(drive(dag.run(&1), &mut random), (expected,));
+                assert_eq!(drive_with(dag.run(&1), &mut random, waker), (expected,));
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(dag.run(&1), &mut random)))
+                    b.iter(|| black_box(drive_with(dag.run(&1), &mut random, waker)))
                 });
             }
             Contender::AwaitLoop => {
                 let length = shape.len();
                 assert_eq!(
-                    drive(chain_await_loop::<M>(length, 1), &mut random),
+                    drive_with(chain_await_loop::<M>(length, 1), &mut random, waker),
                     expected
                 );
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(chain_await_loop::<M>(length, 1), &mut random)))
+                    b.iter(|| {
+                        black_box(drive_with(
+                            chain_await_loop::<M>(length, 1),
+                            &mut random,
+                            waker,
+                        ))
+                    })
                 });
             }
             Contender::JoinAllPerLayer => {
                 assert_eq!(
-                    drive(plan.join_all_per_layer::<M>(1), &mut random),
+                    drive_with(plan.join_all_per_layer::<M>(1), &mut random, waker),
                     expected
                 );
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(plan.join_all_per_layer::<M>(1), &mut random)))
+                    b.iter(|| {
+                        black_box(drive_with(
+                            plan.join_all_per_layer::<M>(1),
+                            &mut random,
+                            waker,
+                        ))
+                    })
                 });
             }
             Contender::FuturesUnordered => {
-                assert_eq!(drive(plan.futures_unordered::<M>(1), &mut random), expected);
+                assert_eq!(
+                    drive_with(plan.futures_unordered::<M>(1), &mut random, waker),
+                    expected
+                );
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(plan.futures_unordered::<M>(1), &mut random)))
+                    b.iter(|| {
+                        black_box(drive_with(
+                            plan.futures_unordered::<M>(1),
+                            &mut random,
+                            waker,
+                        ))
+                    })
                 });
             }
             Contender::FlatJoin => {
                 group.bench_function(id, |b| {
-                    b.iter(|| black_box(drive(plan.flat_join::<M>(1), &mut random)))
+                    b.iter(|| black_box(drive_with(plan.flat_join::<M>(1), &mut random, waker)))
                 });
             }
             Contender::PollLoopFloor => {
@@ -253,11 +294,11 @@ pub fn bench_contenders<const M: u8>(
             }
             Contender::AsyncDag => {
                 let check = AsyncDagShape::build::<M>(shape, 1);
-                assert_eq!(drive(check.run(), &mut random), expected);
+                assert_eq!(drive_with(check.run(), &mut random, waker), expected);
                 group.bench_function(id, |b| {
                     b.iter_batched(
                         || AsyncDagShape::build::<M>(shape, 1),
-                        |graph| black_box(drive(graph.run(), &mut random)),
+                        |graph| black_box(drive_with(graph.run(), &mut random, waker)),
                         BatchSize::PerIteration,
                     )
                 });

@@ -1,9 +1,15 @@
-//! Every contender computes the same last output on every shape, in both workloads.
+//! Every contender computes the same last output on every shape, in every workload.
 
 use dagfut_benches::contenders::{
     DagfutShape, FloorInputs, Plan, chain_await_loop, poll_each_once, seed_nested_join,
 };
-use dagfut_benches::node::{COUNT, PEND, READY, drive, polls, reset_polls};
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Waker;
+
+use dagfut_benches::node::{
+    COUNT, CountingWaker, PEND, READY, drive, drive_with, polls, reset_polls,
+};
 use dagfut_benches::peers::{AsyncDagShape, DagxShape};
 use dagfut_benches::{Shape, XorShift};
 
@@ -116,4 +122,61 @@ fn floors_and_per_layer_join_poll_each_node_once_per_wake() {
     reset_polls();
     drive(seed_nested_join::<{ PEND | COUNT }>(1), &mut random);
     assert_eq!(polls(), 12, "nested join!, pend");
+}
+
+/// Runs `future` under `waker` (a waker of `counter`): it must output `expected`, wake the
+/// task through `waker` at least once, and keep no clone of it afterwards.
+fn check_under<F: Future<Output = u64>>(
+    name: &str,
+    future: F,
+    expected: u64,
+    (waker, counter): (&Waker, &Arc<CountingWaker>),
+    random: &mut XorShift,
+) {
+    let before = counter.wakes();
+    assert_eq!(drive_with(future, random, waker), expected, "{name}");
+    assert!(
+        counter.wakes() > before,
+        "{name} never woke the task's waker"
+    );
+    // `waker` and `counter` themselves.
+    assert_eq!(
+        Arc::strong_count(counter),
+        2,
+        "{name} kept a clone of the task's waker"
+    );
+}
+
+/// The `pend_arc` benchmarks: under an `Arc` task waker instead of the no-op one, the
+/// pend-once contenders compute the same outputs, and each one's wakes reach the task through
+/// that waker (it is what they run under), keeping no clone of it after the run.
+#[test]
+fn contenders_agree_under_an_arc_task_waker() {
+    let (waker, counter) = CountingWaker::new_waker();
+    let under = (&waker, &counter);
+    let mut random = XorShift::new(1);
+    for shape in shapes() {
+        let expected = shape.expected_last(1);
+        let plan = Plan::new(&shape);
+        let dag = DagfutShape::build::<PEND>(&shape);
+        check_under("dagfut", dag.run(1), expected, under, &mut random);
+        let layers = plan.join_all_per_layer::<PEND>(1);
+        check_under("per-layer join", layers, expected, under, &mut random);
+        let unordered = plan.futures_unordered::<PEND>(1);
+        check_under("FuturesUnordered", unordered, expected, under, &mut random);
+        let arity = shape.inputs.last().map_or(0, Vec::len).max(1) as u64;
+        let flat = plan.flat_join::<PEND>(1);
+        check_under("flat join", flat, arity + 1, under, &mut random);
+        if shape.name == "chain" {
+            let chain = chain_await_loop::<PEND>(shape.len(), 1);
+            check_under("await loop", chain, expected, under, &mut random);
+        }
+        if shape.name == "seed" {
+            let nested = seed_nested_join::<PEND>(1);
+            check_under("nested join!", nested, expected, under, &mut random);
+            let dag = dagfut_benches::contenders::seed_dag_macro::<PEND>();
+            let run = async { dag.run(&1).await.0 };
+            check_under("dag!", run, expected, under, &mut random);
+        }
+    }
 }
