@@ -156,8 +156,8 @@ pub fn bench_contenders<const M: u8>(
     bench_contenders_with::<M>(group, shape, parameter, contenders, runtimes, Waker::noop());
 }
 
-/// [`bench_contenders`] with `waker` as the task's waker of every contender that [`drive`]
-/// polls (the spawning ones run on their runtimes, with its wakers).
+/// [`bench_contenders`] with `waker` as the task's waker of every contender that
+/// [`drive_with`] polls (the spawning ones run on their runtimes, with their wakers).
 pub fn bench_contenders_with<const M: u8>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     shape: &Shape,
