@@ -17,20 +17,18 @@ const NOTIFY: usize = 2;
 const TAKE: usize = 4;
 
 /// The slot of the run's parent waker: registered by the run's polls, woken by the node
-/// wakers (on any thread). Unlike an `AtomicWaker`, a wake leaves the waker in place (it wakes
-/// it by reference, holding the slot), so a poll whose task's waker is the one already there
-/// (`will_wake`) registers it with no atomic read-modify-write and no clone: a wake costs two
-/// of them and no clone (an executor's waker is an `Arc` whose clone and drop are atomic
-/// operations too), a steady registration none.
+/// wakers (on any thread). Unlike an `AtomicWaker`, a wake leaves the waker in place (it
+/// wakes a clone), so a poll whose task's waker is the one already there (`will_wake`)
+/// registers it with no atomic read-modify-write and no clone: a wake costs two of them (and
+/// the waker's clone), a steady registration none.
 ///
 /// Protocol. The run's side (`register`, `take`: one call at a time, the caller's contract)
 /// writes the waker only while holding `LOCKED`, and may read it without the lock when no
-/// `TAKE` is pending. A wake holds `LOCKED` while it wakes the waker by reference; one that
-/// finds the slot held sets `NOTIFY` and returns: a waking holder that reads a request as it
-/// lets go wakes once more (its wake may have come before the requester's push on the wake
-/// stack), and a registering holder wakes the new waker. A `take` that finds a wake holding
-/// the slot sets `TAKE` and returns: that wake moves the waker out before it lets go. Nobody
-/// ever waits for anybody.
+/// `TAKE` is pending. A wake holds `LOCKED` only to clone the waker; one that finds the slot
+/// held sets `NOTIFY` and returns: a waking holder's own wake comes after its request (it lets
+/// go with a read-modify-write that reads the request, then wakes), and a registering holder
+/// wakes the new waker. A `take` that finds a wake holding the slot sets `TAKE` and returns:
+/// that wake moves the waker out before it lets go. Nobody ever waits for anybody.
 pub(crate) struct ParentWaker {
     state: AtomicUsize,
     waker: WakerCell,
@@ -59,8 +57,8 @@ impl core::fmt::Debug for ParentWaker {
     }
 }
 
-/// Lets go of the slot if a waker's clone or wake panics, keeping the requests made meanwhile
-/// for the next holder (the normal paths let go with a read-modify-write that answers them).
+/// Lets go of the slot if a waker's clone panics, keeping the requests made meanwhile for
+/// the next holder (the normal paths let go with a read-modify-write that answers them).
 struct Unlock<'a>(&'a AtomicUsize);
 
 impl Drop for Unlock<'_> {
@@ -133,56 +131,42 @@ impl ParentWaker {
         drop(old);
     }
 
-    /// Wakes the registered waker, if any, by reference (no clone of it); never waits.
+    /// Wakes the registered waker, if any; never waits.
     ///
-    /// A panic in the waker's `wake_by_ref` goes on to this wake's caller, and the run may then
+    /// A panic in the waker's `clone` goes on to this wake's caller, and the run may then
     /// sleep until something else polls it (its wake is lost; the slot stays usable).
     pub(crate) fn wake(&self) {
-        let mut held = self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0;
-        loop {
-            while held {
-                // Held: the holder wakes after this request (see the type's protocol).
-                if self.state.fetch_or(NOTIFY, Ordering::AcqRel) & LOCKED != 0 {
-                    return;
-                }
-                // It let go in between: hold it ourselves.
-                held = self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0;
-            }
-            let unlock = Unlock(&self.state);
-            // SAFETY: `LOCKED` is ours: nobody writes the cell meanwhile (the waker's own
-            // code, run here, cannot either: a wake it makes finds the slot held).
-            unsafe {
-                self.waker
-                    .read(|stored| stored.map(core::task::Waker::wake_by_ref))
-            };
-            core::mem::forget(unlock);
-            // Let go with a read-modify-write that reads every request made meanwhile; a
-            // `TAKE` is answered by moving the waker out first.
-            let (mut expected, mut taken, mut again) = (LOCKED, None, false);
-            while let Err(current) =
-                self.state
-                    .compare_exchange(expected, 0, Ordering::AcqRel, Ordering::Acquire)
-            {
-                if current & TAKE != 0 && taken.is_none() {
-                    // SAFETY: `LOCKED` is still ours, and the run's side, which asked, is done.
-                    taken = unsafe { self.waker.replace(None) };
-                }
-                again |= current & NOTIFY != 0;
-                expected = current;
-            }
-            // A run that took its waker back has ended: nothing to wake again.
-            if taken.is_some() {
-                drop(taken);
+        let mut state = self.state.fetch_or(LOCKED, Ordering::Acquire);
+        while state & LOCKED != 0 {
+            // Held: the holder wakes after this request (see the type's protocol).
+            if self.state.fetch_or(NOTIFY, Ordering::AcqRel) & LOCKED != 0 {
                 return;
             }
-            // A wake came while the slot was held, perhaps after ours reached the task (its
-            // push on the wake stack after the run's last drain): wake once more, so that the
-            // run drains it.
-            if !again {
-                return;
-            }
-            held = self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED != 0;
+            // It let go in between: hold it ourselves.
+            state = self.state.fetch_or(LOCKED, Ordering::Acquire);
         }
+        let unlock = Unlock(&self.state);
+        // SAFETY: `LOCKED` is ours: nobody writes the cell meanwhile.
+        let waker = unsafe { self.waker.read(|stored| stored.cloned()) };
+        core::mem::forget(unlock);
+        // Let go with a read-modify-write that reads every request made meanwhile: each
+        // requester's push on the wake stack happens before the wake below; a `TAKE` is
+        // answered by moving the waker out first.
+        let (mut expected, mut taken) = (LOCKED, None);
+        while let Err(current) =
+            self.state
+                .compare_exchange(expected, 0, Ordering::AcqRel, Ordering::Acquire)
+        {
+            if current & TAKE != 0 && taken.is_none() {
+                // SAFETY: `LOCKED` is still ours, and the run's side, which asked, is done.
+                taken = unsafe { self.waker.replace(None) };
+            }
+            expected = current;
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        drop(taken);
     }
 
     /// Takes the registered waker out; if a wake holds the slot right now, asks it to (it
@@ -210,14 +194,14 @@ impl ParentWaker {
     /// Takes the registered waker out when no wake can reach the slot any more: the block
     /// that holds it has no waker left but the run's own handle. No atomic read-modify-write.
     /// What is there is taken: the waker, or, after a [`take`](Self::take) that a wake was to
-    /// answer, what that wake left if its waker's wake panicked.
+    /// answer, what that wake left if its clone panicked.
     ///
     /// # Safety
     /// The caller is the run's side, and no wake of this slot runs now or later: every one
     /// that ran happens before this call (the caller acquired the release of the last other
     /// reference to what holds the slot, and none can be made again).
     pub(crate) unsafe fn take_alone(&self) -> Option<core::task::Waker> {
-        // Every holder let go: a wake that panicked lets go in `Unlock`, and may leave a
+        // Every holder let go: a clone that panicked lets go in `Unlock`, and may leave a
         // `NOTIFY` or an unanswered `TAKE` behind, which is harmless: the slot is never woken
         // again, and a block kept for the next run has its header written anew.
         debug_assert_eq!(
@@ -295,11 +279,6 @@ mod tests {
         drops: AtomicUsize,
         /// The next clone panics.
         panic_on_clone: portable_atomic::AtomicBool,
-        /// The next wake panics.
-        panic_on_wake: portable_atomic::AtomicBool,
-        /// The next wake wakes this slot first (as a task's waker may wake a node of the run
-        /// it polls): a wake that finds the slot held, by the wake running this waker.
-        wake_slot: portable_atomic::AtomicPtr<ParentWaker>,
     }
 
     impl Counts {
@@ -325,19 +304,9 @@ mod tests {
 
     unsafe fn wake(counts: *const ()) {
         // SAFETY: as in `clone`.
-        let this = unsafe { &*counts.cast::<Counts>() };
-        let slot = this
-            .wake_slot
-            .swap(core::ptr::null_mut(), Ordering::Relaxed);
-        // SAFETY: a test sets it to a slot that outlives the wake.
-        if let Some(slot) = unsafe { slot.as_ref() } {
-            slot.wake();
-        }
-        assert!(
-            !this.panic_on_wake.swap(false, Ordering::Relaxed),
-            "a wake that panics"
-        );
-        this.wakes.fetch_add(1, Ordering::Relaxed);
+        unsafe { &*counts.cast::<Counts>() }
+            .wakes
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     unsafe fn drop(counts: *const ()) {
@@ -366,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn a_steady_registration_and_a_wake_clone_nothing_and_a_wake_leaves_the_waker() {
+    fn a_steady_registration_clones_nothing_and_a_wake_leaves_the_waker() {
         let counts = Counts::default();
         let slot = ParentWaker::default();
         let task = waker(&counts);
@@ -380,12 +349,12 @@ mod tests {
         assert_eq!(counts.get(), (1, 0, 0), "the same waker again: no clone");
         slot.wake();
         slot.wake();
-        // Each wake wakes the slot's waker by reference: no clone, no drop.
-        assert_eq!(counts.get(), (1, 2, 0));
+        // Each wake wakes a clone (dropped by its wake), and the slot keeps its own.
+        assert_eq!(counts.get(), (3, 2, 0));
         register(&slot, &task);
-        assert_eq!(counts.get().0, 1, "still registered after the wakes");
+        assert_eq!(counts.get().0, 3, "still registered after the wakes");
         core::mem::drop(take(&slot).expect("a registered waker"));
-        assert_eq!(counts.get(), (1, 2, 1));
+        assert_eq!(counts.get(), (3, 2, 1));
         slot.wake();
         assert_eq!(counts.get().1, 2, "nothing to wake once taken");
     }
@@ -404,40 +373,20 @@ mod tests {
     }
 
     #[test]
-    fn a_wake_whose_waker_panics_leaves_the_slot_usable() {
+    fn a_wake_whose_clone_panics_leaves_the_slot_usable() {
         let counts = Counts::default();
         let slot = ParentWaker::default();
         let task = waker(&counts);
         register(&slot, &task);
-        counts.panic_on_wake.store(true, Ordering::Relaxed);
+        counts.panic_on_clone.store(true, Ordering::Relaxed);
         let wake = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| slot.wake()));
         assert!(
             wake.is_err(),
-            "the waker's panic goes on to the wake's caller"
+            "the clone's panic goes on to the wake's caller"
         );
         // The slot was let go: the next wake wakes, and the waker is still there to take.
         slot.wake();
         assert_eq!(counts.get().1, 1);
         assert!(take(&slot).is_some());
-    }
-
-    /// A wake that finds the slot held, while the holder wakes the waker, makes the holder
-    /// wake once more after it lets go: the holder's wake may have reached the task before
-    /// the requester's push. (Here the request comes from inside the waker's own wake, as when
-    /// a task's waker wakes a node of the run it polls.)
-    #[test]
-    fn a_wake_requested_while_the_slot_is_held_wakes_again() {
-        let counts = Counts::default();
-        let slot = ParentWaker::default();
-        let task = waker(&counts);
-        register(&slot, &task);
-        counts
-            .wake_slot
-            .store(core::ptr::from_ref(&slot).cast_mut(), Ordering::Relaxed);
-        slot.wake();
-        assert_eq!(counts.get(), (1, 2, 0), "woken twice, by reference");
-        slot.wake();
-        assert_eq!(counts.get().1, 3, "no request left behind: one wake");
-        core::mem::drop(take(&slot));
     }
 }

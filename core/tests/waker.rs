@@ -504,22 +504,30 @@ fn a_run_dropped_right_after_a_thread_made_its_block_is_unharmed_by_late_wakes()
     assert_eq!(waking.join().unwrap(), runs);
 }
 
-/// A task's waker whose wake blocks, once armed, until the test lets it go: a node's wake on
-/// another thread then holds the parent's slot (it wakes the parent's waker under the slot's
-/// lock) for as long as the test wants.
-struct SlowWake {
+/// A task's waker whose `clone` blocks, once armed, until the test lets it go: a node's wake
+/// on another thread then holds the parent's slot (it clones the parent's waker under the
+/// slot's lock) for as long as the test wants.
+struct SlowClone {
     wakes: AtomicUsize,
-    /// Armed: the next wake says so on the first channel and waits on the second.
+    /// Armed: the next clone says so on the first channel and waits on the second.
     armed: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
 }
 
-static SLOW_WAKE: std::task::RawWakerVTable =
+static SLOW_CLONE: std::task::RawWakerVTable =
     std::task::RawWakerVTable::new(slow_clone, slow_wake, slow_wake_by_ref, slow_drop);
 
 unsafe fn slow_clone(data: *const ()) -> std::task::RawWaker {
-    // SAFETY: `data` is an `Arc<SlowWake>` of `slow_wake_waker`; a clone owns a count.
-    unsafe { Arc::increment_strong_count(data.cast::<SlowWake>()) };
-    std::task::RawWaker::new(data, &SLOW_WAKE)
+    // SAFETY: `data` is an `Arc<SlowClone>` of `slow_clone_waker`; a clone owns a count.
+    let task = unsafe {
+        Arc::increment_strong_count(data.cast::<SlowClone>());
+        &*data.cast::<SlowClone>()
+    };
+    let armed = task.armed.lock().unwrap().take();
+    if let Some((cloning, go)) = armed {
+        cloning.send(()).unwrap();
+        go.recv().unwrap();
+    }
+    std::task::RawWaker::new(data, &SLOW_CLONE)
 }
 
 unsafe fn slow_wake(data: *const ()) {
@@ -532,22 +540,18 @@ unsafe fn slow_wake(data: *const ()) {
 
 unsafe fn slow_wake_by_ref(data: *const ()) {
     // SAFETY: as in `slow_clone`.
-    let task = unsafe { &*data.cast::<SlowWake>() };
-    let armed = task.armed.lock().unwrap().take();
-    if let Some((waking, go)) = armed {
-        waking.send(()).unwrap();
-        go.recv().unwrap();
-    }
-    task.wakes.fetch_add(1, Ordering::SeqCst);
+    unsafe { &*data.cast::<SlowClone>() }
+        .wakes
+        .fetch_add(1, Ordering::SeqCst);
 }
 
 unsafe fn slow_drop(data: *const ()) {
     // SAFETY: as in `slow_clone`.
-    unsafe { Arc::decrement_strong_count(data.cast::<SlowWake>()) };
+    unsafe { Arc::decrement_strong_count(data.cast::<SlowClone>()) };
 }
 
-impl SlowWake {
-    /// Arms the next wake: returns the channel that hears it start and the one that lets it
+impl SlowClone {
+    /// Arms the next clone: returns the channel that hears it start and the one that lets it
     /// finish.
     fn arm(&self) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
         let (cloning_tx, cloning) = mpsc::channel();
@@ -558,15 +562,15 @@ impl SlowWake {
 }
 
 /// A task that counts its wakes, not armed yet, and its waker.
-fn slow_wake_waker() -> (Arc<SlowWake>, Waker) {
-    let task = Arc::new(SlowWake {
+fn slow_clone_waker() -> (Arc<SlowClone>, Waker) {
+    let task = Arc::new(SlowClone {
         wakes: AtomicUsize::new(0),
         armed: Mutex::new(None),
     });
     let data = Arc::into_raw(task.clone()).cast::<()>();
-    // SAFETY: the functions above uphold the contract for an `Arc<SlowWake>` pointer, whose
+    // SAFETY: the functions above uphold the contract for an `Arc<SlowClone>` pointer, whose
     // count this waker owns.
-    let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(data, &SLOW_WAKE)) };
+    let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(data, &SLOW_CLONE)) };
     (task, waker)
 }
 
@@ -600,24 +604,24 @@ async fn park_in_shared(slot: &Arc<Mutex<Option<Waker>>>) -> u32 {
 }
 
 /// Polls `run` once (its node parks its waker in `parked`), then drops it while the node's
-/// wake, on another thread, holds the parent's slot waking the task's waker; `kept` keeps a
+/// wake, on another thread, holds the parent's slot cloning the task's waker; `kept` keeps a
 /// clone of the node's waker alive to the end. Returns the task's remaining references
 /// (the test's and its waker's: 2 if the ended run holds none).
-fn drop_while_a_wake_holds_the_slot<F: std::future::Future>(
+fn drop_while_a_wake_clones<F: std::future::Future>(
     run: F,
     parked: &Mutex<Option<Waker>>,
     keep: bool,
 ) -> usize {
-    let (task, waker) = slow_wake_waker();
+    let (task, waker) = slow_clone_waker();
     let mut run = Box::pin(run);
     let mut cx = std::task::Context::from_waker(&waker);
     assert!(run.as_mut().poll(&mut cx).is_pending());
-    let (waking_task, go) = task.arm();
+    let (cloning, go) = task.arm();
     let node = parked.lock().unwrap().take().expect("the node parked");
     let kept = keep.then(|| node.clone());
-    // The node's wake holds the parent's slot while it wakes the task's waker.
+    // The node's wake holds the parent's slot while it clones the task's waker.
     let waking = thread::spawn(move || node.wake());
-    waking_task.recv().unwrap();
+    cloning.recv().unwrap();
     // The run ends meanwhile: it must not wait for that wake.
     drop(run);
     go.send(()).unwrap();
@@ -628,7 +632,7 @@ fn drop_while_a_wake_holds_the_slot<F: std::future::Future>(
 }
 
 #[test]
-fn a_run_dropped_while_a_wake_wakes_its_task_neither_waits_nor_keeps_the_waker() {
+fn a_run_dropped_while_a_wake_clones_its_task_waker_neither_waits_nor_keeps_the_waker() {
     finishes(|| {
         let parked = Arc::new(Mutex::new(None));
         let b = DagBuilder::<()>::new();
@@ -636,15 +640,12 @@ fn a_run_dropped_while_a_wake_wakes_its_task_neither_waits_nor_keeps_the_waker()
         let dag = b.build();
         // The wake took the waker out as it let go: the ended run's block, which the kept
         // node waker keeps alive, holds no reference of the task.
-        assert_eq!(
-            drop_while_a_wake_holds_the_slot(dag.run(&()), &parked, true),
-            2
-        );
+        assert_eq!(drop_while_a_wake_clones(dag.run(&()), &parked, true), 2);
     });
 }
 
 #[test]
-fn a_dag_macro_run_dropped_while_a_wake_wakes_its_task_does_not_wait() {
+fn a_dag_macro_run_dropped_while_a_wake_clones_its_task_waker_does_not_wait() {
     finishes(|| {
         static PARKED: Mutex<Option<Waker>> = Mutex::new(None);
         let dag = dagfut::dag! {
@@ -653,9 +654,116 @@ fn a_dag_macro_run_dropped_while_a_wake_wakes_its_task_does_not_wait() {
             }
         };
         // The `static` wakers keep no reference of the ended run's task.
-        assert_eq!(
-            drop_while_a_wake_holds_the_slot(dag.run(&()), &PARKED, false),
-            2
-        );
+        assert_eq!(drop_while_a_wake_clones(dag.run(&()), &PARKED, false), 2);
     });
+}
+
+/// An executor of one task that polls it inline, inside the wake of its waker (unless a poll
+/// is under way: then it polls once more after it), with a fresh waker for every poll. Legal,
+/// if unusual: nothing in `Waker`'s contract forbids it.
+struct InlineTask {
+    future: Mutex<Option<std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>>>>,
+    polling: std::sync::atomic::AtomicBool,
+    again: std::sync::atomic::AtomicBool,
+    polls: AtomicUsize,
+}
+
+impl InlineTask {
+    fn poll_inline(self: &Arc<Self>) {
+        if self.polling.swap(true, Ordering::SeqCst) {
+            self.again.store(true, Ordering::SeqCst);
+            return;
+        }
+        loop {
+            self.again.store(false, Ordering::SeqCst);
+            let polls = self.polls.fetch_add(1, Ordering::SeqCst);
+            assert!(polls < 100, "the run was polled 100 times for one wake");
+            let waker = Waker::from(Arc::new(WakeInline(self.clone())));
+            let mut future = self.future.lock().unwrap();
+            if let Some(run) = future.as_mut() {
+                let mut cx = std::task::Context::from_waker(&waker);
+                if run.as_mut().poll(&mut cx).is_ready() {
+                    *future = None;
+                }
+            }
+            drop(future);
+            if !self.again.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        self.polling.store(false, Ordering::SeqCst);
+    }
+}
+
+struct WakeInline(Arc<InlineTask>);
+
+impl std::task::Wake for WakeInline {
+    fn wake(self: Arc<Self>) {
+        self.0.poll_inline();
+    }
+}
+
+/// A node that waits for `gate`'s flag, parking its waker there.
+async fn wait_for(gate: &Arc<Mutex<(bool, Option<Waker>)>>) -> u32 {
+    poll_fn(|cx| {
+        let mut gate = gate.lock().unwrap();
+        if gate.0 {
+            return Poll::Ready(1);
+        }
+        gate.1 = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}
+
+/// `wait_for(gate)`, once `input` is there.
+async fn then_wait_for(input: &u32, gate: &Arc<Mutex<(bool, Option<Waker>)>>) -> u32 {
+    input + wait_for(gate).await
+}
+
+/// Opens `gate` and wakes the node parked there.
+fn open(gate: &Mutex<(bool, Option<Waker>)>) {
+    let waker = {
+        let mut gate = gate.lock().unwrap();
+        gate.0 = true;
+        gate.1.take().expect("the node parked")
+    };
+    waker.wake();
+}
+
+/// Under an executor that polls inline as its waker is woken, with a new waker each poll, a
+/// node's wake polls the run once or twice, and the run waits again for its next node: the
+/// wake must not hold the parent's slot while it wakes the task (the run's poll inside that
+/// wake could not register its new waker, and would wake it to be polled again, for ever).
+#[test]
+fn an_executor_that_polls_inline_as_it_is_woken_is_not_woken_for_ever() {
+    let (first, second) = (
+        Arc::new(Mutex::new((false, None))),
+        Arc::new(Mutex::new((false, None))),
+    );
+    let b = DagBuilder::<()>::new();
+    let a = b.add_node(wait_for, b.add_constant(first.clone()));
+    let node = b.add_node(then_wait_for, (a, b.add_constant(second.clone())));
+    let dag = Arc::new(b.build());
+    let task = Arc::new(InlineTask {
+        future: Mutex::new(Some(Box::pin(async move { dag.run_owned(()).await[node] }))),
+        polling: std::sync::atomic::AtomicBool::new(false),
+        again: std::sync::atomic::AtomicBool::new(false),
+        polls: AtomicUsize::new(0),
+    });
+    task.poll_inline();
+    assert!(
+        task.future.lock().unwrap().is_some(),
+        "the first node waits"
+    );
+    // `a` completes, then `node` starts and waits.
+    open(&first);
+    assert!(
+        task.future.lock().unwrap().is_some(),
+        "the second node waits"
+    );
+    assert!(task.polls.load(Ordering::SeqCst) <= 3);
+    open(&second);
+    assert!(task.future.lock().unwrap().is_none(), "the run completed");
+    assert!(task.polls.load(Ordering::SeqCst) <= 5);
 }
