@@ -83,29 +83,50 @@ impl<'a, E> Phase<'a, E> {
     /// its waker queue there, cost a 1-node run about 40 instructions more (617 against 578).
     #[inline]
     fn end(&mut self) -> Option<Ended<'a, E>> {
-        let Phase::Running(run) = self else {
+        // Every field named: a new one fails to compile here until it is read out or shown
+        // to own nothing.
+        let Phase::Running(Run {
+            slots,
+            wakes,
+            tally:
+                Tally {
+                    ready: _,
+                    remaining: _,
+                    error_sink,
+                    errors,
+                },
+            #[cfg(feature = "tracing")]
+            spans,
+        }) = self
+        else {
             return None;
         };
         // Closed in place (a panic there leaves a run that drops whole, its queue empty).
-        run.wakes.shut();
+        wakes.shut();
         // SAFETY: each part read here is read once and owned by `Ended` from then on: `self` is
         // overwritten with `Done` right after, without dropping what it held, and nothing in
         // between can panic. The parts not read own nothing: the waker queue is shut (its
-        // drop would do nothing), the ready queue is plain data (its buffer is the run block's;
-        // only a unit test's own queue frees one, in its drop) and `remaining` a number.
+        // drop would do nothing; it holds a borrowed `Copy` pointer besides), the ready queue
+        // is plain data (its buffer is the run block's; checked below) and `remaining` a
+        // number.
         unsafe {
             let ended = Ended {
-                slots: ptr::read(&run.slots),
-                error_sink: ptr::read(&run.tally.error_sink),
-                errors: ptr::read(&run.tally.errors),
+                slots: ptr::read(slots),
+                error_sink: ptr::read(error_sink),
+                errors: ptr::read(errors),
                 #[cfg(feature = "tracing")]
-                spans: ptr::read(&run.spans),
+                spans: ptr::read(spans),
             };
             ptr::write(self, Phase::Done);
             Some(ended)
         }
     }
 }
+
+// `Phase::end` leaves the ready queue behind without dropping it. (Only a unit test's queue,
+// with a buffer of its own, has a drop.)
+#[cfg(not(test))]
+const _: () = assert!(!core::mem::needs_drop::<ReadyQueue>());
 
 /// What the run loop updates besides the slots and the wakes.
 struct Tally<E> {

@@ -409,7 +409,7 @@ impl<'a> WakeQueue<'a> {
         };
         let block = match kept {
             Some(block) => {
-                // SAFETY: a block left by `Drop` with no waker alive, of this layout: its
+                // SAFETY: a block left by `close` with no waker alive, of this layout: its
                 // header was written when it was made and is ours alone; dropped here, then
                 // written anew below.
                 unsafe { core::ptr::drop_in_place(block.as_ptr().cast::<Header>()) };
@@ -483,7 +483,7 @@ impl<'a> WakeQueue<'a> {
         if let Some(block) = self.existing() {
             self.registered = true;
             // SAFETY: `&mut self`: the run's one poll at a time is the slot's only run side
-            // (`take` is called only by this queue's `Drop`).
+            // (`take` is called only by this queue's `close`, through `&mut self` too).
             unsafe { block.header().parent.register(waker) };
         }
     }
@@ -695,7 +695,7 @@ impl WakeQueue<'_> {
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
         let parent = if self.registered && !alone {
-            // SAFETY: `&mut self`, in `Drop` (`close`): no `register` runs meanwhile.
+            // SAFETY: `&mut self` (`close`, from `shut`): no `register` runs meanwhile.
             unsafe { header.parent.take() }
         } else {
             None
@@ -709,8 +709,8 @@ impl WakeQueue<'_> {
             // (Never registered: nothing to take.)
             let late = if self.registered {
                 // SAFETY: no wake can reach the slot any more, and every one before happens
-                // before this (the `Acquire` loads of `refs` above); `&mut self`, in `Drop`
-                // (`close`): no `register` runs.
+                // before this (the `Acquire` loads of `refs` above); `&mut self` (`close`,
+                // from `shut`): no `register` runs.
                 unsafe { header.parent.take_alone() }
             } else {
                 None

@@ -433,41 +433,77 @@ fn a_panicking_parent_waker_drop_does_not_cost_the_cache() {
 
 /// A run whose task's waker panics as the completing run lets go of it (the run closes its
 /// waker block as it completes, in place): that poll panics, a poll after it panics clearly,
-/// dropping the run drops its output once, and its memory goes back to the DAG (the next runs
-/// allocate nothing). Under Miri, a part of the run dropped twice or never is an error.
+/// dropping the run drops its output once, and its memory goes back to the DAG or is freed.
+/// Three ways: the block the run's alone (then the next runs allocate nothing), a node's waker
+/// kept alive past the run (the block outlives it), and a run overlapping another (its memory
+/// its own, freed at its end). A part of the run dropped or closed twice frees a block twice.
 #[test]
 fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
     async fn boxed(n: &u64) -> Box<u64> {
         Box::new(double(n).await)
     }
+    async fn boxed_keeping_its_waker(n: &u64) -> Box<u64> {
+        yield_once(true).await;
+        Box::new(n * 2)
+    }
     std::panic::set_hook(Box::new(|_| {}));
-    let b = DagBuilder::<u64>::new();
-    let node = b.add_node(boxed, b.param());
-    let dag = b.build();
-    assert_eq!(*futures_executor::block_on(dag.run(&1))[node], 2);
-    let parent = panicking_drop::waker();
-    let leaked = leaked_by(|| {
-        let mut run = dag.run(&3);
-        let mut cx = Context::from_waker(&parent);
-        // The node yields once: the run registers the task's waker.
-        assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
-        panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
-        let completing = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
-        assert!(completing.is_err(), "the task waker's drop did not panic");
-        let again = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
-        let message = again.expect_err("a poll after the panic went on");
-        let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
-        assert!(message.contains("earlier poll of it panicked"), "{message}");
-        drop(run);
-    });
-    assert_eq!(leaked, 0, "the output or the run's memory leaked");
-    for n in 0..3 {
-        let made = allocations_by(|| {
-            let outputs = futures_executor::block_on(dag.run(&n));
-            assert_eq!(*outputs[node], 2 * n);
-            drop(outputs);
+    for (case, keep, overlap) in [
+        ("alone", false, false),
+        ("a node waker kept", true, false),
+        ("overlapping another run", false, true),
+    ] {
+        let b = DagBuilder::<u64>::new();
+        let node = if keep {
+            b.add_node(boxed_keeping_its_waker, b.param())
+        } else {
+            b.add_node(boxed, b.param())
+        };
+        let dag = b.build();
+        assert_eq!(*futures_executor::block_on(dag.run(&1))[node], 2);
+        KEPT.with(|kept| kept.borrow_mut().clear());
+        // A run polled once holds the memory the DAG keeps: the run below makes its own.
+        let mut other = overlap.then(|| Box::pin(dag.run(&5)));
+        if let Some(other) = other.as_mut() {
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(other.as_mut().poll(&mut cx).is_pending());
+        }
+        let parent = panicking_drop::waker();
+        let leaked = leaked_by(|| {
+            let mut run = dag.run(&3);
+            let mut cx = Context::from_waker(&parent);
+            // The node yields once: the run registers the task's waker.
+            assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+            panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+            let completing = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
+            assert!(
+                completing.is_err(),
+                "{case}: the task waker's drop did not panic"
+            );
+            let again = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
+            let message = again.expect_err("a poll after the panic went on");
+            let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
+            assert!(
+                message.contains("earlier poll of it panicked"),
+                "{case}: {message}"
+            );
+            drop(run);
+            KEPT.with(|kept| kept.borrow_mut().clear());
         });
-        assert_eq!(made, 1, "run {n}: more than its output's box");
+        assert_eq!(leaked, 0, "{case}: the output or the run's memory leaked");
+        if let Some(other) = other {
+            assert_eq!(*futures_executor::block_on(other)[node], 10);
+        }
+        if keep {
+            continue;
+        }
+        for n in 0..3 {
+            let made = allocations_by(|| {
+                let outputs = futures_executor::block_on(dag.run(&n));
+                assert_eq!(*outputs[node], 2 * n);
+                drop(outputs);
+            });
+            assert_eq!(made, 1, "{case}, run {n}: more than its output's box");
+        }
     }
 }
 
