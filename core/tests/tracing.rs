@@ -29,9 +29,12 @@ struct Seen {
     fields: HashMap<String, String>,
     parent: Option<u64>,
     entered: usize,
+    /// The handles of the span still open (0: closed).
+    handles: usize,
 }
 
-/// Records every span: its name, fields, explicit parent, and how often it was entered.
+/// Records every span: its name, fields, explicit parent, how often it was entered, and
+/// whether it is still open.
 #[derive(Clone, Default)]
 struct Recorder {
     spans: Arc<Mutex<HashMap<u64, Seen>>>,
@@ -59,6 +62,7 @@ impl Subscriber for Recorder {
         let mut seen = Seen {
             name: span.metadata().name(),
             parent: span.parent().map(Id::into_u64),
+            handles: 1,
             ..Seen::default()
         };
         span.record(&mut Fields(&mut seen.fields));
@@ -77,6 +81,17 @@ impl Subscriber for Recorder {
             .entered += 1;
     }
     fn exit(&self, _: &Id) {}
+    fn clone_span(&self, span: &Id) -> Id {
+        let mut spans = self.spans.lock().unwrap();
+        spans.get_mut(&span.into_u64()).unwrap().handles += 1;
+        span.clone()
+    }
+    fn try_close(&self, span: Id) -> bool {
+        let mut spans = self.spans.lock().unwrap();
+        let seen = spans.get_mut(&span.into_u64()).unwrap();
+        seen.handles -= 1;
+        seen.handles == 0
+    }
 }
 
 async fn inc(n: &u32) -> u32 {
@@ -138,6 +153,10 @@ fn a_span_per_node_inside_the_runs_entered_once_per_poll() {
     assert_eq!((out[first], out[second], out[quick]), (2, 2, 1));
 
     let spans = recorder.spans.lock().unwrap();
+    // A completed run closed its span and every node's (its outputs are still alive).
+    for seen in spans.values() {
+        assert_eq!(seen.handles, 0, "{} still open after the run", seen.name);
+    }
     let runs: Vec<_> = spans
         .iter()
         .filter(|(_, s)| s.name == "dagfut.run")
