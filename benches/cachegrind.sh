@@ -7,6 +7,10 @@
 #   instructions per run  = (Ir(R runs) - Ir(0 runs)) / R
 #   instructions per node = instructions per run / nodes
 #
+# On the shapes of at most 1,000 nodes it also counts the locked read-modify-write
+# instructions of one run (callgrind and `benches/locked.py`): the atomic operations that a
+# wake costs, which the instruction count weighs like any other.
+#
 # Writes $CARGO_TARGET_DIR/dagfut-benches/cachegrind.json for benches/report.py. Called by
 # benches/run.sh when valgrind is installed; runs alone too (about a minute):
 #
@@ -17,16 +21,34 @@ target="${CARGO_TARGET_DIR:-target}"
 out="$target/dagfut-benches"
 mkdir -p "$out"
 command -v valgrind >/dev/null || { echo "cachegrind.sh: valgrind is not installed" >&2; exit 1; }
-cargo build --release -p dagfut-benches --example profile
+cargo build --release -p dagfut-benches --example profile --example profile_arc
 profile="$target/release/examples/profile"
+# The workload `pend_arc` (a counting `Arc` task waker) has a binary of its own, so that the
+# other counts are those of a binary that polls under the no-op waker only.
+profile_arc="$target/release/examples/profile_arc"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# The instructions executed by one `profile` process (cachegrind's `summary:` line: Ir).
+# The instructions executed by one `profile` (or `profile_arc`) process (cachegrind's
+# `summary:` line: Ir). Arguments: shape nodes workload runs contender.
 instructions() {
+  local binary="$profile"
+  [ "$3" = pend_arc ] && binary="$profile_arc"
   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$tmp/out" \
-    "$profile" "$@" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; return 1; }
+    "$binary" "$@" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; return 1; }
   awk '/^summary:/ { print $2 }' "$tmp/out"
+}
+
+# The locked read-modify-writes one run executes (`benches/locked.py`, from two callgrind
+# profiles, at 0 and at R runs). Arguments: shape nodes workload runs contender.
+locked() {
+  local binary="$profile"
+  [ "$3" = pend_arc ] && binary="$profile_arc"
+  for r in 0 "$4"; do
+    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$tmp/locked.$r" \
+      "$binary" "$1" "$2" "$3" "$r" "$5" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; return 1; }
+  done
+  python3 benches/locked.py "$binary" "$tmp/locked.0" "$tmp/locked.$4" "$4"
 }
 
 # workload contender shape nodes (the shape's size argument; `seed` ignores it)
@@ -45,15 +67,23 @@ cases=(
   "ready join_all_per_layer layered 100000"
   "pend dagfut seed 6"
   "pend nested_join seed 6"
+  "pend join_all_per_layer seed 6"
   "pend dagfut chain 1000"
   "pend await_loop chain 1000"
+  "pend join_all_per_layer chain 1000"
   "pend futures_buffered_flat chain 1000"
+  "pend_arc dagfut seed 6"
+  "pend_arc nested_join seed 6"
+  "pend_arc dag_macro seed 6"
+  "pend_arc join_all_per_layer seed 6"
+  "pend_arc dagfut chain 1000"
+  "pend_arc join_all_per_layer chain 1000"
 )
 version="$(valgrind --version)"
 {
   echo "{"
   echo "  \"valgrind\": \"$version\","
-  echo "  \"command\": \"bash benches/cachegrind.sh (valgrind --tool=cachegrind --cache-sim=no $profile <shape> <nodes> <workload> <runs> <contender>, at 0 and R runs)\","
+  echo "  \"command\": \"bash benches/cachegrind.sh (valgrind --tool=cachegrind --cache-sim=no $profile <shape> <nodes> <workload> <runs> <contender>, at 0 and R runs; profile_arc for pend_arc)\","
   echo "  \"rows\": ["
 } > "$tmp/json"
 first=1
@@ -70,12 +100,19 @@ for case in "${cases[@]}"; do
   counted="$(instructions "$shape" "$size" "$workload" "$runs" "$contender")"
   read -r per_run per_node < <(awk -v a="$base" -v b="$counted" -v r="$runs" -v n="$nodes" \
     'BEGIN { d = (b - a) / r; printf "%.1f %.2f\n", d, d / n }')
-  printf '%-6s %-22s %-8s %7s nodes: %10s instructions per run, %8s per node\n' \
-    "$workload" "$contender" "$shape" "$nodes" "$per_run" "$per_node"
+  # Locked operations on the small shapes only (callgrind is slower; the count is exact, so
+  # about 2,000 node runs do).
+  locked_per_run=null
+  if ((nodes <= 1000)); then
+    locked_runs=$((2000 / nodes)); ((locked_runs >= 2)) || locked_runs=2
+    locked_per_run="$(locked "$shape" "$size" "$workload" "$locked_runs" "$contender")"
+  fi
+  printf '%-8s %-22s %-8s %7s nodes: %10s instructions per run, %8s per node, %s locked\n' \
+    "$workload" "$contender" "$shape" "$nodes" "$per_run" "$per_node" "$locked_per_run"
   ((first)) || echo "," >> "$tmp/json"
   first=0
-  printf '    {"workload": "%s", "contender": "%s", "shape": "%s", "nodes": %s, "runs": %s, "ir_base": %s, "ir_runs": %s, "per_run": %s, "per_node": %s}' \
-    "$workload" "$contender" "$shape" "$nodes" "$runs" "$base" "$counted" "$per_run" "$per_node" >> "$tmp/json"
+  printf '    {"workload": "%s", "contender": "%s", "shape": "%s", "nodes": %s, "runs": %s, "ir_base": %s, "ir_runs": %s, "per_run": %s, "per_node": %s, "locked_per_run": %s}' \
+    "$workload" "$contender" "$shape" "$nodes" "$runs" "$base" "$counted" "$per_run" "$per_node" "$locked_per_run" >> "$tmp/json"
 done
 printf '\n  ]\n}\n' >> "$tmp/json"
 mv "$tmp/json" "$out/cachegrind.json"

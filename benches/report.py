@@ -377,7 +377,30 @@ def seed_row(groups, target, contender, label, limit, extra):
     return (target, measured + extra, f"{verdict(ok)}: {how}")
 
 
-def targets(groups, scaling, metrics):
+def atomics_note(cachegrind):
+    """Where dagfut is behind the per-layer join: the instructions and the locked ones (the
+    atomic operations) of the pend-once cases both ran in `cachegrind.sh`, per node."""
+    if not cachegrind:
+        return ""
+    rows = {(r["workload"], r["shape"], r["contender"]): r for r in cachegrind.get("rows", [])}
+    parts = []
+    for workload, shape in (("pend", "chain"), ("pend", "seed"), ("pend_arc", "chain"),
+                            ("pend_arc", "seed")):
+        ours, join = rows.get((workload, shape, "dagfut")), rows.get((workload, shape, "join_all_per_layer"))
+        if not ours or not join or ours.get("locked_per_run") is None \
+                or join.get("locked_per_run") is None:
+            continue
+        n = ours["nodes"]
+        parts.append(f"{workload} {shape} {n:,}: dagfut {ours['per_node']:,.0f} instructions,"
+                     f" {ours['locked_per_run'] / n:.1f} locked; the join"
+                     f" {join['per_node']:,.0f}, {join['locked_per_run'] / n:.1f} locked")
+    if not parts:
+        return ""
+    return (". Per node, from `bash benches/cachegrind.sh` (instructions, and the locked"
+            " read-modify-writes among them): " + "; ".join(parts))
+
+
+def targets(groups, scaling, metrics, cachegrind=None):
     """The issue's targets: (target, measured, verdict and margin) rows."""
     rows = []
     ready = sorted((g for g in groups if g.startswith("ready-")), key=group_key)
@@ -453,6 +476,7 @@ def targets(groups, scaling, metrics):
                        " waker cost what they cost under an executor; not judged): "
                        + ", ".join(f"{name} {fmt_ratio(r)}" for name, r in arc_pairs)
                        + f", dagfut ahead on {ahead} of {len(arc_pairs)}")
+        detail += atomics_note(cachegrind)
         rows.append((target, detail, f"{verdict(not behind)}: {how}"))
 
     # 5. Linear scaling.
@@ -571,13 +595,19 @@ def instructions_section(cachegrind):
           " `examples/profile.rs` at 0 and at R counted runs (both build the DAG and make one"
           " uncounted run first); the difference divided by R is one run, divided again by the"
           " nodes one node. *Beyond a 1-node run* is dagfut's marginal count,"
-          " (I(N) − I(1)) / (N − 1), with I(1) the 1-node chain's. Command:", "",
+          " (I(N) − I(1)) / (N − 1), with I(1) the 1-node chain's. *Locked per run* counts the"
+          " locked read-modify-write instructions among them (x86-64 `lock` prefixes and"
+          " `xchg` with memory: the atomic operations, which cost far more than the"
+          " instructions around them and which the count weighs like any other), in the"
+          " binary's own code, from two callgrind profiles (`benches/locked.py`; the shapes of"
+          " at most 1,000 nodes). Workload `pend_arc` runs in `examples/profile_arc.rs`, under"
+          " a counting `Arc` task waker. Command:", "",
           "```sh", "bash benches/cachegrind.sh", "# which runs, for each case and R:",
           "valgrind --tool=cachegrind --cache-sim=no target/release/examples/profile"
           " <shape> <nodes> <workload> <runs> <contender>", "```", "",
           "| workload | shape | nodes | contender | runs (R) | instructions per run | per node |"
-          " beyond a 1-node run, per node | ÷ dagfut |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          " beyond a 1-node run, per node | ÷ dagfut | locked per run |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     base = {(r["workload"], r["shape"], r["nodes"]): r["per_run"] for r in rows
             if r["contender"] == "dagfut"}
     for r in rows:
@@ -586,8 +616,10 @@ def instructions_section(cachegrind):
             beyond = f"{(r['per_run'] - one['per_run']) / (r['nodes'] - 1):.1f}"
         d = base.get((r["workload"], r["shape"], r["nodes"]))
         rel = fmt_ratio(r["per_run"] / d) if d else ""
+        locked = r.get("locked_per_run")
+        locked = "" if locked is None else f"{locked:,.1f}"
         md.append(f"| {r['workload']} | {r['shape']} | {r['nodes']:,} | {LABEL.get(r['contender'], r['contender'])} |"
-                  f" {r['runs']:,} | {r['per_run']:,.0f} | {r['per_node']:.1f} | {beyond} | {rel} |")
+                  f" {r['runs']:,} | {r['per_run']:,.0f} | {r['per_node']:.1f} | {beyond} | {rel} | {locked} |")
     md.append("")
     return md
 
@@ -750,7 +782,7 @@ def main():
            " allocations come from `examples/allocations.rs`.", "",
            "| target | measured | verdict | tried, and what would get closer |",
            "|---|---|---|---|"]
-    for target, measured, ok in targets(groups, scaling, metrics):
+    for target, measured, ok in targets(groups, scaling, metrics, load_json("cachegrind.json")):
         md.append(f"| {target} | {measured} | {ok} | {TRIED.get(target, '')} |")
     md.append("")
     md += floors_section(groups)

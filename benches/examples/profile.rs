@@ -15,7 +15,8 @@
 //! Arguments: shape (`seed`, `chain`, `wide`, `fan_out`, `layered`, `layered_local`), nodes
 //! (ignored for `seed`), workload (`ready` or `pend`), runs, and optionally the contender:
 //! `dagfut` (the default), `await_loop` (chains), `nested_join` and `dag_macro` (the seed graph),
-//! `join_all_per_layer` or `futures_buffered_flat`.
+//! `join_all_per_layer` or `futures_buffered_flat`. The runs are polled under the no-op task
+//! waker; `examples/profile_arc.rs` polls them under a counting `Arc` one.
 
 use std::future::Future;
 
@@ -23,7 +24,11 @@ use dagfut_benches::contenders::{
     DagfutShape, Plan, chain_await_loop, seed_dag_macro, seed_nested_join,
 };
 use dagfut_benches::node::{PEND, READY, drive};
-use dagfut_benches::{GRAPH_SEED, Shape, WAKE_SEED, XorShift};
+use dagfut_benches::{Shape, WAKE_SEED, XorShift};
+
+#[macro_use]
+#[path = "common/profile.rs"]
+mod common;
 
 /// Runs `run` once outside the counted runs (the driver's buffers grow to size there, and a
 /// scheduler that keeps its run state takes it), then `runs` times, checking each output.
@@ -35,67 +40,17 @@ fn repeat<F: Future<Output = u64>>(runs: usize, expected: u64, mut run: impl FnM
     }
 }
 
-/// Runs `contender` on `shape` in mode `M`: one uncounted run, then `runs`.
-fn profile<const M: u8>(shape: &Shape, contender: &str, runs: usize) {
-    let expected = shape.expected_last(1);
-    match contender {
-        "dagfut" => {
-            let dag = DagfutShape::build::<M>(shape);
-            repeat(runs, expected, || dag.run(1));
-        }
-        "await_loop" => {
-            assert_eq!(shape.name, "chain", "await_loop runs chains only");
-            repeat(runs, expected, || chain_await_loop::<M>(shape.len(), 1));
-        }
-        "nested_join" => {
-            assert_eq!(shape.name, "seed", "nested_join runs the seed graph only");
-            repeat(runs, expected, || seed_nested_join::<M>(1));
-        }
-        "dag_macro" => {
-            assert_eq!(shape.name, "seed", "dag_macro runs the seed graph only");
-            let dag = seed_dag_macro::<M>();
-            repeat(runs, expected, || async { dag.run(&1).await.0 });
-        }
-        "join_all_per_layer" => {
-            let plan = Plan::new(shape);
-            repeat(runs, expected, || plan.join_all_per_layer::<M>(1));
-        }
-        "futures_buffered_flat" => {
-            let plan = Plan::new(shape);
-            // Without edges every input is the parameter: the last node outputs its input
-            // count plus one (a root: 1 + 1).
-            let arity = shape.inputs.last().map_or(0, Vec::len).max(1) as u64;
-            repeat(runs, arity + 1, || plan.flat_join::<M>(1));
-        }
-        other => panic!("unknown contender {other:?}"),
-    }
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (shape, nodes, workload, runs, contender) = match args.as_slice() {
-        [s, n, w, r] => (s, n, w, r, "dagfut"),
-        [s, n, w, r, c] => (s, n, w, r, c.as_str()),
-        _ => {
-            eprintln!("usage: profile <shape> <nodes> <ready|pend> <runs> [contender]");
-            std::process::exit(2);
-        }
-    };
-    let nodes: usize = nodes.parse().expect("nodes: a number");
-    let runs: usize = runs.parse().expect("runs: a number");
-    let shape = match shape.as_str() {
-        "seed" => Shape::seed(),
-        "chain" => Shape::chain(nodes),
-        "wide" => Shape::wide(nodes),
-        "fan_out" => Shape::fan_out(nodes),
-        "layered" => Shape::layered(nodes, GRAPH_SEED),
-        "layered_local" => Shape::layered_local(nodes, GRAPH_SEED),
-        other => panic!("unknown shape {other:?}"),
-    };
+    let common::Args {
+        shape,
+        workload,
+        runs,
+        contender,
+    } = common::args("ready|pend");
     match workload.as_str() {
-        "ready" => profile::<READY>(&shape, contender, runs),
-        "pend" => profile::<PEND>(&shape, contender, runs),
-        other => panic!("unknown workload {other:?}"),
+        "ready" => profile!(repeat, READY, &shape, contender.as_str(), runs),
+        "pend" => profile!(repeat, PEND, &shape, contender.as_str(), runs),
+        other => panic!("unknown workload {other:?} (pend_arc: examples/profile_arc.rs)"),
     }
     println!("{contender}: {} nodes, {runs} runs", shape.len());
 }
