@@ -106,11 +106,11 @@ impl<const N: usize> Wakers<N> {
         unsafe { self.parent.register(waker) };
     }
 
-    /// Takes the run's task's waker out (the block keeps none once a run is done with it).
+    /// Takes the run's task's wakers out (the block keeps none once a run is done with it).
     ///
     /// # Safety
     /// As [`register`](Self::register).
-    unsafe fn take_parent(&self) -> Option<Waker> {
+    unsafe fn take_parent(&self) -> crate::parent::Taken {
         // SAFETY: as in `register`.
         unsafe { self.parent.take() }
     }

@@ -698,7 +698,7 @@ impl WakeQueue<'_> {
             // SAFETY: `&mut self` (`close`, from `shut`): no `register` runs meanwhile.
             unsafe { header.parent.take() }
         } else {
-            None
+            [None, None]
         };
         // The last other waker may have gone since: then the block is ours alone too.
         if alone || header.refs.load(Ordering::Acquire) == 1 {
@@ -713,7 +713,7 @@ impl WakeQueue<'_> {
                 // from `shut`): no `register` runs.
                 unsafe { header.parent.take_alone() }
             } else {
-                None
+                [None, None]
             };
             core::mem::forget(release);
             // SAFETY: the queue's reference, the last one, given up here; the parent's waker

@@ -1,7 +1,7 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
 //! completion of the woken node, the drop of the run, the last waker clone's drop, a wake
-//! that finds the task being woken by another, and a wake whose clone of the task's waker
-//! panics as the run ends.
+//! that finds the task being woken by another, and a wake whose task's waker panics as the
+//! run ends.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
@@ -9,6 +9,10 @@
 //!
 //! Each model also counts which of its interesting interleavings it reached, and asserts that
 //! loom explored each of them at least once.
+//!
+//! The wakers of the runs' tasks are [`Task`]'s, whose every clone has state of its own: a wake
+//! of a task's waker after its drop (a copy of the parent's slot kept past the run's swap or
+//! take of the waker), or racing it, fails the model, as does a waker never dropped.
 //!
 //! The waker block is allocated with the global allocator, which loom's leak check does not
 //! see: this binary's allocator ([`WatchFrees`]) tells a model whether the block was freed.
@@ -20,7 +24,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
 use loom::sync::{Arc, Mutex};
@@ -182,8 +186,8 @@ fn wakes_from_two_threads_at_once() {
         let mut woken = WakeOrder::default();
         let mut run = dag.run(&()).with_observer(&mut woken);
         // First poll by hand: both nodes park.
-        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waker = counting_waker(&polls);
+        let task = Task::new();
+        let waker = task.waker();
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
         let threads =
@@ -192,7 +196,7 @@ fn wakes_from_two_threads_at_once() {
             thread.join().unwrap();
         }
         // Two wakes before the next poll: the parent is woken exactly once.
-        assert_eq!(polls.load(SeqCst), 1);
+        assert_eq!(task.wakes(), 1);
         let Poll::Ready(out) = Pin::new(&mut run).poll(&mut cx) else {
             panic!("both nodes were woken: one poll completes the run");
         };
@@ -212,7 +216,7 @@ fn a_wake_racing_the_completion_of_the_same_node() {
     loom::model(|| {
         let (gate, dag, node) = one_gate();
         let mut run = dag.run(&());
-        let (polls, waker) = first_poll(&mut run);
+        let (task, waker) = first_poll(&mut run);
         let mut cx = Context::from_waker(&waker);
         let stale = gate.waker().expect("the node parked");
         gate.open();
@@ -223,7 +227,7 @@ fn a_wake_racing_the_completion_of_the_same_node() {
         };
         assert_eq!(out[node], 1);
         late.join().unwrap();
-        REACHED.hit(usize::from(polls.load(SeqCst) > 1));
+        REACHED.hit(usize::from(task.wakes() > 1));
     });
     REACHED.assert_all(["the late wake absorbed", "the late wake woke the parent"]);
 }
@@ -234,11 +238,11 @@ fn a_wake_racing_the_drop_of_the_run() {
     loom::model(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let (polls, _waker) = first_poll(&mut run);
+        let (task, _waker) = first_poll(&mut run);
         let opener = open_later(&gate);
         drop(run);
         opener.join().unwrap();
-        REACHED.hit(polls.load(SeqCst));
+        REACHED.hit(task.wakes());
     });
     REACHED.assert_all([
         "the wake after the drop (ignored)",
@@ -256,21 +260,20 @@ fn a_wake_racing_the_end_of_the_run_leaves_no_task_waker_behind() {
     loom::model(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let (polls, waker) = first_poll(&mut run);
+        let (task, waker) = first_poll(&mut run);
         // Only the run's parent slot holds a clone of the task's waker from now on.
         drop(waker);
         let kept = gate.waker().expect("the node parked");
         let opener = open_later(&gate);
         drop(run);
         opener.join().unwrap();
-        // `polls` is held by the test and by the task's waker, if any clone of it is left.
         assert_eq!(
-            Arc::strong_count(&polls),
-            1,
+            task.wakers_alive(),
+            0,
             "the ended run's block still holds its task's waker"
         );
         drop(kept);
-        REACHED.hit(polls.load(SeqCst));
+        REACHED.hit(task.wakes());
     });
     REACHED.assert_all([
         "the wake after the end of the run (ignored)",
@@ -283,7 +286,7 @@ fn the_last_waker_clone_dropped_on_another_thread() {
     loom::model(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let (_polls, _waker) = first_poll(&mut run);
+        let (_task, _waker) = first_poll(&mut run);
         let clone = gate.waker().expect("the node parked");
         let dropper = thread::spawn(move || drop(clone));
         drop(run);
@@ -297,8 +300,10 @@ fn the_last_waker_clone_dropped_on_another_thread() {
 /// unparks it: a wake may find the parent's slot held by the other thread's wake of the task
 /// (the run polled and drained in between), and leaves the waking to that holder, whose wake
 /// must then come after this wake's push. A lost wake leaves the polling thread parked for
-/// ever: a deadlock, which loom reports. (A wake that woke the task by reference while holding
-/// the slot, without waking it again after such a request, deadlocks here.)
+/// ever: a deadlock, which loom reports. (A wake that wakes the task by reference while holding
+/// the slot, without waking it again after such a request, deadlocks here.) The task's waker
+/// is one `Arc` for all its clones, so that each poll's registration is the steady one (a
+/// [`Task`]'s would make every poll register anew, and answer the request itself).
 #[test]
 fn a_wake_that_finds_the_task_being_woken_is_not_lost() {
     static REACHED: Reached<2> = Reached::new();
@@ -307,7 +312,7 @@ fn a_wake_that_finds_the_task_being_woken_is_not_lost() {
         let mut run = dag.run(&());
         let task = std::sync::Arc::new(UnparkTask {
             thread: thread::current(),
-            wakers: std::sync::Mutex::new(Vec::new()),
+            woken_by: std::sync::Mutex::new(Vec::new()),
         });
         let waker = Waker::from(task.clone());
         let mut cx = Context::from_waker(&waker);
@@ -326,20 +331,23 @@ fn a_wake_that_finds_the_task_being_woken_is_not_lost() {
             opener.join().unwrap();
             id
         });
-        let wakers = task.wakers.lock().unwrap();
-        let both = ids.iter().all(|id| wakers.contains(id));
-        REACHED.hit(usize::from(both));
+        let woken_by = task.woken_by.lock().unwrap();
+        let twice = ids
+            .iter()
+            .any(|id| woken_by.iter().filter(|&by| by == id).count() > 1);
+        REACHED.hit(usize::from(twice));
     });
     REACHED.assert_all([
-        "one opener's wake of the task served both",
-        "each opener woke the task",
+        "each opener woke the task at most once",
+        "an opener woke the task again: a wake came while it held the slot",
     ]);
 }
 
-/// A task's waker that unparks its thread and records which threads woke it.
+/// A task's waker that unparks its thread and records which threads woke it: one `Arc` for
+/// all its clones.
 struct UnparkTask {
     thread: thread::Thread,
-    wakers: std::sync::Mutex<Vec<thread::ThreadId>>,
+    woken_by: std::sync::Mutex<Vec<thread::ThreadId>>,
 }
 
 impl std::task::Wake for UnparkTask {
@@ -348,18 +356,18 @@ impl std::task::Wake for UnparkTask {
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.wakers.lock().unwrap().push(thread::current().id());
+        self.woken_by.lock().unwrap().push(thread::current().id());
         self.thread.unpark();
     }
 }
 
-/// A wake whose clone of the task's waker panics, racing the end of the run: the wake may
+/// A wake whose task's waker panics as it is woken, racing the end of the run: the wake may
 /// hold the parent's slot as the run takes the waker (the run then asks it to take the waker
 /// out, which its panic prevents), let go before, or come after the end. Whichever, once both
 /// are done nothing holds the task's waker: the run took it, alone with the block or late, or
 /// the block's last reference dropped it.
 #[test]
-fn a_wake_whose_task_waker_clone_panics_racing_the_end_of_the_run() {
+fn a_wake_whose_task_waker_panics_racing_the_end_of_the_run() {
     static REACHED: Reached<2> = Reached::new();
     // Three preemptions: the wake holds the slot, the run takes, the wake panics and lets go
     // before the run looks at the block's references again (its late take).
@@ -368,13 +376,13 @@ fn a_wake_whose_task_waker_clone_panics_racing_the_end_of_the_run() {
     model.check(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
-        let task = std::sync::Arc::new(FragileTask::default());
-        let waker = fragile_waker(&task);
+        let task = Task::new();
+        let waker = task.waker();
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
         drop(waker);
-        // Registered (a clone in the parent's slot): from now on its clones panic.
-        task.panic_clones.store(true, SeqCst);
+        // Registered (a clone in the parent's slot): from now on its wakes panic.
+        task.panic_wakes();
         let gate_ = gate.clone();
         let opener = thread::spawn(move || {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate_.open()));
@@ -382,56 +390,16 @@ fn a_wake_whose_task_waker_clone_panics_racing_the_end_of_the_run() {
         drop(run);
         opener.join().unwrap();
         assert_eq!(
-            std::sync::Arc::strong_count(&task),
-            1,
+            task.wakers_alive(),
+            0,
             "a clone of the task's waker outlived the run and its wakes"
         );
-        REACHED.hit(task.panicked.load(SeqCst).min(1));
+        REACHED.hit(task.panicked().min(1));
     });
     REACHED.assert_all([
         "the wake after the end of the run (ignored)",
-        "the wake's clone of the task's waker panicked",
+        "the wake of the task's waker panicked",
     ]);
-}
-
-/// A task whose waker's clone panics once `panic_clones` is set.
-#[derive(Default)]
-struct FragileTask {
-    panic_clones: std::sync::atomic::AtomicBool,
-    /// How many clones panicked.
-    panicked: AtomicUsize,
-}
-
-/// A waker of `task` (holding one reference of it) whose clone panics as `task` says, without
-/// the panic hook (`resume_unwind`), so a model's many panics print nothing.
-fn fragile_waker(task: &std::sync::Arc<FragileTask>) -> Waker {
-    use std::task::{RawWaker, RawWakerVTable};
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
-    unsafe fn clone(data: *const ()) -> RawWaker {
-        // SAFETY: `data` is a live `Arc<FragileTask>`'s, whose reference the waker holds.
-        let task = unsafe { &*data.cast::<FragileTask>() };
-        if task.panic_clones.load(SeqCst) {
-            task.panicked.fetch_add(1, SeqCst);
-            std::panic::resume_unwind(Box::new("the task's waker cannot be cloned"));
-        }
-        // SAFETY: as above; the clone owns the reference taken here.
-        unsafe { std::sync::Arc::increment_strong_count(data.cast::<FragileTask>()) };
-        RawWaker::new(data, &VTABLE)
-    }
-    unsafe fn wake(data: *const ()) {
-        // SAFETY: the consumed waker's reference, given up here.
-        unsafe { drop_waker(data) };
-    }
-    unsafe fn wake_by_ref(_: *const ()) {}
-    unsafe fn drop_waker(data: *const ()) {
-        // SAFETY: the waker's own reference, given up once.
-        unsafe { std::sync::Arc::decrement_strong_count(data.cast::<FragileTask>()) };
-    }
-    let data = std::sync::Arc::into_raw(task.clone()).cast::<()>();
-    // SAFETY: the vtable's functions keep the `RawWaker` contract for a pointer from
-    // `Arc::into_raw` of a `FragileTask` (clone takes a reference or panics before taking
-    // any, drop and wake give one up); a `FragileTask` is `Send + Sync`.
-    unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
 }
 
 /// Where the run was when the other thread's stale wake landed ([`Stage::during`]).
@@ -504,7 +472,7 @@ fn a_stale_wake_racing_the_completion_of_its_node_and_the_end_of_the_run() {
         let dag = b.build();
         let stage = Stage::new();
         let mut run = dag.run(&()).with_observer(Completions(stage.clone()));
-        let (_polls, _waker) = first_poll(&mut run);
+        let (_task, _waker) = first_poll(&mut run);
         // The other thread holds a clone of the parked node's waker: it opens the gate (which
         // wakes the gate's own clone), then wakes its clone by reference and by value, the
         // last of which gives up its reference.
@@ -545,12 +513,14 @@ fn a_stale_wake_racing_the_completion_of_its_node_and_the_end_of_the_run() {
     ]);
 }
 
-/// A DAG of one node that waits on the returned gate.
 /// The run's task moves between polls (each poll brings a waker of its own) while its node is
 /// woken from another thread: the wake reaches the waker of the latest poll, not only an
 /// earlier one (the parent's slot keeps its waker across wakes and registers a new one only
 /// when it changes, racing the wakes). A wake lost to an old waker leaves the loop below
-/// waiting for ever, which loom reports.
+/// waiting for ever, which loom reports. Every poll brings a waker new to the slot (a
+/// [`Task`]'s clones are never `will_wake` of each other), so each one drops the slot's
+/// waker before, maybe while the wake uses it: a wake through a waker after its drop fails
+/// the model too.
 #[test]
 fn a_wake_racing_a_poll_that_brings_a_new_parent_waker() {
     static REACHED: Reached<2> = Reached::new();
@@ -559,14 +529,14 @@ fn a_wake_racing_a_poll_that_brings_a_new_parent_waker() {
         let mut run = dag.run(&());
         let (first, _first_waker) = first_poll(&mut run);
         let opener = open_later(&gate);
-        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waker = counting_waker(&woken);
+        let task = Task::new();
+        let waker = task.waker();
         let out = loop {
-            let seen = woken.load(SeqCst);
+            let seen = task.wakes();
             match Pin::new(&mut run).poll(&mut Context::from_waker(&waker)) {
                 Poll::Ready(out) => break out,
                 Poll::Pending => {
-                    while woken.load(SeqCst) == seen {
+                    while task.wakes() == seen {
                         thread::yield_now();
                     }
                 }
@@ -576,7 +546,7 @@ fn a_wake_racing_a_poll_that_brings_a_new_parent_waker() {
         opener.join().unwrap();
         // Whether the wake reached the first poll's waker (before the second poll registered
         // its own) or only the new one.
-        REACHED.hit(usize::from(first.load(SeqCst) > 0));
+        REACHED.hit(usize::from(first.wakes() > 0));
     });
     REACHED.assert_all([
         "the wake reached only the new waker",
@@ -599,6 +569,7 @@ fn two_gates() -> (Gate, Gate, Dag<()>, Node<u32>, Node<u32>) {
     (first, second, b.build(), x, y)
 }
 
+/// A DAG of one node that waits on the returned gate.
 fn one_gate() -> (Gate, Dag<()>, Node<u32>) {
     let gate = Gate::default();
     let b = DagBuilder::<()>::new();
@@ -606,27 +577,187 @@ fn one_gate() -> (Gate, Dag<()>, Node<u32>) {
     (gate, b.build(), node)
 }
 
-/// Polls `run` once with a waker that counts its wakes (returned, with the waker): the node
-/// parks.
-fn first_poll<F: Future + Unpin>(run: &mut F) -> (Arc<std::sync::atomic::AtomicUsize>, Waker) {
-    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let waker = counting_waker(&polls);
+/// Polls `run` once with a waker of a new task (returned, with the waker): the node parks.
+fn first_poll<F: Future + Unpin>(run: &mut F) -> (Task, Waker) {
+    let task = Task::new();
+    let waker = task.waker();
     assert!(
         Pin::new(run)
             .poll(&mut Context::from_waker(&waker))
             .is_pending()
     );
-    (polls, waker)
+    (task, waker)
 }
 
-fn counting_waker(count: &Arc<std::sync::atomic::AtomicUsize>) -> Waker {
-    struct Count(Arc<std::sync::atomic::AtomicUsize>);
-    impl std::task::Wake for Count {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.fetch_add(1, SeqCst);
+/// A model's task: its wakers count and record their wakes, and every clone of one has state
+/// of its own, so that a clone used after its drop, or at the same time as it without a
+/// happens-before edge between the two, fails the model (loom reports the concurrent accesses
+/// of the clone's cell, or the clone's check finds it dropped). A waker woken through a copy
+/// of the parent's slot after the run's side replaced or took it is such a use: with one
+/// shared allocation for every clone (an `Arc`'s), it would go unseen while any other clone
+/// lives. A clone never dropped by the end of an execution is a leak, which loom reports.
+///
+/// Two clones of one waker are never `will_wake` of each other (each has a data pointer of
+/// its own): every poll with such a waker registers it anew, the parent's slot's path that
+/// swaps its waker and drops the old one, racing the wakes. (`loom::future::block_on`'s
+/// waker, one pointer for all its clones, keeps the steady registration in the other models.)
+///
+/// A model keeps its `Task` until its threads are joined: the clones' states are freed with
+/// the task, so that a stale clone still points to readable memory while the model runs.
+struct Task(std::sync::Arc<TaskState>);
+
+/// What the wakers of a [`Task`] share.
+#[derive(Default)]
+struct TaskState {
+    /// The thread of each wake, in order.
+    woken_by: std::sync::Mutex<Vec<thread::ThreadId>>,
+    /// Wakes panic from now on (before waking), without the panic hook (`resume_unwind`), so
+    /// a model's many panics print nothing.
+    panic_wakes: std::sync::atomic::AtomicBool,
+    /// How many wakes panicked.
+    panicked: AtomicUsize,
+    /// How many clones are alive (made and not dropped).
+    alive: AtomicUsize,
+    /// Every clone's state, alive or dropped: a clone's data pointer points into one of them.
+    clones: std::sync::Mutex<Vec<std::sync::Arc<CloneState>>>,
+}
+
+/// One clone's own state. Its cell holds what the clone owns while it is alive: a reference
+/// of its task and a loom-tracked allocation (for the leak check). Its drop takes them out
+/// (a write of the cell); its wakes and clones read the cell and fail if it is empty.
+struct CloneState {
+    owned: loom::cell::UnsafeCell<Option<(std::sync::Arc<TaskState>, loom::alloc::Track<()>)>>,
+}
+
+// SAFETY: the cell is accessed only through loom's `with` (`task_of`) and `with_mut`
+// (`drop_task_waker`), whose closures make no loom operation: loom runs a model's threads one
+// at a time and switches only at loom operations, so no two accesses overlap, and it fails
+// the model at a write not ordered by happens-before with every other access of the cell (a
+// data race). What the cell holds (an `Arc` of a `Send + Sync` state, a `Track<()>`) may be
+// dropped on any thread.
+unsafe impl Sync for CloneState {}
+
+impl Task {
+    fn new() -> Self {
+        Task(std::sync::Arc::default())
+    }
+
+    /// A new waker of the task (a clone with state of its own).
+    fn waker(&self) -> Waker {
+        // SAFETY: a `RawWaker` of `TaskState::new_clone`, which keeps the contract.
+        unsafe { Waker::from_raw(self.0.new_clone()) }
+    }
+
+    /// How many times the task was woken (by reference or by value).
+    fn wakes(&self) -> usize {
+        self.0.woken_by.lock().unwrap().len()
+    }
+
+    /// How many of the task's wakers are alive.
+    fn wakers_alive(&self) -> usize {
+        self.0.alive.load(SeqCst)
+    }
+
+    /// Makes every wake of the task's wakers panic from now on.
+    fn panic_wakes(&self) {
+        self.0.panic_wakes.store(true, SeqCst);
+    }
+
+    /// How many wakes panicked.
+    fn panicked(&self) -> usize {
+        self.0.panicked.load(SeqCst)
+    }
+}
+
+/// The vtable of a [`Task`]'s wakers; a waker's data points to its [`CloneState`].
+static TASK_VTABLE: RawWakerVTable = RawWakerVTable::new(
+    clone_task_waker,
+    wake_task,
+    wake_task_by_ref,
+    drop_task_waker,
+);
+
+impl TaskState {
+    /// Makes a clone with state of its own, holding a reference of `self`. The vtable's
+    /// functions keep the `RawWaker` contract for it: its data points to a `CloneState` that
+    /// `self.clones` keeps until the task is dropped, which the clone's own reference (in its
+    /// cell) prevents while the clone is alive; every part of the state is `Send + Sync`.
+    fn new_clone(self: &std::sync::Arc<Self>) -> RawWaker {
+        let state = std::sync::Arc::new(CloneState {
+            owned: loom::cell::UnsafeCell::new(Some((self.clone(), loom::alloc::Track::new(())))),
+        });
+        let data = std::sync::Arc::as_ptr(&state).cast::<()>();
+        self.clones.lock().unwrap().push(state);
+        self.alive.fetch_add(1, SeqCst);
+        RawWaker::new(data, &TASK_VTABLE)
+    }
+}
+
+/// The task of the clone whose data is `data`, read from the clone's cell: fails the model if
+/// the clone was dropped (`what`: what the clone is used for, for the message).
+///
+/// # Safety
+/// `data` is the data of a waker made by [`TaskState::new_clone`] whose task is not dropped.
+unsafe fn task_of(data: *const (), what: &str) -> std::sync::Arc<TaskState> {
+    // SAFETY: the task keeps every clone's state (the caller's contract).
+    let state = unsafe { &*data.cast::<CloneState>() };
+    state.owned.with(|owned| {
+        // SAFETY: no write of the cell overlaps this read (loom runs one thread at a time,
+        // and this closure makes no loom operation), and loom checks that the last write
+        // happens before it.
+        let owned = unsafe { &*owned };
+        let (task, _) = owned
+            .as_ref()
+            .unwrap_or_else(|| panic!("a task's waker {what} after its drop"));
+        task.clone()
+    })
+}
+
+unsafe fn clone_task_waker(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a waker's of this vtable, which only `new_clone` makes; its task is
+    // kept by the waker's own reference while the waker is alive, and by the model's `Task`
+    // until the model's threads are joined.
+    let task = unsafe { task_of(data, "cloned") };
+    task.new_clone()
+}
+
+unsafe fn wake_task(data: *const ()) {
+    /// Drops the consumed waker even if its wake panics.
+    struct DropAfter(*const ());
+    impl Drop for DropAfter {
+        fn drop(&mut self) {
+            // SAFETY: the consumed waker, dropped once, here.
+            unsafe { drop_task_waker(self.0) };
         }
     }
-    Waker::from(std::sync::Arc::new(Count(count.clone())))
+    let consumed = DropAfter(data);
+    // SAFETY: a waker woken by value: woken by reference, then dropped (by `consumed`).
+    unsafe { wake_task_by_ref(consumed.0) };
+}
+
+unsafe fn wake_task_by_ref(data: *const ()) {
+    // SAFETY: as in `clone_task_waker`.
+    let task = unsafe { task_of(data, "woken") };
+    if task.panic_wakes.load(SeqCst) {
+        task.panicked.fetch_add(1, SeqCst);
+        std::panic::resume_unwind(Box::new("the task's waker cannot be woken"));
+    }
+    task.woken_by.lock().unwrap().push(thread::current().id());
+}
+
+unsafe fn drop_task_waker(data: *const ()) {
+    let owned = {
+        // SAFETY: as in `clone_task_waker`.
+        let state = unsafe { &*data.cast::<CloneState>() };
+        // SAFETY: loom checks that this write is ordered after every other access of the
+        // cell, and no access overlaps it (one thread at a time; no loom operation here).
+        state.owned.with_mut(|owned| unsafe { (*owned).take() })
+    };
+    let (task, track) = owned.expect("a task's waker dropped twice");
+    task.alive.fetch_sub(1, SeqCst);
+    drop(track);
+    // Last: this may be the task's last reference, which frees the clone's state.
+    drop(task);
 }
 
 async fn add(a: &u32, b: &u32) -> u32 {

@@ -504,30 +504,22 @@ fn a_run_dropped_right_after_a_thread_made_its_block_is_unharmed_by_late_wakes()
     assert_eq!(waking.join().unwrap(), runs);
 }
 
-/// A task's waker whose `clone` blocks, once armed, until the test lets it go: a node's wake
-/// on another thread then holds the parent's slot (it clones the parent's waker under the
-/// slot's lock) for as long as the test wants.
-struct SlowClone {
+/// A task's waker whose wake blocks, once armed, until the test lets it go: a node's wake on
+/// another thread then holds the parent's slot (it wakes the parent's waker under the slot's
+/// lock) for as long as the test wants.
+struct SlowWake {
     wakes: AtomicUsize,
-    /// Armed: the next clone says so on the first channel and waits on the second.
+    /// Armed: the next wake says so on the first channel and waits on the second.
     armed: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
 }
 
-static SLOW_CLONE: std::task::RawWakerVTable =
+static SLOW_WAKE: std::task::RawWakerVTable =
     std::task::RawWakerVTable::new(slow_clone, slow_wake, slow_wake_by_ref, slow_drop);
 
 unsafe fn slow_clone(data: *const ()) -> std::task::RawWaker {
-    // SAFETY: `data` is an `Arc<SlowClone>` of `slow_clone_waker`; a clone owns a count.
-    let task = unsafe {
-        Arc::increment_strong_count(data.cast::<SlowClone>());
-        &*data.cast::<SlowClone>()
-    };
-    let armed = task.armed.lock().unwrap().take();
-    if let Some((cloning, go)) = armed {
-        cloning.send(()).unwrap();
-        go.recv().unwrap();
-    }
-    std::task::RawWaker::new(data, &SLOW_CLONE)
+    // SAFETY: `data` is an `Arc<SlowWake>` of `slow_wake_waker`; a clone owns a count.
+    unsafe { Arc::increment_strong_count(data.cast::<SlowWake>()) };
+    std::task::RawWaker::new(data, &SLOW_WAKE)
 }
 
 unsafe fn slow_wake(data: *const ()) {
@@ -540,18 +532,22 @@ unsafe fn slow_wake(data: *const ()) {
 
 unsafe fn slow_wake_by_ref(data: *const ()) {
     // SAFETY: as in `slow_clone`.
-    unsafe { &*data.cast::<SlowClone>() }
-        .wakes
-        .fetch_add(1, Ordering::SeqCst);
+    let task = unsafe { &*data.cast::<SlowWake>() };
+    let armed = task.armed.lock().unwrap().take();
+    if let Some((waking, go)) = armed {
+        waking.send(()).unwrap();
+        go.recv().unwrap();
+    }
+    task.wakes.fetch_add(1, Ordering::SeqCst);
 }
 
 unsafe fn slow_drop(data: *const ()) {
     // SAFETY: as in `slow_clone`.
-    unsafe { Arc::decrement_strong_count(data.cast::<SlowClone>()) };
+    unsafe { Arc::decrement_strong_count(data.cast::<SlowWake>()) };
 }
 
-impl SlowClone {
-    /// Arms the next clone: returns the channel that hears it start and the one that lets it
+impl SlowWake {
+    /// Arms the next wake: returns the channel that hears it start and the one that lets it
     /// finish.
     fn arm(&self) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
         let (cloning_tx, cloning) = mpsc::channel();
@@ -562,15 +558,15 @@ impl SlowClone {
 }
 
 /// A task that counts its wakes, not armed yet, and its waker.
-fn slow_clone_waker() -> (Arc<SlowClone>, Waker) {
-    let task = Arc::new(SlowClone {
+fn slow_wake_waker() -> (Arc<SlowWake>, Waker) {
+    let task = Arc::new(SlowWake {
         wakes: AtomicUsize::new(0),
         armed: Mutex::new(None),
     });
     let data = Arc::into_raw(task.clone()).cast::<()>();
-    // SAFETY: the functions above uphold the contract for an `Arc<SlowClone>` pointer, whose
+    // SAFETY: the functions above uphold the contract for an `Arc<SlowWake>` pointer, whose
     // count this waker owns.
-    let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(data, &SLOW_CLONE)) };
+    let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(data, &SLOW_WAKE)) };
     (task, waker)
 }
 
@@ -604,24 +600,24 @@ async fn park_in_shared(slot: &Arc<Mutex<Option<Waker>>>) -> u32 {
 }
 
 /// Polls `run` once (its node parks its waker in `parked`), then drops it while the node's
-/// wake, on another thread, holds the parent's slot cloning the task's waker; `kept` keeps a
+/// wake, on another thread, holds the parent's slot waking the task's waker; `kept` keeps a
 /// clone of the node's waker alive to the end. Returns the task's remaining references
 /// (the test's and its waker's: 2 if the ended run holds none).
-fn drop_while_a_wake_clones<F: std::future::Future>(
+fn drop_while_a_wake_holds_the_slot<F: std::future::Future>(
     run: F,
     parked: &Mutex<Option<Waker>>,
     keep: bool,
 ) -> usize {
-    let (task, waker) = slow_clone_waker();
+    let (task, waker) = slow_wake_waker();
     let mut run = Box::pin(run);
     let mut cx = std::task::Context::from_waker(&waker);
     assert!(run.as_mut().poll(&mut cx).is_pending());
-    let (cloning, go) = task.arm();
+    let (waking_task, go) = task.arm();
     let node = parked.lock().unwrap().take().expect("the node parked");
     let kept = keep.then(|| node.clone());
-    // The node's wake holds the parent's slot while it clones the task's waker.
+    // The node's wake holds the parent's slot while it wakes the task's waker.
     let waking = thread::spawn(move || node.wake());
-    cloning.recv().unwrap();
+    waking_task.recv().unwrap();
     // The run ends meanwhile: it must not wait for that wake.
     drop(run);
     go.send(()).unwrap();
@@ -632,7 +628,7 @@ fn drop_while_a_wake_clones<F: std::future::Future>(
 }
 
 #[test]
-fn a_run_dropped_while_a_wake_clones_its_task_waker_neither_waits_nor_keeps_the_waker() {
+fn a_run_dropped_while_a_wake_wakes_its_task_neither_waits_nor_keeps_the_waker() {
     finishes(|| {
         let parked = Arc::new(Mutex::new(None));
         let b = DagBuilder::<()>::new();
@@ -640,12 +636,15 @@ fn a_run_dropped_while_a_wake_clones_its_task_waker_neither_waits_nor_keeps_the_
         let dag = b.build();
         // The wake took the waker out as it let go: the ended run's block, which the kept
         // node waker keeps alive, holds no reference of the task.
-        assert_eq!(drop_while_a_wake_clones(dag.run(&()), &parked, true), 2);
+        assert_eq!(
+            drop_while_a_wake_holds_the_slot(dag.run(&()), &parked, true),
+            2
+        );
     });
 }
 
 #[test]
-fn a_dag_macro_run_dropped_while_a_wake_clones_its_task_waker_does_not_wait() {
+fn a_dag_macro_run_dropped_while_a_wake_wakes_its_task_does_not_wait() {
     finishes(|| {
         static PARKED: Mutex<Option<Waker>> = Mutex::new(None);
         let dag = dagfut::dag! {
@@ -654,7 +653,10 @@ fn a_dag_macro_run_dropped_while_a_wake_clones_its_task_waker_does_not_wait() {
             }
         };
         // The `static` wakers keep no reference of the ended run's task.
-        assert_eq!(drop_while_a_wake_clones(dag.run(&()), &PARKED, false), 2);
+        assert_eq!(
+            drop_while_a_wake_holds_the_slot(dag.run(&()), &PARKED, false),
+            2
+        );
     });
 }
 
