@@ -50,7 +50,9 @@ pub(crate) type Taken = [Option<core::task::Waker>; 2];
 ///
 /// Protocol. The slot has two cells and a state word: which cell is current, which cells are
 /// held, and the requests below. A wake holds the current cell (chosen and held in one
-/// read-modify-write) while it wakes its waker by reference; one that finds it held sets
+/// read-modify-write) while it wakes its waker by reference, or, if the other cell is held
+/// too, only while it clones the waker, whose clone it wakes after letting go: at most one
+/// cell is ever held across a waker's wake. One that finds the current cell held sets
 /// `NOTIFY` and returns, and whoever lets go of a cell next and reads the request wakes the
 /// current waker (again: a holder's own wake may have come before the requester's push on the
 /// wake stack). The run's side (`register`, `take`: one call at a time, the caller's contract)
@@ -58,9 +60,10 @@ pub(crate) type Taken = [Option<core::task::Waker>; 2];
 /// `TAKE` of it is pending. A new waker goes into the cell that is not current, which then
 /// becomes current, or, if a wake holds that one, into the current cell in place; so a wake
 /// that holds a cell for as long as its waker's wake lasts (an executor that polls the task
-/// inside that wake, registering a new waker each time) never keeps the run from registering.
-/// Only when a wake holds each cell at that moment is the new waker woken instead, as an
-/// `AtomicWaker` does: the run is polled again and registers then. A `take` that finds a wake
+/// inside that wake, registering a new waker each time, and waking other nodes in there)
+/// never keeps the run from registering. Only when another thread holds the second cell at
+/// that moment, for a clone, is the new waker woken instead, as an `AtomicWaker` does: the run
+/// is polled again and registers then. A `take` that finds a wake
 /// holding a cell sets that cell's `TAKE` and returns: the wake moves the waker out before it
 /// lets go. Nobody ever waits for anybody.
 ///
@@ -98,7 +101,8 @@ impl core::fmt::Debug for ParentWaker {
 
 /// Lets go of a cell if a waker's clone or wake panics, keeping the requests made meanwhile
 /// for the next side that lets go of a cell (the normal paths let go with a read-modify-write
-/// that answers them).
+/// that answers them; a wake's fast path is taken only when none is pending, so a request left
+/// here sends the next wake through the general path, which answers it).
 struct Unlock<'a>(&'a AtomicUsize, usize);
 
 impl Drop for Unlock<'_> {
@@ -199,16 +203,16 @@ impl ParentWaker {
         // panicked) is answered by the replacement. (No `TAKE` is set meanwhile: only `take`
         // sets one, on this side, and it is not running.)
         let mut state = self.state.load(Ordering::Relaxed);
-        loop {
+        let after = loop {
             let next = (state & !(held(cell) | take_bit(cell) | NOTIFY | CURRENT)) | cell;
             match self
                 .state
                 .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => break,
+                Ok(_) => break next,
                 Err(now) => state = now,
             }
-        }
+        };
         if state & NOTIFY != 0 {
             waker.wake_by_ref();
         }
@@ -218,14 +222,15 @@ impl ParentWaker {
             None
         } else {
             // SAFETY: the caller's contract, passed on.
-            unsafe { self.clear(cell ^ 1, state) }
+            unsafe { self.clear(cell ^ 1, after) }
         };
         drop(old);
         drop(stale);
     }
 
     /// Takes out the waker of `cell`, which is not current, if no wake holds it. `state` is
-    /// one read since the cell stopped being current.
+    /// the state the run's side wrote as it made the other cell current (a guess: the word
+    /// is read again if it changed since).
     ///
     /// # Safety
     /// As [`register`](Self::register).
@@ -263,18 +268,23 @@ impl ParentWaker {
 
     /// Wakes the current waker, if any, by reference; never waits.
     ///
-    /// A panic in the waker's `wake_by_ref` goes on to this wake's caller, and the run may then
-    /// sleep until something else polls it (its wake is lost; the slot stays usable).
+    /// A panic in the waker's `wake_by_ref` (or `clone`) goes on to this wake's caller, and the
+    /// run may then sleep until something else polls it (its wake is lost; the slot stays
+    /// usable: a request the panic left pending is answered by the next wake, at the cost of
+    /// one extra wake). After a `take`, such a panic leaves the ended run's waker in the cell
+    /// until the cell is written again or the block is freed.
     ///
     /// Out of line: a node's wake reaches it only when the wake stack was empty, and inlined
     /// it makes every node wake save more registers.
     #[inline(never)]
     pub(crate) fn wake(&self) {
-        // The common case, alone with the slot: hold the current cell, wake, let go of it with
-        // the state as it was. Anything else takes the general path.
+        // The common case, alone with the slot (no cell held, no request pending): hold the
+        // current cell, wake, let go of it with the state as it was, which fails if a request
+        // came meanwhile. Anything else takes the general path: a request already in the
+        // state would be put back by that letting go, not answered.
         let state = self.state.load(Ordering::Relaxed);
         let cell = current(state);
-        if state & held(cell) == 0
+        if state & (held(0) | held(1) | NOTIFY | take_bit(cell)) == 0
             // `Release`: the push on the wake stack before this is seen by a registration
             // that reads the cell held (see the type's protocol).
             && self
@@ -349,9 +359,27 @@ impl ParentWaker {
                 state = now;
                 continue;
             }
-            // SAFETY: the cell is held by us (just above).
-            unsafe { self.wake_held(cell) };
-            match self.let_go(cell, state | held(cell)) {
+            let again = if state & held(cell ^ 1) == 0 {
+                // SAFETY: the cell is held by us (just above).
+                unsafe { self.wake_held(cell) };
+                self.let_go(cell, state | held(cell))
+            } else {
+                // The other cell is held too, perhaps by a wake further up this thread's stack,
+                // inside its waker's wake (an executor that polls inline as it wakes): holding
+                // this one across the waker's code as well could leave a registration made
+                // inside it no cell to write. So the waker is cloned, the cell let go, and the
+                // clone woken: at most one cell is held across a waker's wake.
+                let unlock = Unlock(&self.state, cell);
+                // SAFETY: the cell is held by us (just above): nobody writes it meanwhile.
+                let clone = unsafe { self.cells[cell].read(|stored| stored.cloned()) };
+                core::mem::forget(unlock);
+                let again = self.let_go(cell, state | held(cell));
+                if let Some(clone) = clone {
+                    clone.wake();
+                }
+                again
+            };
+            match again {
                 Some(now) => state = now,
                 None => return,
             }
@@ -691,5 +719,346 @@ mod tests {
         core::mem::drop(taken);
         assert_eq!(first.get().2, 2);
         assert_eq!(third.get(), (1, 1, 2));
+    }
+}
+
+/// loom models of the slot alone: wakes on several threads against registrations (steady, or
+/// a new waker per poll), a nested wake inside a task waker's wake, the run's end, and a
+/// `dag!` claim handed over while a wake of the previous run holds a cell. (A wake's fast path
+/// that let go with a request already pending lost a wake in
+/// `every_wake_is_covered_with_a_steady_waker`.)
+///
+/// ```text
+/// RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --lib parent::loom_models
+/// ```
+#[cfg(all(test, dagfut_loom))]
+// Test code on `std`: its `Arc`, `Mutex` and `Wake` are the plain ones next to loom's.
+#[allow(clippy::std_instead_of_alloc, clippy::std_instead_of_core)]
+mod loom_models {
+    use super::{NOTIFY, ParentWaker, held};
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::thread;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+    use std::vec::Vec;
+
+    /// Registers `waker` as the run's side.
+    fn register(slot: &ParentWaker, waker: &Waker) {
+        // SAFETY: each model has one run side, the thread that calls this.
+        unsafe { slot.register(waker) }
+    }
+
+    /// Takes the wakers out as the run's side.
+    fn take(slot: &ParentWaker) -> super::Taken {
+        // SAFETY: as in `register`.
+        unsafe { slot.take() }
+    }
+
+    /// What the model shares: the slot, which wake calls started, which of them a wake of the
+    /// task's waker saw (a wake of the task whose start comes after the call's start covers
+    /// the call: the run's poll after that wake would drain the call's push).
+    struct Shared {
+        slot: ParentWaker,
+        started: [AtomicBool; 4],
+        covered: [AtomicBool; 4],
+        /// The thread whose first wake of the task makes one more wake call (call 3) from
+        /// inside it, as a node's wake during an inline poll does (the executor polls the run
+        /// inside the task waker's wake, with a waker `will_wake`-equal to the registered one,
+        /// so the registration is the steady one).
+        nest_on: Mutex<Option<thread::ThreadId>>,
+        nested: AtomicBool,
+    }
+
+    /// The task's waker: one `Arc` for every clone (`will_wake`-equal clones).
+    struct TaskWaker(Arc<Shared>);
+
+    impl Wake for TaskWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            let shared = &self.0;
+            for (started, covered) in shared.started.iter().zip(&shared.covered) {
+                if started.load(Ordering::Acquire) {
+                    covered.store(true, Ordering::Relaxed);
+                }
+            }
+            let here = Some(thread::current().id());
+            if *shared.nest_on.lock().unwrap() == here
+                && !shared.nested.swap(true, Ordering::Relaxed)
+            {
+                call(shared, 3);
+            }
+        }
+    }
+
+    fn call(shared: &Shared, which: usize) {
+        shared.started[which].store(true, Ordering::Release);
+        shared.slot.wake();
+    }
+
+    /// Three wakes on three threads with a steady registration; the third's wake of the task
+    /// is an inline poll during which one more wake comes. Every wake call must be followed by
+    /// a wake of the task that sees it.
+    #[test]
+    fn every_wake_is_covered_with_a_steady_waker() {
+        bound(2).check(|| {
+            let shared = Arc::new(Shared {
+                slot: ParentWaker::default(),
+                started: Default::default(),
+                covered: Default::default(),
+                nest_on: Mutex::new(None),
+                nested: AtomicBool::new(false),
+            });
+            let waker = Waker::from(Arc::new(TaskWaker(shared.clone())));
+            // SAFETY: this thread is the slot's only run side.
+            unsafe { shared.slot.register(&waker) };
+            let threads: Vec<_> = (0..3)
+                .map(|which| {
+                    let shared = shared.clone();
+                    thread::spawn(move || {
+                        if which == 2 {
+                            *shared.nest_on.lock().unwrap() = Some(thread::current().id());
+                        }
+                        call(&shared, which);
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let state = shared.slot.state.load(Ordering::Relaxed);
+            let uncovered: Vec<usize> = (0..4)
+                .filter(|&i| {
+                    shared.started[i].load(Ordering::Relaxed)
+                        && !shared.covered[i].load(Ordering::Relaxed)
+                })
+                .collect();
+            // SAFETY: as above; every wake is done.
+            drop(unsafe { shared.slot.take() });
+            assert!(
+                uncovered.is_empty(),
+                "wake calls {uncovered:?} were never followed by a wake of the task that saw \
+                 them (state {state:#b})"
+            );
+            assert!(
+                state & NOTIFY == 0 || state & (held(0) | held(1)) != 0,
+                "a NOTIFY left set with no cell held (state {state:#b})"
+            );
+        });
+    }
+
+    /// A task whose every waker clone has state of its own (as `tests/loom.rs`'s `Task`): a
+    /// use of a clone after its drop, or racing it, fails the model; a clone never dropped is
+    /// a leak loom reports (its `Track`).
+    #[derive(Default)]
+    struct PerClone {
+        alive: std::sync::atomic::AtomicUsize,
+        clones: Mutex<Vec<Arc<CloneState>>>,
+        /// Which of the wake calls (`started`) a wake of any clone saw.
+        started: [AtomicBool; 3],
+        covered: [AtomicBool; 3],
+    }
+
+    struct CloneState {
+        owned: loom::cell::UnsafeCell<Option<(Arc<PerClone>, loom::alloc::Track<()>)>>,
+    }
+
+    // SAFETY: accessed only through loom's `with`/`with_mut`, which check the accesses.
+    unsafe impl Sync for CloneState {}
+    // SAFETY: as above.
+    unsafe impl Send for CloneState {}
+
+    static PER_CLONE: std::task::RawWakerVTable =
+        std::task::RawWakerVTable::new(pc_clone, pc_wake, pc_wake_by_ref, pc_drop);
+
+    fn new_clone(task: &Arc<PerClone>) -> std::task::RawWaker {
+        let state = Arc::new(CloneState {
+            owned: loom::cell::UnsafeCell::new(Some((task.clone(), loom::alloc::Track::new(())))),
+        });
+        let data = Arc::as_ptr(&state).cast::<()>();
+        task.clones.lock().unwrap().push(state);
+        task.alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::task::RawWaker::new(data, &PER_CLONE)
+    }
+
+    fn per_clone_waker(task: &Arc<PerClone>) -> Waker {
+        // SAFETY: `new_clone`'s waker keeps the contract (its state outlives it: the task
+        // keeps every clone's state, and the model keeps the task to its end).
+        unsafe { Waker::from_raw(new_clone(task)) }
+    }
+
+    unsafe fn task_of(data: *const (), what: &str) -> Arc<PerClone> {
+        // SAFETY: the task keeps every clone's state.
+        let state = unsafe { &*data.cast::<CloneState>() };
+        state.owned.with(|owned| {
+            // SAFETY: loom checks the access.
+            let owned = unsafe { &*owned };
+            owned
+                .as_ref()
+                .unwrap_or_else(|| panic!("a task's waker {what} after its drop"))
+                .0
+                .clone()
+        })
+    }
+
+    unsafe fn pc_clone(data: *const ()) -> std::task::RawWaker {
+        // SAFETY: a waker of this vtable.
+        new_clone(&unsafe { task_of(data, "cloned") })
+    }
+
+    unsafe fn pc_wake(data: *const ()) {
+        // SAFETY: a waker of this vtable, woken by value: by reference, then dropped.
+        unsafe {
+            pc_wake_by_ref(data);
+            pc_drop(data);
+        }
+    }
+
+    unsafe fn pc_wake_by_ref(data: *const ()) {
+        // SAFETY: a waker of this vtable.
+        let task = unsafe { task_of(data, "woken") };
+        for (started, covered) in task.started.iter().zip(&task.covered) {
+            if started.load(Ordering::Acquire) {
+                covered.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    unsafe fn pc_drop(data: *const ()) {
+        // SAFETY: a waker of this vtable.
+        let state = unsafe { &*data.cast::<CloneState>() };
+        // SAFETY: loom checks the access.
+        let owned = state.owned.with_mut(|owned| unsafe { (*owned).take() });
+        let (task, track) = owned.expect("a task's waker dropped twice");
+        task.alive.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        drop(track);
+        drop(task);
+    }
+
+    /// A model with `LOOM_MAX_PREEMPTIONS`, or `default` preemptions if it is not set.
+    fn bound(default: usize) -> loom::model::Builder {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = model.preemption_bound.or(Some(default));
+        model
+    }
+
+    /// Two wakes on two threads while the run's side registers a new waker per poll (each
+    /// poll then "drains": reads which wake calls started). Every wake call is seen by a wake
+    /// of a clone or by a drain after a registration; no clone is used after its drop; none
+    /// is left once the run ends.
+    #[test]
+    fn new_wakers_per_poll_racing_wakes() {
+        bound(2).check(|| {
+            let task = Arc::new(PerClone::default());
+            let slot = Arc::new(ParentWaker::default());
+            register(&slot, &per_clone_waker(&task));
+            let threads = spawn_wakes(&task, &slot);
+            for _ in 0..2 {
+                register(&slot, &per_clone_waker(&task));
+                drain(&task);
+            }
+            // The run waits: every wake call must have been seen, or wake the task.
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let state = slot.state.load(Ordering::Relaxed);
+            for which in 0..2 {
+                assert!(
+                    task.covered[which].load(Ordering::Relaxed),
+                    "wake call {which} lost (state {state:#b})"
+                );
+            }
+            drop(take(&slot));
+            assert_eq!(task.alive.load(std::sync::atomic::Ordering::SeqCst), 0);
+        });
+    }
+
+    /// As above, but the run ends (`take`) while the wakes may hold a cell: nothing is used
+    /// after its drop, and once the wakes are done no waker of the task is left in the slot.
+    #[test]
+    fn new_wakers_per_poll_racing_wakes_and_the_end() {
+        bound(2).check(|| {
+            let task = Arc::new(PerClone::default());
+            let slot = Arc::new(ParentWaker::default());
+            register(&slot, &per_clone_waker(&task));
+            let threads = spawn_wakes(&task, &slot);
+            register(&slot, &per_clone_waker(&task));
+            drop(take(&slot));
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let state = slot.state.load(Ordering::Relaxed);
+            assert_eq!(
+                task.alive.load(std::sync::atomic::Ordering::SeqCst),
+                0,
+                "a waker left in the slot after the run ended and its wakes were done \
+                 (state {state:#b})"
+            );
+        });
+    }
+
+    fn spawn_wakes(task: &Arc<PerClone>, slot: &Arc<ParentWaker>) -> Vec<thread::JoinHandle<()>> {
+        (0..2)
+            .map(|which| {
+                let (task, slot) = (task.clone(), slot.clone());
+                thread::spawn(move || {
+                    task.started[which].store(true, Ordering::Release);
+                    slot.wake();
+                })
+            })
+            .collect()
+    }
+
+    fn drain(task: &PerClone) {
+        for (started, covered) in task.started.iter().zip(&task.covered) {
+            if started.load(Ordering::Acquire) {
+                covered.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// `dag!`'s hand-over: run 1 registers, its node is woken on another thread, run 1 ends
+    /// (`take`), run 2 (another task) registers, is woken on a third thread, registers a new
+    /// waker and drains, and waits. Run 2's wake is seen; once all is done and run 2 ended,
+    /// nothing of either task is left in the slot, and nothing was used after its drop.
+    #[test]
+    fn a_claim_handed_over_while_a_wake_of_the_previous_run_holds_a_cell() {
+        bound(2).check(|| {
+            let first = Arc::new(PerClone::default());
+            let second = Arc::new(PerClone::default());
+            let slot = Arc::new(ParentWaker::default());
+            register(&slot, &per_clone_waker(&first));
+            let old = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.wake())
+            };
+            drop(take(&slot));
+            // Run 2, on this thread (the claim's hand-over is a happens-before edge).
+            register(&slot, &per_clone_waker(&second));
+            let new = {
+                let (slot, second) = (slot.clone(), second.clone());
+                thread::spawn(move || {
+                    second.started[0].store(true, Ordering::Release);
+                    slot.wake();
+                })
+            };
+            register(&slot, &per_clone_waker(&second));
+            drain(&second);
+            new.join().unwrap();
+            old.join().unwrap();
+            let state = slot.state.load(Ordering::Relaxed);
+            assert!(
+                second.covered[0].load(Ordering::Relaxed),
+                "run 2's wake lost (state {state:#b})"
+            );
+            assert_eq!(
+                first.alive.load(std::sync::atomic::Ordering::SeqCst),
+                0,
+                "run 1's waker left in the slot while run 2 runs (state {state:#b})"
+            );
+            drop(take(&slot));
+            assert_eq!(second.alive.load(std::sync::atomic::Ordering::SeqCst), 0);
+        });
     }
 }

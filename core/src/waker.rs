@@ -301,9 +301,9 @@ pub(crate) struct WakeQueue<'a> {
 }
 
 // SAFETY: every field of the block that several threads touch is atomic (or the parent's
-// slot, `ParentWaker`, whose waker its lock guards); the non-atomic fields (`len`, `ticket`,
-// slot indexes) are written before the block is published and never again. `registered` is
-// written through `&mut` only.
+// slot, `ParentWaker`, whose wakers its cells' held bits guard); the non-atomic fields
+// (`len`, `ticket`, slot indexes) are written before the block is published and never again.
+// `registered` is written through `&mut` only.
 unsafe impl Send for WakeQueue<'_> {}
 // SAFETY: as above; through `&WakeQueue` (a proto waker's) only the block is made and read.
 unsafe impl Sync for WakeQueue<'_> {}
@@ -704,9 +704,9 @@ impl WakeQueue<'_> {
         if alone || header.refs.load(Ordering::Acquire) == 1 {
             // No wake can reach the parent's slot any more. What is left there is taken with
             // plain accesses: the waker, if the run is alone with the block; else what a wake
-            // that held the slot as the run took the waker left behind, should its clone have
-            // panicked (one that let go normally moved the waker out: `ParentWaker::take`).
-            // (Never registered: nothing to take.)
+            // that held a cell as the run took the waker left behind, should its waker's wake
+            // have panicked (one that let go normally moved the waker out as it let go). (Never
+            // registered: nothing to take.)
             let late = if self.registered {
                 // SAFETY: no wake can reach the slot any more, and every one before happens
                 // before this (the `Acquire` loads of `refs` above); `&mut self` (`close`,
