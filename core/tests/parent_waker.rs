@@ -8,29 +8,17 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{Context, RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 
 use dagfut::DagBuilder;
 
-type Gate = Arc<Mutex<(bool, Option<Waker>)>>;
-
-/// A node that waits for `gate`'s flag, parking its waker there.
-async fn wait_for(gate: &Gate) -> u32 {
-    poll_fn(|cx| {
-        let mut gate = gate.lock().unwrap();
-        if gate.0 {
-            return Poll::Ready(1);
-        }
-        gate.1 = Some(cx.waker().clone());
-        Poll::Pending
-    })
-    .await
-}
+mod support;
+use support::{Gate, wait_for};
 
 /// Opens `gate` and wakes (by value) the node parked there.
 fn open(gate: &Gate) {

@@ -10,7 +10,7 @@ use std::task::{Poll, Waker};
 use std::thread;
 
 use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
-use support::{Poller, Trigger, YieldNow};
+use support::{Poller, Trigger, YieldNow, wait_for};
 
 async fn wait(trigger: &Trigger) -> u32 {
     trigger.wait().await;
@@ -703,19 +703,6 @@ impl std::task::Wake for WakeInline {
     fn wake(self: Arc<Self>) {
         self.0.poll_inline();
     }
-}
-
-/// A node that waits for `gate`'s flag, parking its waker there.
-async fn wait_for(gate: &Arc<Mutex<(bool, Option<Waker>)>>) -> u32 {
-    poll_fn(|cx| {
-        let mut gate = gate.lock().unwrap();
-        if gate.0 {
-            return Poll::Ready(1);
-        }
-        gate.1 = Some(cx.waker().clone());
-        Poll::Pending
-    })
-    .await
 }
 
 /// `wait_for(gate)`, once `input` is there.

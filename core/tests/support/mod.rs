@@ -281,3 +281,19 @@ impl Poller {
 pub const fn scaled(full: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { full }
 }
+
+/// A flag and the waker of the node waiting for it: what [`wait_for`] waits on.
+pub type Gate = Arc<Mutex<(bool, Option<Waker>)>>;
+
+/// A node that waits for `gate`'s flag, parking its waker there.
+pub async fn wait_for(gate: &Gate) -> u32 {
+    std::future::poll_fn(|cx| {
+        let mut gate = gate.lock().unwrap();
+        if gate.0 {
+            return Poll::Ready(1);
+        }
+        gate.1 = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}
