@@ -144,13 +144,22 @@ impl<T, P, K: Flavor> Index<Node<T>> for Outputs<'_, P, K> {
 
     /// # Panics
     /// If [`get`](Outputs::get) returns an error; the message says which.
+    #[inline]
     #[track_caller]
     fn index(&self, node: Node<T>) -> &T {
         match self.get(node) {
             Ok(value) => value,
-            Err(error) => panic!("dagfut: {error}"),
+            Err(error) => index_failed(error),
         }
     }
+}
+
+/// The panic of an `outputs[node]` that found no value. Out of line: indexing is inlined.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn index_failed(error: OutputError) -> ! {
+    panic!("dagfut: {error}")
 }
 
 impl<P, K: Flavor> fmt::Debug for Outputs<'_, P, K> {

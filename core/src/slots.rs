@@ -545,6 +545,12 @@ impl Drop for Slots<'_> {
                 }
             }
         }
+        // A completed run whose outputs need no drop has nothing to drop (the common end of
+        // a run, checked inline: the passes are out of line).
+        if self.future_cursor as usize >= self.len && !self.core.get().outputs_need_drop {
+            self.leave_block();
+            return;
+        }
         let mut finish = Finish(Some(self));
         if let Some(slots) = finish.0.as_deref_mut() {
             slots.drop_values();
