@@ -532,7 +532,22 @@ fn broken_state(dependent: u32, state: u32, task: u32) -> ! {
 }
 
 impl Drop for Slots<'_> {
+    #[inline]
     fn drop(&mut self) {
+        // A completed run whose outputs need no drop has nothing to drop (the common end of
+        // a run, checked inline): the block only goes back.
+        if self.future_cursor as usize >= self.len && !self.core.get().outputs_need_drop {
+            self.leave_block();
+        } else {
+            self.drop_all();
+        }
+    }
+}
+
+impl Slots<'_> {
+    /// `Drop`'s work when a value may be left: drops every value, then leaves the block.
+    #[inline(never)]
+    fn drop_all(&mut self) {
         /// Finishes the job if a value's `Drop` panics: the remaining values are dropped and
         /// the block freed or kept while unwinding (a second panic aborts, as for `Vec`).
         /// Disarmed (`None`) once every value is dropped.
@@ -544,12 +559,6 @@ impl Drop for Slots<'_> {
                     slots.leave_block();
                 }
             }
-        }
-        // A completed run whose outputs need no drop has nothing to drop (the common end of
-        // a run, checked inline: the passes are out of line).
-        if self.future_cursor as usize >= self.len && !self.core.get().outputs_need_drop {
-            self.leave_block();
-            return;
         }
         let mut finish = Finish(Some(self));
         if let Some(slots) = finish.0.as_deref_mut() {
