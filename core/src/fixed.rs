@@ -6,8 +6,10 @@
 //! polled again when its own waker is woken (or, while another run of the same `dag!` holds
 //! the wakers, on every wake of its run's task). The wakers live in a `static` block per `dag!`
 //! site ([`Wakers`]): a waker is a pointer to it, never to the run, so one woken after its run
-//! ended (legal for any future) only sets a bit in the block, which costs a later run of the
-//! site a poll of that node at most. Nothing here allocates.
+//! ended (legal for any future) only sets a bit in the block: if a later run of the site has
+//! claimed the block by then, that run's task is woken and its node of the same position
+//! polled once more (a spurious poll, which any future must tolerate), at most. Nothing here
+//! allocates.
 //!
 //! The pieces are public for the macro's sake; the macro is the interface.
 
@@ -209,8 +211,9 @@ impl<const N: usize> VTable<N> {
         // SAFETY: every waker of this vtable was made by `Wakers::waker`.
         let (block, index) = unsafe { Self::block(tag) };
         // Only the first wake since the run last looked wakes the run: the later ones find
-        // their bits set before it looks (a poll is due after the first one's wake).
-        if block.woken.fetch_or(1 << index, Ordering::AcqRel) == 0 {
+        // their bits set before it looks (a poll is due after the first one's wake). Unless
+        // that wake's task waker panicked: then the wake is owed, and this one makes it.
+        if block.woken.fetch_or(1 << index, Ordering::AcqRel) == 0 || block.parent.owed() {
             block.parent.wake();
         }
     }
@@ -901,7 +904,10 @@ impl<const N: usize> Graph<N> {
 pub trait Edges<const N: usize> {
     /// The graph.
     const GRAPH: &'static Graph<N>;
-    /// The wakers' block.
+    /// The wakers' block: the same one on every call (the macro's `static`). One that changes
+    /// its answer is a logic error, like a `Hash` that disagrees with `Eq`: its runs' nodes
+    /// may get wakers of a block the run did not claim, whose wakes it then misses, but the
+    /// run only ever registers and reads in the block it claimed.
     fn wakers() -> &'static Wakers<N>;
 }
 
@@ -1110,7 +1116,9 @@ impl<S: Steps<E, N>, G, E, const N: usize> Drop for Schedule<'_, S, G, E, N> {
         let nodes =
             unsafe { DropHeld::<S, E, N>::new(Pin::new_unchecked(&mut self.nodes), 0, &self.bits) };
         // The wakers are released first, as when the run ends: a wake from a node's drop
-        // then sets its bit and wakes nobody (not the task dropping the run).
+        // then sets its bit and wakes nobody (not the task dropping the run; a run of the
+        // same site that claims the block later finds the bit: one spurious poll of its node
+        // of that position).
         self.claim = None;
         drop(nodes);
     }

@@ -19,6 +19,12 @@ const NOTIFY: usize = 8;
 /// cell; the wake moves the cell's waker out as it lets go (and drops it), so that the slot
 /// keeps no task alive.
 const TAKE: usize = 16;
+/// `ParentWaker::state`: a wake of the task's waker panicked, so the wake it was for is owed.
+/// The wake stacks in front of the slot let only the first node wake since the run's last
+/// drain through (`owed` lets the next one through too), and the next wake that holds a cell
+/// clears it as it wakes: without it, a run whose task waker panicked once would sleep for
+/// good, every later node wake finding the stack not empty.
+const OWED: usize = 64;
 
 /// The `HELD` bit of cell `cell`.
 #[inline(always)]
@@ -102,12 +108,29 @@ impl core::fmt::Debug for ParentWaker {
 /// Lets go of a cell if a waker's clone or wake panics, keeping the requests made meanwhile
 /// for the next side that lets go of a cell (the normal paths let go with a read-modify-write
 /// that answers them; a wake's fast path is taken only when none is pending, so a request left
-/// here sends the next wake through the general path, which answers it).
+/// here sends the next wake through the general path, which answers it), and marks the wake
+/// `OWED`.
 struct Unlock<'a>(&'a AtomicUsize, usize);
 
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
-        self.0.fetch_and(!held(self.1), Ordering::Release);
+        let cell = self.1;
+        // One read-modify-write: a side that holds the cell next sees the debt.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
+                Some((state & !held(cell)) | OWED)
+            });
+    }
+}
+
+/// Marks the wake `OWED` if the wake of a clone of the task's waker panics (a cell is no longer
+/// held then).
+struct Owe<'a>(&'a AtomicUsize);
+
+impl Drop for Owe<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_or(OWED, Ordering::Release);
     }
 }
 
@@ -266,13 +289,21 @@ impl ParentWaker {
         stale
     }
 
+    /// Whether a wake of the task's waker panicked since a wake last held a cell: the caller
+    /// (a wake stack's push that was not the first since the run's last drain) wakes the slot
+    /// all the same.
+    #[inline(always)]
+    pub(crate) fn owed(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & OWED != 0
+    }
+
     /// Wakes the current waker, if any, by reference; never waits.
     ///
-    /// A panic in the waker's `wake_by_ref` (or `clone`) goes on to this wake's caller, and the
-    /// run may then sleep until something else polls it (its wake is lost; the slot stays
-    /// usable: a request the panic left pending is answered by the next wake, at the cost of
-    /// one extra wake). After a `take`, such a panic leaves the ended run's waker in the cell
-    /// until the cell is written again or the block is freed.
+    /// A panic in the waker's `wake_by_ref` (or `clone`) goes on to this wake's caller, and
+    /// the wake is owed (`OWED`): the next node wake, first since the run's last drain or not,
+    /// wakes the task. A request the panic left pending is answered by the next wake too, at
+    /// the cost of one extra wake. After a `take`, such a panic leaves the ended run's waker in
+    /// the cell until the cell is written again or the block is freed.
     ///
     /// Out of line: a node's wake reaches it only when the wake stack was empty, and inlined
     /// it makes every node wake save more registers.
@@ -284,7 +315,7 @@ impl ParentWaker {
         // state would be put back by that letting go, not answered.
         let state = self.state.load(Ordering::Relaxed);
         let cell = current(state);
-        if state & (held(0) | held(1) | NOTIFY | take_bit(cell)) == 0
+        if state & (held(0) | held(1) | NOTIFY | OWED | take_bit(cell)) == 0
             // `Release`: the push on the wake stack before this is seen by a registration
             // that reads the cell held (see the type's protocol).
             && self
@@ -349,10 +380,12 @@ impl ParentWaker {
                 state = before | NOTIFY;
                 continue;
             }
-            // `Release`: as in `wake`.
+            // `Release`: as in `wake`. A wake owed is this one's to make (cleared as the cell is
+            // held: if this one's wake panics too, it is owed again).
+            let holding = (state | held(cell)) & !OWED;
             if let Err(now) = self.state.compare_exchange_weak(
                 state,
-                state | held(cell),
+                holding,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
@@ -362,7 +395,7 @@ impl ParentWaker {
             let again = if state & held(cell ^ 1) == 0 {
                 // SAFETY: the cell is held by us (just above).
                 unsafe { self.wake_held(cell) };
-                self.let_go(cell, state | held(cell))
+                self.let_go(cell, holding)
             } else {
                 // The other cell is held too, perhaps by a wake further up this thread's stack,
                 // inside its waker's wake (an executor that polls inline as it wakes): holding
@@ -373,9 +406,11 @@ impl ParentWaker {
                 // SAFETY: the cell is held by us (just above): nobody writes it meanwhile.
                 let clone = unsafe { self.cells[cell].read(|stored| stored.cloned()) };
                 core::mem::forget(unlock);
-                let again = self.let_go(cell, state | held(cell));
+                let again = self.let_go(cell, holding);
                 if let Some(clone) = clone {
+                    let owe = Owe(&self.state);
                     clone.wake();
+                    core::mem::forget(owe);
                 }
                 again
             };

@@ -176,8 +176,9 @@ impl Block {
             }
         }
         // Only the wake that found the stack empty wakes the parent: every later push is
-        // drained by the poll that this wake causes.
-        if head == END {
+        // drained by the poll that this wake causes. Unless that wake's task waker panicked:
+        // then the wake is owed, and this one makes it.
+        if head == END || header.parent.owed() {
             header.parent.wake();
         }
     }

@@ -34,6 +34,8 @@ fn open(gate: &Gate) {
 enum Next {
     /// Says so on the first channel, waits on the second, then counts (and maybe panics).
     Pause(mpsc::Sender<()>, mpsc::Receiver<()>, bool),
+    /// Panics, without counting.
+    Panic,
 }
 
 /// A task whose waker is one `Arc` for all its clones (so every poll's registration is the
@@ -80,6 +82,7 @@ unsafe fn hooked_wake_by_ref(data: *const ()) {
             go.recv().unwrap();
             panic
         }
+        Some(Next::Panic) => std::panic::resume_unwind(Box::new("the task's waker panics")),
         None => false,
     };
     task.wakes.fetch_add(1, Ordering::SeqCst);
@@ -187,6 +190,38 @@ fn a_wake_during_a_wake_after_a_stale_notify_wakes_the_task_again() {
         2,
         "node 3's wake was lost: the holder restored the stale NOTIFY and did not wake again"
     );
+}
+
+/// A wake of the task's waker that panics is owed: the next node wake, though it is not the
+/// first since the run's last drain (the panicking wake's push is still on the wake stack),
+/// wakes the task. Only the first push onto an empty stack used to wake it, so a task waker
+/// that panicked once left the run asleep for good.
+#[test]
+fn after_a_panicking_wake_of_the_task_a_later_node_wake_still_wakes_it() {
+    let gates: [Gate; 2] = Default::default();
+    let b = DagBuilder::<()>::new();
+    for gate in &gates {
+        b.add_node(wait_for, b.add_constant(gate.clone()));
+    }
+    let dag = b.build();
+    let mut run = Box::pin(dag.run(&()));
+    let task = Arc::new(Hooked::default());
+    let waker = task.waker();
+    let mut cx = Context::from_waker(&waker);
+    // Both nodes park; the run registers the task's waker.
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    *task.next.lock().unwrap() = Some(Next::Panic);
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| open(&gates[0])));
+    assert!(first.is_err(), "the task's waker panicked in node 0's wake");
+    assert_eq!(task.wakes.load(Ordering::SeqCst), 0);
+    open(&gates[1]);
+    assert_eq!(
+        task.wakes.load(Ordering::SeqCst),
+        1,
+        "node 1's wake did not reach the task: the run sleeps for good"
+    );
+    // Both wakes are drained by the poll this one asked for.
+    assert!(run.as_mut().poll(&mut cx).is_ready());
 }
 
 /// An executor of one task that polls it inline, inside the wake of its waker (unless a poll
