@@ -1189,10 +1189,13 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     // The run has not waited yet (its nodes hold the block's wakers, unclaimed) while it
     // neither holds the claim nor shares the wakers.
     let first = |held: &Option<Claim<N>>, run: &Sweep<E, N>| held.is_none() && !run.shared;
-    if held.is_some() {
-        // SAFETY: `held` is the block's claim.
-        unsafe { wakers.register(cx.waker()) };
-        bits.due |= wakers.woken.swap(0, Ordering::AcqRel);
+    if let Some(Claim(claimed)) = held {
+        // The claimed block itself, not `G::wakers()` read again: an `Edges` (a safe trait)
+        // whose `wakers` changes its answer would otherwise have this run register in a block
+        // another run has claimed, racing that run's side of the slot.
+        // SAFETY: `held` is this block's claim.
+        unsafe { claimed.register(cx.waker()) };
+        bits.due |= claimed.woken.swap(0, Ordering::AcqRel);
     } else if run.shared {
         // Another run owns the wakers: poll every running node.
         bits.due = !0;
