@@ -160,6 +160,11 @@ impl Block {
             .compare_exchange(IDLE, END, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
+            // Queued already: the wake that queued it woke the parent, unless that wake's task
+            // waker panicked (then this one makes the wake it owes).
+            if header.parent.owed() {
+                header.parent.wake();
+            }
             return;
         }
         let mut head = header.head.load(Ordering::Relaxed);
