@@ -1,7 +1,8 @@
 //! Bytes → a DAG of up to 64 nodes (inputs, parks, failures, panics, wakes of themselves and
 //! of finished nodes, one value whose `Drop` panics), a policy (`run_settled` or `try_run`,
 //! with or without `catch_panics`) and a schedule (wakes, stale wakes, from threads, a drop
-//! point), run by dagfut and checked against the sequential reference model.
+//! point, a task waker call that panics), run by dagfut and checked against the sequential
+//! reference model.
 
 #![no_main]
 

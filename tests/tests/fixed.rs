@@ -4,10 +4,11 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
 use dagfut::{Clock, NodeEvent, Observer, Timer};
@@ -800,4 +801,84 @@ fn a_wake_of_a_failed_node_in_a_settling_run_is_ignored() {
         "polled again after it failed"
     );
     assert_eq!(timer.now(), ms(100));
+}
+
+/// Counts the polls of the future it wraps.
+struct CountPolls<'c, F>(&'c AtomicU32, F);
+
+impl<F: Future + Unpin> Future for CountPolls<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Pin::new(&mut self.1).poll(cx)
+    }
+}
+
+fn counted_sleep<'c>(
+    timer: &VirtualTimer,
+    delay: Duration,
+    polls: &'c AtomicU32,
+) -> CountPolls<'c, <VirtualTimer as Timer>::Sleep> {
+    CountPolls(polls, timer.sleep(delay))
+}
+
+/// Whether the next drop of a [`PANICKY`] waker panics (once).
+static DROP_PANICS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A task's waker that owns nothing and wakes nobody, whose drop panics when
+/// [`DROP_PANICS`] says so.
+static PANICKY: RawWakerVTable =
+    RawWakerVTable::new(panicky_clone, panicky_wake, panicky_wake, panicky_drop);
+
+unsafe fn panicky_clone(_: *const ()) -> RawWaker {
+    RawWaker::new(std::ptr::null(), &PANICKY)
+}
+
+unsafe fn panicky_wake(_: *const ()) {}
+
+unsafe fn panicky_drop(_: *const ()) {
+    assert!(
+        !DROP_PANICS.swap(false, Ordering::SeqCst),
+        "the task waker's drop panics"
+    );
+}
+
+/// A run whose task's waker panics when the run lets go of it (as it is dropped) still
+/// releases the `dag!`'s waker block: the next run claims it, and polls each node only when
+/// it is woken (a run that found the block claimed would poll every running node at each of
+/// its polls).
+#[test]
+fn a_task_waker_whose_drop_panics_leaves_the_dags_wakers_free() {
+    let timer = VirtualTimer::new();
+    let t = &timer;
+    let (quick_polls, late_polls) = (AtomicU32::new(0), AtomicU32::new(0));
+    let (q, l) = (&quick_polls, &late_polls);
+    let dag = dagfut::dag! {
+        async |_p: &()| -> (quick, late) {
+            quick(_p) = counted_sleep(t, ms(10), q);
+            late(_p) = counted_sleep(t, ms(100), l);
+        }
+    };
+    // SAFETY: the vtable's functions touch no data: any pointer does.
+    let waker =
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &PANICKY)) });
+    let mut cx = Context::from_waker(&waker);
+    let mut run = Box::pin(dag.run(&()));
+    // The first wait claims the block and registers a clone of the waker.
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    DROP_PANICS.store(true, Ordering::SeqCst);
+    assert!(panics(move || drop(run)), "the clone's drop panics");
+    assert!(!DROP_PANICS.load(Ordering::SeqCst));
+    quick_polls.store(0, Ordering::SeqCst);
+    late_polls.store(0, Ordering::SeqCst);
+    block_on(&timer, dag.run(&()));
+    // Each: its first poll, and the one after its sleep woke it.
+    assert_eq!(
+        (
+            quick_polls.load(Ordering::SeqCst),
+            late_polls.load(Ordering::SeqCst)
+        ),
+        (2, 2)
+    );
 }

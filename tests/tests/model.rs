@@ -1,9 +1,12 @@
 //! Property tests: random DAGs whose nodes park, fail, panic, wake themselves and finished
 //! nodes, take some inputs as optional, retry and fall back, with random wake schedules,
-//! stale wakes and drop points, under every policy, agree with the sequential reference
-//! model (`dagfut_tests::model`). `PROPTEST_CASES` sets the number of cases.
+//! stale wakes, drop points and task wakers that panic in a clone, a wake or a drop, under
+//! every policy, agree with the sequential reference model (`dagfut_tests::model`).
+//! `PROPTEST_CASES` sets the number of cases.
 
-use dagfut_tests::model::{self, DropPanic, Expected, Guard, NodeSpec, Policy, Seeded, Spec};
+use dagfut_tests::model::{
+    self, DropPanic, Expected, Guard, NodeSpec, Policy, Seeded, Spec, WakerOp, WakerPanic,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -122,14 +125,38 @@ fn spec_sized(nodes: core::ops::RangeInclusive<usize>) -> impl Strategy<Value = 
     )
 }
 
-/// A seeded schedule that drops the run early in a quarter of the cases, and wakes 1 in 8
-/// nodes from another thread if `threads`.
+/// A seeded schedule that drops the run early in a quarter of the cases, wakes 1 in 8
+/// nodes from another thread if `threads`, and in an eighth of the cases has a task waker
+/// panic in one of its calls (a clone or a drop among the first 3 the run makes, a wake
+/// among the first 8).
 fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
-    (any::<u64>(), prop::option::weighted(0.25, 0u32..12)).prop_map(move |(seed, drop_after)| {
-        Seeded::new(seed)
-            .with_threads(threads)
-            .with_drop_after(drop_after)
-    })
+    let waker_panic = prop::option::weighted(0.125, (0u8..3, 1u32..=8)).prop_map(|armed| {
+        armed.map(|(op, nth)| match op {
+            0 => WakerPanic {
+                op: WakerOp::Clone,
+                nth: 1 + (nth - 1) % 3,
+            },
+            1 => WakerPanic {
+                op: WakerOp::Drop,
+                nth: 1 + (nth - 1) % 3,
+            },
+            _ => WakerPanic {
+                op: WakerOp::Wake,
+                nth,
+            },
+        })
+    });
+    (
+        any::<u64>(),
+        prop::option::weighted(0.25, 0u32..12),
+        waker_panic,
+    )
+        .prop_map(move |(seed, drop_after, waker_panic)| {
+            Seeded::new(seed)
+                .with_threads(threads)
+                .with_drop_after(drop_after)
+                .with_waker_panic(waker_panic)
+        })
 }
 
 /// `cases` cases (4 under Miri), or `PROPTEST_CASES` if it is set.
@@ -558,5 +585,282 @@ fn decoded_optional_inputs_and_policies() {
         );
         assert!(!eval.try_run_stops());
         check(&spec, schedule);
+    }
+}
+
+/// Checks `spec` under `schedule` as [`check`] does, saying whether the task waker's armed
+/// panic came.
+fn check_armed(spec: &Spec, mut schedule: Seeded) -> bool {
+    model::quiet_intended_panics();
+    let start = schedule.clone();
+    match model::check_run(spec, &mut schedule) {
+        Ok(fired) => fired,
+        Err(problem) => panic!("{problem}\n{spec:?}\n{start:?}"),
+    }
+}
+
+/// A small DAG whose nodes park, wake themselves and a finished node, and retry (node 3's
+/// second failure in a row yields: its policy wakes its own waker, in the core's code; node
+/// 6 wakes itself in the first poll, before the task's waker is registered: the run wakes
+/// it itself then).
+fn waking_nodes() -> Vec<NodeSpec> {
+    vec![
+        node(&[], 2),
+        NodeSpec {
+            wakes_itself: true,
+            ..node(&[], 1)
+        },
+        NodeSpec {
+            wakes_finished: Some(0),
+            ..node(&[0, 1], 2)
+        },
+        guarded(node(&[2], 0), 2, 2, false, false),
+        NodeSpec {
+            wakes_itself: true,
+            ..node(&[0, 3], 2)
+        },
+        node(&[1], 3),
+        NodeSpec {
+            wakes_itself: true,
+            ..node(&[], 0)
+        },
+    ]
+}
+
+/// Runs the DAG of [`waking_nodes`] under every policy (`run` too), with a task waker that
+/// panics at the `nth` call of `op` for each `nth` of `nths`, over a few seeds, with and
+/// without wakes from other threads, run to its end or dropped after each of `drop_points`;
+/// returns how many runs the panic came in, by `nth`. Under Miri, one seed, with wakes from
+/// other threads only, the first 2 `nth`s and the first drop point.
+fn with_a_panicking_task_waker(
+    op: WakerOp,
+    nths: core::ops::RangeInclusive<u32>,
+    drop_points: &[u32],
+) -> Vec<u32> {
+    let seeds = if cfg!(miri) { 1 } else { 6 };
+    let (nths, drop_points, threads) = if cfg!(miri) {
+        let first = *nths.start();
+        (
+            first..=first + 1,
+            &drop_points[..drop_points.len().min(1)],
+            &[true][..],
+        )
+    } else {
+        (nths, drop_points, &[false, true][..])
+    };
+    let mut fired = vec![0; *nths.end() as usize + 1];
+    for (policy, catch_panics) in policies().chain([(Policy::Run, false)]) {
+        let spec = Spec {
+            nodes: for_policy(&waking_nodes(), policy),
+            policy,
+            catch_panics,
+            drop_panic: None,
+        };
+        for nth in nths.clone() {
+            let drop_points = drop_points.iter().copied().map(Some).chain([None]);
+            for (seed, drop_after) in (0..seeds).flat_map(|seed| {
+                drop_points
+                    .clone()
+                    .map(move |drop_after| (seed, drop_after))
+            }) {
+                for &threads in threads {
+                    let schedule = Seeded::new(seed)
+                        .with_threads(threads)
+                        .with_drop_after(drop_after)
+                        .with_waker_panic(Some(WakerPanic { op, nth }));
+                    fired[nth as usize] += u32::from(check_armed(&spec, schedule));
+                }
+            }
+        }
+    }
+    fired
+}
+
+/// A task waker whose clone panics: a registration's (the first poll that waits, or a poll
+/// from the other task) panics out of the run's poll, which is then poisoned.
+#[test]
+fn a_task_waker_that_panics_in_clone() {
+    let fired = with_a_panicking_task_waker(WakerOp::Clone, 1..=3, &[]);
+    // The first clone is the first registration: every run makes it (5 policies, 6 seeds,
+    // with and without threads; under Miri 1 seed, with threads).
+    assert_eq!(fired[1], if cfg!(miri) { 5 } else { 60 }, "{fired:?}");
+    assert!(fired[2] > 0, "{fired:?}");
+}
+
+/// A task waker whose wake panics: out of a node's poll (the node panics), out of a wake
+/// between polls (that wake is lost, and the next wakes reach the task again once the run
+/// was polled), or out of the run's own wake.
+#[test]
+fn a_task_waker_that_panics_in_wake() {
+    let fired = with_a_panicking_task_waker(WakerOp::Wake, 1..=6, &[]);
+    assert!(fired[1..].iter().all(|&count| count > 0), "{fired:?}");
+}
+
+/// A task waker whose drop panics: out of a registration that replaces it (the run's poll
+/// panics), or out of the end of the run, in its last poll or its drop.
+#[test]
+fn a_task_waker_that_panics_in_drop() {
+    let fired = with_a_panicking_task_waker(WakerOp::Drop, 1..=3, &[2, 1, 4]);
+    assert!(fired[1] > 0 && fired[2] > 0, "{fired:?}");
+}
+
+/// A task waker whose wake panics in a policy's yield (the core's code, in the node's poll):
+/// with `catch_panics` that node panicked, in the attempt that failed.
+#[test]
+fn a_task_waker_that_panics_in_a_policys_yield() {
+    // 0 parks once; 1 takes it, fails two attempts in a row and yields, in the second poll.
+    // The first wake of the task is the driver's of node 0, the second that yield's.
+    let nodes = vec![node(&[], 1), guarded(node(&[0], 0), 2, 2, false, false)];
+    for (policy, catch_panics) in policies() {
+        let spec = Spec {
+            nodes: nodes.clone(),
+            policy,
+            catch_panics,
+            drop_panic: None,
+        };
+        let armed = Some(WakerPanic {
+            op: WakerOp::Wake,
+            nth: 2,
+        });
+        for seed in 0..if cfg!(miri) { 1 } else { 4 } {
+            let schedule = Seeded::new(seed).with_waker_panic(armed);
+            assert!(check_armed(&spec, schedule), "{spec:?}, seed {seed}");
+        }
+    }
+}
+
+/// The corpus's seeds decode with no task waker panic (bit 7 of byte 8 is clear in each),
+/// and bytes that set it decode the call that panics from byte 10.
+#[test]
+fn decoded_task_waker_panics() {
+    for bytes in [
+        &include_bytes!("../../fuzz/corpus/scheduler/chain")[..],
+        include_bytes!("../../fuzz/corpus/scheduler/failing"),
+        include_bytes!("../../fuzz/corpus/scheduler/optional"),
+        include_bytes!("../../fuzz/corpus/scheduler/wide"),
+        b"",
+    ] {
+        assert_eq!(model::decode(bytes, 64).1.waker_panic, None);
+    }
+    let nodes = b"\x00\x00\x01\x00\x00\x00\x01\x00\x02\x00\x00\x00";
+    for (byte, op, nth) in [
+        (0x00, WakerOp::Clone, 1),
+        (0x50, WakerOp::Wake, 2),
+        (0xe0, WakerOp::Drop, 4),
+        (0xb3, WakerOp::Wake, 3),
+    ] {
+        let mut bytes = b"\x01\x02\x03\x04\x05\x06\x07\x08".to_vec();
+        bytes.extend([0x82, 0, byte]);
+        bytes.extend(nodes);
+        let (spec, schedule) = model::decode(&bytes, 64);
+        assert_eq!(schedule.waker_panic, Some(WakerPanic { op, nth }));
+        assert!(spec.catch_panics && spec.drop_panic.is_none());
+        check(&spec, schedule);
+    }
+}
+
+/// A schedule that delivers every wake the same way, wakes each parked node once, sends no
+/// stale wakes, polls from one task, maybe drops the run after a given poll, and has a task
+/// waker call panic.
+struct Scripted {
+    delivery: model::Delivery,
+    waker_panic: WakerPanic,
+    drop_after: Option<u32>,
+}
+
+impl model::Schedule for Scripted {
+    fn pick(&mut self, _count: usize) -> usize {
+        0
+    }
+    fn twice(&mut self) -> bool {
+        false
+    }
+    fn delivery(&mut self) -> model::Delivery {
+        self.delivery
+    }
+    fn stale_wakes(&mut self) -> usize {
+        0
+    }
+    fn drop_run(&mut self, polls: u32) -> bool {
+        self.drop_after == Some(polls)
+    }
+    fn switch_parent(&mut self) -> bool {
+        false
+    }
+    fn waker_panic(&mut self) -> Option<WakerPanic> {
+        Some(self.waker_panic)
+    }
+}
+
+/// Checks `spec` under `schedule`, which must make the task waker's armed panic come.
+fn check_scripted(spec: &Spec, mut schedule: Scripted) {
+    model::quiet_intended_panics();
+    let (delivery, waker_panic, drop_after) =
+        (schedule.delivery, schedule.waker_panic, schedule.drop_after);
+    let context = format!("{delivery:?}, {waker_panic:?}, dropped after {drop_after:?}");
+    match model::check_run(spec, &mut schedule) {
+        Ok(fired) => assert!(fired, "the armed panic did not come: {context}"),
+        Err(problem) => panic!("{problem}\n{context}"),
+    }
+}
+
+/// Three nodes that park twice each, and one that takes them.
+fn three_parking_nodes() -> Spec {
+    Spec {
+        nodes: vec![
+            node(&[], 2),
+            node(&[], 2),
+            node(&[], 2),
+            node(&[0, 1, 2], 1),
+        ],
+        ..Spec::default()
+    }
+}
+
+/// The driver's wake of a parked node, by reference, by value or from another thread, whose
+/// task waker panics: the wake is lost, the node waker consumed by value is let go all the
+/// same (else its waker block leaks: Miri reports it), and the next wakes reach the task.
+#[test]
+fn a_wake_between_polls_whose_task_waker_panics() {
+    let spec = three_parking_nodes();
+    let deliveries = [
+        model::Delivery::ByRef,
+        model::Delivery::ByValue,
+        model::Delivery::FromThread,
+    ];
+    for delivery in deliveries {
+        for nth in [1, 3] {
+            let waker_panic = WakerPanic {
+                op: WakerOp::Wake,
+                nth,
+            };
+            let schedule = Scripted {
+                delivery,
+                waker_panic,
+                drop_after: None,
+            };
+            check_scripted(&spec, schedule);
+        }
+    }
+}
+
+/// The task waker's drop panics as the run lets go of it: in the poll that completes the
+/// run (the driver still keeps the nodes' wakers, so the waker block outlives the run), or
+/// as the dropped run lets go of it (alone with its block then). Either way the run gives up
+/// its block all the same (else the block leaks: Miri reports it).
+#[test]
+fn a_task_waker_that_panics_in_drop_as_the_run_ends() {
+    let spec = three_parking_nodes();
+    let waker_panic = WakerPanic {
+        op: WakerOp::Drop,
+        nth: 1,
+    };
+    for drop_after in [None, Some(2)] {
+        let schedule = Scripted {
+            delivery: model::Delivery::ByRef,
+            waker_panic,
+            drop_after,
+        };
+        check_scripted(&spec, schedule);
     }
 }

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::drive::Seeded;
+use super::drive::{Seeded, WakerOp, WakerPanic};
 use super::{DropPanic, Guard, NodeSpec, Policy, Spec};
 
 /// Decodes bytes into a spec of at most `max_nodes` nodes and a schedule (for the fuzzer).
@@ -11,9 +11,9 @@ use super::{DropPanic, Guard, NodeSpec, Policy, Spec};
 /// | bytes    | meaning |
 /// |----------|---------|
 /// | `0..8`   | the schedule's seed |
-/// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early; bit 6: `run` instead (no node then fails, has a policy or has its panics caught) |
+/// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early; bit 6: `run` instead (no node then fails, has a policy or has its panics caught); bit 7: a task waker call panics (see byte 10) |
 /// | `9`      | the node whose `Drop` panics (modulo the node count) |
-/// | `10`     | after how many polls the run is dropped (modulo 16), if bit 5 says so |
+/// | `10`     | bits 0–3: after how many polls the run is dropped, if bit 5 of byte 8 says so; if bit 7 of byte 8 says so, bits 4–5: which task waker call panics (0: a clone, 1 or 3: a wake, 2: a drop), bits 6–7: the how manieth (1 to 4, over the run) |
 /// | 6 a node | `a`: fan-in `a % 5`, wakes itself in its last poll if `a >= 0xe0`; `b`, `c`: which earlier nodes are inputs; `b % 11 == 0`: fails; `c % 4`: parks; `d % 32 == 1`: panics in its last poll; `d >= 0xc0`: wakes the finished node `d` picks in its last poll; `e`: bit `k` makes input `k` optional; `f`: bit 0: a policy, with `(f >> 1) % 4` retries, `(f >> 3) % 4` attempts that fail first, a fallback value if bit 5, a backoff on the timer if bit 6; bit 7: touches its waker only to park or wake itself |
 pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
@@ -25,6 +25,14 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     let mut schedule = Seeded::new(seed);
     schedule.threads = flags & 0b100 != 0;
     schedule.drop_after = (flags & 0b10_0000 != 0).then_some(u32::from(byte(10) % 16));
+    schedule.waker_panic = (flags & 0x80 != 0).then(|| WakerPanic {
+        op: match (byte(10) >> 4) & 0b11 {
+            0 => WakerOp::Clone,
+            2 => WakerOp::Drop,
+            _ => WakerOp::Wake,
+        },
+        nth: u32::from(byte(10) >> 6) + 1,
+    });
     let mut nodes: Vec<NodeSpec> = Vec::new();
     let run = flags & 0b100_0000 != 0;
     for chunk in bytes.get(11..).unwrap_or_default().chunks(6) {

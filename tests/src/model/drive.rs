@@ -5,18 +5,20 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::task::Wake;
 use alloc::vec::Vec;
 use core::future::Future;
+use core::mem::ManuallyDrop;
 use core::panic::AssertUnwindSafe;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicUsize, Ordering};
-use core::task::{Context, Poll, Waker};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::DropPanic;
-use super::node::{Control, Raised, expecting_core_panic, panic_message};
+use super::node::{
+    Control, Raised, expecting_core_panic, panic_message, polling_node, set_polling_node,
+};
 use super::std;
-use std::panic::catch_unwind;
+use std::panic::{catch_unwind, resume_unwind};
 
 /// How the driver delivers a wake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,48 @@ pub trait Schedule {
     /// Whether the next poll comes from another task's waker than the last one (as when a
     /// run moves between tasks, or a combinator polls it with a waker of its own).
     fn switch_parent(&mut self) -> bool;
+    /// Which call of the task wakers panics in this run, if one does (asked once, before the
+    /// first poll; ignored for a spec with a value whose `Drop` panics: two panics at once
+    /// abort).
+    fn waker_panic(&mut self) -> Option<WakerPanic> {
+        None
+    }
+}
+
+/// An operation on a task waker (the waker of a task that polls the run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakerOp {
+    /// `clone`.
+    Clone,
+    /// `wake` or `wake_by_ref`.
+    Wake,
+    /// `drop`.
+    Drop,
+}
+
+/// The task wakers of a run panic at the `nth` (from 1) call of `op` that the run (the core,
+/// or a node's code) makes on them, counted over both tasks' wakers from the run's start,
+/// whatever makes it: a registration's clone or drop, a wake of the slot after a node's wake
+/// (in a node's poll, in the driver's wake between polls, on another thread), the run's own
+/// `wake_by_ref`, the drop of the wakers the run took at its end. The driver's own wakers
+/// (lent to each poll) are made and let go without the vtable: they are not counted. A waker
+/// whose `wake` or `drop` panics gives up its reference as the panic unwinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WakerPanic {
+    /// Which operation panics.
+    pub op: WakerOp,
+    /// Its call that panics, from 1.
+    pub nth: u32,
+}
+
+impl WakerPanic {
+    /// The message the task waker panics with.
+    pub fn message(&self) -> String {
+        format!(
+            "model: the task waker panicked in its {:?} #{}",
+            self.op, self.nth
+        )
+    }
 }
 
 /// A small deterministic schedule from a seed (xorshift).
@@ -55,6 +99,8 @@ pub struct Seeded {
     pub threads: bool,
     /// Drop the run after this many polls (0: before the first), if it has not ended.
     pub drop_after: Option<u32>,
+    /// Which call of the task wakers panics, if one does.
+    pub waker_panic: Option<WakerPanic>,
 }
 
 impl Seeded {
@@ -64,7 +110,14 @@ impl Seeded {
             state: seed,
             threads: false,
             drop_after: None,
+            waker_panic: None,
         }
+    }
+
+    /// Sets which call of the task wakers panics, if one does.
+    pub fn with_waker_panic(mut self, waker_panic: Option<WakerPanic>) -> Self {
+        self.waker_panic = waker_panic;
+        self
     }
 
     /// Sets whether 1 in 8 wakes comes from another thread.
@@ -118,15 +171,91 @@ impl Schedule for Seeded {
     fn switch_parent(&mut self) -> bool {
         self.next_u64() % 4 == 0
     }
+    fn waker_panic(&mut self) -> Option<WakerPanic> {
+        self.waker_panic
+    }
 }
 
-/// A task waker the run is polled with: counts its wakes.
-struct CountingWaker(AtomicUsize);
+/// The run's [`WakerPanic`], shared by its two task wakers.
+struct Plan {
+    armed: Option<WakerPanic>,
+    /// The calls of the armed operation so far.
+    calls: AtomicU32,
+    /// Whether the armed call came (and panicked).
+    fired: AtomicBool,
+    /// The node whose poll the driver's thread was in (its latest) when it came
+    /// (`usize::MAX`: none, or another thread).
+    node: AtomicUsize,
+}
 
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+impl Plan {
+    /// Counts a call of `op`, and panics if it is the armed one.
+    fn call(&self, op: WakerOp) {
+        let Some(armed) = self.armed else { return };
+        if armed.op != op || self.calls.fetch_add(1, Ordering::SeqCst) + 1 != armed.nth {
+            return;
+        }
+        self.node
+            .store(polling_node().unwrap_or(usize::MAX), Ordering::SeqCst);
+        self.fired.store(true, Ordering::SeqCst);
+        panic!("{}", armed.message());
     }
+
+    fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    /// The message of the armed panic, if one is armed.
+    fn message(&self) -> Option<String> {
+        self.armed.map(|armed| armed.message())
+    }
+}
+
+/// A task waker the run is polled with: counts its wakes, and panics as its [`Plan`] says.
+/// Its wakers point at it, an `Arc`, each holding one reference (but the driver's own).
+struct TaskWaker {
+    wakes: AtomicUsize,
+    plan: Arc<Plan>,
+}
+
+impl TaskWaker {
+    fn woken(&self) {
+        self.plan.call(WakerOp::Wake);
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One vtable, a `static`, so that `will_wake` finds two wakers of one task equal.
+static TASK_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(task_clone, task_wake, task_wake_by_ref, task_drop);
+
+unsafe fn task_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is `Arc::as_ptr` of a `TaskWaker` (see `Driver::next_parent`), alive
+    // while the waker being cloned is: it holds a reference, or is the driver's own, lent
+    // while the driver's `Arc` lives.
+    let task = unsafe { &*data.cast::<TaskWaker>() };
+    task.plan.call(WakerOp::Clone);
+    // SAFETY: as above; the new reference is the clone's, given up by its wake or drop.
+    unsafe { Arc::increment_strong_count(data.cast::<TaskWaker>()) };
+    RawWaker::new(data, &TASK_VTABLE)
+}
+
+unsafe fn task_wake(data: *const ()) {
+    // SAFETY: a consumed waker is a clone (the driver's own is never consumed), which owns a
+    // reference: taken back here, and given up when `task` drops, as a panic unwinds too.
+    let task = unsafe { Arc::from_raw(data.cast::<TaskWaker>()) };
+    task.woken();
+}
+
+unsafe fn task_wake_by_ref(data: *const ()) {
+    // SAFETY: as in `task_clone`.
+    unsafe { &*data.cast::<TaskWaker>() }.woken();
+}
+
+unsafe fn task_drop(data: *const ()) {
+    // SAFETY: as in `task_wake`: a dropped waker is a clone, which owns a reference.
+    let task = unsafe { Arc::from_raw(data.cast::<TaskWaker>()) };
+    task.plan.call(WakerOp::Drop);
 }
 
 /// How a driven run ended.
@@ -178,7 +307,15 @@ pub(super) struct Driver<'s> {
     control: Rc<Control>,
     schedule: &'s mut dyn Schedule,
     /// The two task wakers the run is polled with, as the schedule switches between them.
-    parents: [Arc<CountingWaker>; 2],
+    parents: [Arc<TaskWaker>; 2],
+    /// Which of their calls panics, if one does.
+    plan: Arc<Plan>,
+    /// Whether the armed panic came in the latest poll or since (then a wake may have been
+    /// lost: the run may sleep until it is polled again).
+    lost_wake: bool,
+    /// Whether a node's wake returned normally after `lost_wake` was set: that wake must have
+    /// woken the task (the lost one is owed), so the run is not asleep.
+    woke_after_loss: bool,
     /// The one the latest poll was given.
     parent: usize,
     /// How many times the run was polled.
@@ -189,10 +326,28 @@ pub(super) struct Driver<'s> {
 
 impl<'s> Driver<'s> {
     pub(super) fn new(control: &Rc<Control>, schedule: &'s mut dyn Schedule) -> Self {
+        // Two panics at once abort: none is armed where a value's `Drop` panics.
+        let armed = schedule
+            .waker_panic()
+            .filter(|_| control.spec.drop_panic.is_none());
+        let plan = Arc::new(Plan {
+            armed,
+            calls: AtomicU32::new(0),
+            fired: AtomicBool::new(false),
+            node: AtomicUsize::new(usize::MAX),
+        });
         Driver {
             control: control.clone(),
             schedule,
-            parents: [0, 1].map(|_| Arc::new(CountingWaker(AtomicUsize::new(0)))),
+            parents: [0, 1].map(|_| {
+                Arc::new(TaskWaker {
+                    wakes: AtomicUsize::new(0),
+                    plan: plan.clone(),
+                })
+            }),
+            plan,
+            lost_wake: false,
+            woke_after_loss: false,
             parent: 0,
             polls: 0,
             alive_at_end: (0, 0),
@@ -201,24 +356,40 @@ impl<'s> Driver<'s> {
 
     /// The wakes of the task waker the latest poll was given.
     fn parent_wakes(&self) -> usize {
-        self.parents[self.parent].0.load(Ordering::SeqCst)
+        self.parents[self.parent].wakes.load(Ordering::SeqCst)
     }
 
     /// The wakes of every task waker the run was polled with.
     fn all_parent_wakes(&self) -> usize {
         self.parents
             .iter()
-            .map(|parent| parent.0.load(Ordering::SeqCst))
+            .map(|parent| parent.wakes.load(Ordering::SeqCst))
             .sum()
     }
 
     /// The run's next poll gets a fresh `Waker` of the same task, or (as the schedule says)
-    /// one of the other task: the run must wake the latest.
-    fn next_parent(&mut self) -> Waker {
+    /// one of the other task: the run must wake the latest. It owns no reference and is never
+    /// dropped (nor woken by value: it is only lent), so that the task's calls count only
+    /// the run's.
+    fn next_parent(&mut self) -> ManuallyDrop<Waker> {
         if self.polls > 0 && self.schedule.switch_parent() {
             self.parent ^= 1;
         }
-        Waker::from(self.parents[self.parent].clone())
+        let data = Arc::as_ptr(&self.parents[self.parent]).cast::<()>();
+        // SAFETY: the vtable's functions hold for `data` (see them) while `self.parents`
+        // lives, which outlives every poll; this waker is never dropped or consumed, so it
+        // gives up no reference, and its clones own one each.
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &TASK_VTABLE)) })
+    }
+
+    /// The message of the armed task waker panic, if one is armed.
+    pub(super) fn armed_message(&self) -> Option<String> {
+        self.plan.message()
+    }
+
+    /// Whether the armed task waker panic came.
+    pub(super) fn fired(&self) -> bool {
+        self.plan.fired()
     }
 
     /// Once the run is dropped, it holds no task waker it was polled with: each is back to
@@ -243,6 +414,7 @@ impl<'s> Driver<'s> {
         let mut run = Held::new(run);
         loop {
             if self.schedule.drop_run(self.polls) {
+                self.let_go_of_node_wakers();
                 self.drop_checked(run.into_inner(), "the run", true)?;
                 self.check_parents_let_go("the dropped run")?;
                 self.wakes_after_the_run()?;
@@ -252,6 +424,8 @@ impl<'s> Driver<'s> {
             let mut cx = Context::from_waker(&waker);
             self.polls += 1;
             self.control.round.set(self.polls);
+            self.lost_wake = false;
+            self.woke_after_loss = false;
             let parent_before = self.parent_wakes();
             let polled = self.poll_checked(run.get_mut(), &mut cx)?;
             self.control
@@ -259,8 +433,8 @@ impl<'s> Driver<'s> {
             match polled {
                 None => {
                     self.check_poisoned(run.get_mut(), &mut cx)?;
-                    self.stale_wakes(false);
-                    drop(waker);
+                    self.stale_wakes(false)?;
+                    self.let_go_of_node_wakers();
                     self.drop_checked(run.into_inner(), "the poisoned run", true)?;
                     self.check_parents_let_go("the poisoned run")?;
                     self.wakes_after_the_run()?;
@@ -272,7 +446,6 @@ impl<'s> Driver<'s> {
                         self.control.outputs_alive.get(),
                     );
                     let output = Held::new(output);
-                    drop(waker);
                     self.drop_checked(run.into_inner(), "the completed run", false)?;
                     self.check_parents_let_go("the completed run")?;
                     self.wakes_after_the_run()?;
@@ -281,11 +454,25 @@ impl<'s> Driver<'s> {
                 Some(Poll::Pending) => {
                     self.check_woken_were_polled()?;
                     self.check_retries_went_on()?;
-                    self.stale_wakes(true);
+                    self.stale_wakes(true)?;
                     self.wake_a_parked_node(parent_before)?;
-                    self.stale_wakes(true);
+                    self.stale_wakes(true)?;
                 }
             }
+        }
+    }
+
+    /// In a run with an armed task waker panic, lets go of the nodes' wakers the driver
+    /// keeps before it drops the run: the run is then alone with its waker block, and takes
+    /// the task's wakers out without atomics (checking, in debug builds, that no wake left a
+    /// cell of the slot held).
+    fn let_go_of_node_wakers(&mut self) {
+        if self.plan.armed.is_none() {
+            return;
+        }
+        self.control.parked.borrow_mut().clear();
+        for trace in self.control.nodes.borrow_mut().iter_mut() {
+            trace.waker = None;
         }
     }
 
@@ -296,14 +483,41 @@ impl<'s> Driver<'s> {
         cx: &mut Context<'_>,
     ) -> Result<Option<Poll<F::Output>>, String> {
         self.control.raised.borrow_mut().clear();
+        set_polling_node(None);
+        let fired_before = self.plan.fired();
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *run).poll(cx)));
         let raised: Vec<Raised> = self.control.raised.borrow_mut().drain(..).collect();
         let catch = self.control.spec.catch_panics;
         let escaping = raised.iter().find(|raised| raised.escapes_poll(catch));
         let poll = self.polls;
+        // The armed task waker panic came in this poll: out of the run's own call (the poll
+        // panics with it), or of a node's poll (a node's own code records it as that node's
+        // panic; one out of the core's code in a node's poll, a policy's yield, is that node's
+        // panic too), whose wake is then lost.
+        let fired = (!fired_before && self.plan.fired())
+            .then(|| self.plan.message())
+            .flatten();
+        self.lost_wake |= fired.is_some();
         match (polled, escaping) {
-            (Ok(polled), None) => Ok(Some(polled)),
+            (Ok(polled), None) => {
+                let unrecorded =
+                    fired.filter(|message| !raised.iter().any(|raised| raised.message == *message));
+                if let Some(message) = unrecorded {
+                    if !catch {
+                        return Err(format!(
+                            "poll {poll} returned, but the task waker's panic {message:?} came \
+                            in it and the run does not catch panics"
+                        ));
+                    }
+                    let node = self.plan.node.load(Ordering::SeqCst);
+                    self.control
+                        .panicked_between_attempts(node, message)
+                        .map_err(|problem| format!("poll {poll}: {problem}"))?;
+                }
+                Ok(Some(polled))
+            }
             (Err(payload), Some(raised)) if panic_message(&*payload) == raised.message => Ok(None),
+            (Err(payload), None) if fired.as_ref() == Some(&panic_message(&*payload)) => Ok(None),
             (Err(payload), escaping) => Err(format!(
                 "poll {poll} panicked with {:?}; expected {:?}",
                 panic_message(&*payload),
@@ -367,10 +581,25 @@ impl<'s> Driver<'s> {
                 None => false,
             };
         control.raised.borrow_mut().clear();
+        let fired_before = self.plan.fired();
         let dropped = catch_unwind(AssertUnwindSafe(move || drop(value)));
         let raised: Vec<Raised> = control.raised.borrow_mut().drain(..).collect();
         control.check_violations(|| format!("dropping {what} after poll {}", self.polls))?;
+        // The armed task waker panic came in this drop (of the wakers the run took as it
+        // ended): the drop panics with it.
+        let fired = (!fired_before && self.plan.fired())
+            .then(|| self.plan.message())
+            .flatten();
         match (dropped, raised.first()) {
+            (Err(payload), None)
+                if !armed_alive && fired.as_ref() == Some(&panic_message(&*payload)) =>
+            {
+                Ok(())
+            }
+            (Ok(()), None) if fired.is_some() => Err(format!(
+                "dropping {what}: the task waker's panic {fired:?} came in it, and the drop \
+                returned"
+            )),
             (Ok(()), None) if !armed_alive => Ok(()),
             (Err(payload), Some(raised))
                 if armed_alive && panic_message(&*payload) == raised.message =>
@@ -430,6 +659,8 @@ impl<'s> Driver<'s> {
                 .any(|trace| trace.between.is_some());
             return match (yielded, self.parent_wakes() == parent_before) {
                 (true, false) => Ok(()),
+                // The task waker's panic lost the wake.
+                (true, true) if self.lost_wake => Ok(()),
                 (true, true) => Err(format!(
                     "poll {}: a node yielded between two attempts, and the run's parent was \
                      not woken",
@@ -446,10 +677,14 @@ impl<'s> Driver<'s> {
         drop(parked);
         self.control.nodes.borrow_mut()[index].resumed = true;
         if self.schedule.twice() {
-            waker.wake_by_ref();
+            self.waking(|| waker.wake_by_ref())?;
         }
-        self.deliver(waker);
-        if self.parent_wakes() == parent_before {
+        self.deliver(waker)?;
+        // A wake the task waker's panic lost (in the latest poll, or in a wake since) leaves
+        // the run asleep until a later node wake makes the wake it owes (the wake stack holds
+        // a task from then on, so only the first wake since a drain would wake the parent
+        // otherwise).
+        if (!self.lost_wake || self.woke_after_loss) && self.parent_wakes() == parent_before {
             return Err(format!(
                 "waking node {index} after poll {} left the run asleep",
                 self.polls
@@ -460,7 +695,7 @@ impl<'s> Driver<'s> {
 
     /// Sends the schedule's number of wakes to stored wakers: of finished nodes only (a
     /// stale wake) if `finished_only`, of any node otherwise.
-    fn stale_wakes(&mut self, finished_only: bool) {
+    fn stale_wakes(&mut self, finished_only: bool) -> Result<(), String> {
         for _ in 0..self.schedule.stale_wakes() {
             let nodes = self.control.nodes.borrow();
             let candidates: Vec<&Waker> = nodes
@@ -469,31 +704,60 @@ impl<'s> Driver<'s> {
                 .filter_map(|trace| trace.waker.as_ref())
                 .collect();
             if candidates.is_empty() {
-                return;
+                return Ok(());
             }
             let waker = candidates[self.schedule.pick(candidates.len())].clone();
             drop(nodes);
-            self.deliver(waker);
+            self.deliver(waker)?;
         }
+        Ok(())
     }
 
     /// Once the run is over (resolved or dropped), its wakers do nothing.
     fn wakes_after_the_run(&mut self) -> Result<(), String> {
         let before = self.all_parent_wakes();
-        self.stale_wakes(false);
+        self.stale_wakes(false)?;
         if self.all_parent_wakes() != before {
             return Err("a wake after the run was over woke its parent".into());
         }
         Ok(())
     }
 
-    fn deliver(&mut self, waker: Waker) {
-        match self.schedule.delivery() {
+    fn deliver(&mut self, waker: Waker) -> Result<(), String> {
+        let delivery = self.schedule.delivery();
+        self.waking(move || match delivery {
             Delivery::ByRef => waker.wake_by_ref(),
             Delivery::ByValue => waker.wake(),
-            Delivery::FromThread => std::thread::spawn(move || waker.wake())
-                .join()
-                .expect("a wake from another thread panicked"),
+            // A panic of the thread (the task waker's) goes on here.
+            Delivery::FromThread => {
+                if let Err(payload) = std::thread::spawn(move || waker.wake()).join() {
+                    resume_unwind(payload);
+                }
+            }
+        })
+    }
+
+    /// Runs `wake`, a node's wake between polls: it panics exactly if the armed task waker
+    /// panic comes in it, with that panic (its wake is then lost).
+    fn waking(&mut self, wake: impl FnOnce()) -> Result<(), String> {
+        let fired_before = self.plan.fired();
+        let woke = catch_unwind(AssertUnwindSafe(wake));
+        let fired = (!fired_before && self.plan.fired())
+            .then(|| self.plan.message())
+            .flatten();
+        self.lost_wake |= fired.is_some();
+        match (woke, fired) {
+            (Ok(()), None) => {
+                self.woke_after_loss |= self.lost_wake;
+                Ok(())
+            }
+            (Err(payload), Some(message)) if panic_message(&*payload) == message => Ok(()),
+            (woke, fired) => Err(format!(
+                "a wake after poll {}: {:?}, while the task waker's armed panic {fired:?} came \
+                in it",
+                self.polls,
+                woke.map_err(|payload| panic_message(&*payload))
+            )),
         }
     }
 }

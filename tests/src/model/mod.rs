@@ -27,8 +27,15 @@
 //! Between two polls of the run, the driver wakes one parked node (sometimes twice, by value
 //! or by reference, from this thread or another one), wakes some finished nodes (stale wakes),
 //! and may drop the run before it ends. Each poll gets a fresh `Waker`, of the same task as the
-//! poll before or (one poll in four) of the other of two tasks. Every poll and every drop it
-//! makes is wrapped in `catch_unwind`. It checks:
+//! poll before or (one poll in four) of the other of two tasks. The tasks' wakers may panic
+//! ([`WakerPanic`], in an eighth of the random runs, none whose spec has a value whose `Drop`
+//! panics): at the `n`th clone, wake (by value or by reference) or drop that the run makes on
+//! them, whatever makes it (a registration, the slot's wake after a node's wake in a node's
+//! poll, in a policy's yield, between polls or on another thread, the run's own wake, the drop
+//! of the wakers it took as it ended); a waker whose wake or drop panics gives up its
+//! reference as it unwinds. In such a run the driver lets go of the nodes' wakers it keeps
+//! before it drops the run (the run is then alone with its waker block). Every poll, wake and
+//! drop the driver makes is wrapped in `catch_unwind`. It checks:
 //!
 //! - outputs: every value (a fallback's too) equals the reference's; failed, panicked and
 //!   skipped nodes have none; `run_settled` reports every failure, in the order they
@@ -51,13 +58,23 @@
 //!   change nothing (no poll, no error, no early end);
 //! - wakes: after a parked node is woken, the task waker of the last poll has been woken at
 //!   least once since that poll started (wakes pushed during that poll may have woken it
-//!   already); a wake after the run is over wakes no task; once the run is dropped it holds no
-//!   task waker it was polled with;
+//!   already), unless the task waker's panic lost a wake since then and no node's wake
+//!   returned normally after it (the lost wake is owed: any later node wake makes it, so the
+//!   slot is never wedged); a wake after the run is over wakes no task; once the run is
+//!   dropped it holds no task waker it was polled with;
 //! - panics: a poll panics exactly when a node's panic must escape (all of them without
 //!   `catch_panics`; with it, only the drop of a cancelled future or of an output inside the
 //!   poll, when `try_run` fails fast), with that panic's message; a run whose poll panicked
 //!   panics when polled again (`dagfut: …panicked…`); a drop panics exactly when it drops the
 //!   one value whose `Drop` panics;
+//! - task waker panics: the armed panic comes out of the call that made it, with its message:
+//!   out of the run's poll if the run made it (its registration, its own wake, its end: the run
+//!   is then poisoned), out of a node's poll if a wake there made it (the node panicked in that
+//!   attempt, and the reference is evaluated so: with `catch_panics` it is that node's
+//!   `Panicked` failure, in the poll's order of failures, even out of the core's code in its
+//!   poll, a policy's yield; without, the run's poll panics with it), out of the driver's wake
+//!   between polls (on another thread, out of its join), or out of the run's drop; nowhere
+//!   else, and never swallowed;
 //! - drops: in the end every node future (every attempt's) and every output has been dropped
 //!   exactly once, and no future after an output it borrows.
 
@@ -78,9 +95,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 pub use decode::decode;
-pub use drive::{Delivery, Schedule, Seeded};
+pub use drive::{Delivery, Schedule, Seeded, WakerOp, WakerPanic};
 pub use node::quiet_intended_panics;
-pub use verify::check;
+pub use verify::{check, check_run};
 
 /// One node of a [`Spec`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -373,6 +390,13 @@ pub fn tolerated(spec: &Spec) -> Vec<bool> {
 
 /// The sequential reference: each node in insertion order, from its inputs' results.
 pub fn evaluate(spec: &Spec) -> Evaluation {
+    evaluate_with(spec, None)
+}
+
+/// The sequential reference, where `forced` names a node and an attempt of it (from 1) that
+/// panics whatever the spec says (the task waker's panic came out of that attempt's poll, see
+/// [`WakerPanic`]).
+pub fn evaluate_with(spec: &Spec, forced: Option<(usize, u32)>) -> Evaluation {
     let count = spec.nodes.len();
     let mut eval = Evaluation {
         results: Vec::with_capacity(count),
@@ -405,6 +429,9 @@ pub fn evaluate(spec: &Spec) -> Evaluation {
         } else {
             let mut attempt = 1;
             loop {
+                if forced == Some((index, attempt)) {
+                    break (Expected::Panicked, attempt);
+                }
                 match node.attempt_end(attempt) {
                     AttemptEnd::Ok => {
                         let values: Vec<u64> =

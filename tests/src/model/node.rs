@@ -47,6 +47,8 @@ pub(super) struct Trace {
     pub(super) seen: Option<Vec<Option<u64>>>,
     /// The poll in which an attempt that is not its last failed, until the next one starts.
     pub(super) between: Option<u32>,
+    /// How many nodes' failures were final (`Control::failures`) when `between` was set.
+    pub(super) failures_before: usize,
     /// The poll of the run in which its last attempt finished, and how.
     pub(super) finished: Option<(u32, Outcome)>,
     /// The driver woke its current park: its next poll resumes.
@@ -142,6 +144,38 @@ impl Control {
 
     fn raise(&self, site: Site, message: String) {
         self.raised.borrow_mut().push(Raised { site, message });
+    }
+
+    /// Node `index`, whose attempt failed in the current poll (it is between two attempts),
+    /// panicked with `message` right after, in the core's code in its poll (a policy's
+    /// yield, which wakes the node's waker, and so the task's): with `catch_panics`, its last
+    /// attempt is then that one, and its failure that panic.
+    pub(super) fn panicked_between_attempts(
+        &self,
+        index: usize,
+        message: String,
+    ) -> Result<(), String> {
+        let mut nodes = self.nodes.borrow_mut();
+        let round = self.round.get();
+        let Some(trace) = nodes.get_mut(index) else {
+            return Err(format!(
+                "the task waker's panic {message:?} was caught in a node's poll, but no node's \
+                poll was under way"
+            ));
+        };
+        if trace.between != Some(round) {
+            return Err(format!(
+                "the task waker's panic {message:?} was caught in node {index}'s poll, which \
+                neither raised it nor is between two attempts ({:?})",
+                trace.between
+            ));
+        }
+        trace.between = None;
+        trace.finished = Some((round, Outcome::Panicked(message)));
+        self.failures
+            .borrow_mut()
+            .insert(trace.failures_before, index);
+        Ok(())
     }
 
     /// Wakes the stored waker of the `pick % count`-th of the `count` nodes that finished,
@@ -488,6 +522,7 @@ impl Future for NodeFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let (control, index) = (this.guard.control.clone(), this.guard.index);
+        set_polling_node(Some(index));
         if this.finished {
             control.violation(format!(
                 "node {index} (attempt {}) was polled after it finished",
@@ -518,18 +553,26 @@ impl Future for NodeFuture<'_> {
         this.finished = true;
         let end = spec.attempt_end(this.attempt);
         let last = spec.is_last_attempt(this.attempt, end);
-        if spec.wakes_itself && last {
-            cx.waker().wake_by_ref();
-        }
-        if let Some(pick) = spec.wakes_finished {
-            control.wake_finished(pick, index);
-        }
-        let ended = match end {
-            AttemptEnd::Panics => Ended::Panicked,
-            AttemptEnd::Ok | AttemptEnd::Err => Ended::Ready,
+        // A wake may reach the task's waker, which may panic (see `WakerPanic`): this poll
+        // then panics with it.
+        let woke = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            if spec.wakes_itself && last {
+                cx.waker().wake_by_ref();
+            }
+            if let Some(pick) = spec.wakes_finished {
+                control.wake_finished(pick, index);
+            }
+        }));
+        let ended = match (end, &woke) {
+            (AttemptEnd::Panics, _) | (_, Err(_)) => Ended::Panicked,
+            (AttemptEnd::Ok | AttemptEnd::Err, Ok(())) => Ended::Ready,
         };
         if let Some(bomb) = &mut this.bomb {
             bomb.ended = Some(ended);
+        }
+        if let Err(payload) = woke {
+            control.finish(index, Outcome::Panicked(panic_message(&*payload)));
+            std::panic::resume_unwind(payload);
         }
         match end {
             AttemptEnd::Panics => {
@@ -539,7 +582,10 @@ impl Future for NodeFuture<'_> {
             }
             AttemptEnd::Err => {
                 if !last {
-                    control.nodes.borrow_mut()[index].between = Some(control.round.get());
+                    let failures_before = control.failures.borrow().len();
+                    let mut nodes = control.nodes.borrow_mut();
+                    nodes[index].between = Some(control.round.get());
+                    nodes[index].failures_before = failures_before;
                 } else if spec.guard.is_some_and(|guard| guard.fallback) {
                     control.finish(index, Outcome::FellBack);
                 } else {
@@ -580,6 +626,18 @@ impl Future for Sure<'_> {
 std::thread_local! {
     /// Set while the driver polls a run it expects to panic for being poisoned.
     static EXPECTING_CORE_PANIC: Cell<bool> = const { Cell::new(false) };
+    /// The node whose future this thread polled last (in the run's current poll).
+    static POLLING: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The node whose future this thread polled last, since [`set_polling_node`] cleared it.
+pub(super) fn polling_node() -> Option<usize> {
+    POLLING.with(Cell::get)
+}
+
+/// Sets (or clears) the node whose future this thread polls.
+pub(super) fn set_polling_node(node: Option<usize>) {
+    POLLING.with(|polling| polling.set(node));
 }
 
 /// Runs `f` with the core's panics (`dagfut: …`) counted as intended on this thread.

@@ -18,7 +18,7 @@ use super::node::{
     Control, Failed, Outcome, Val, fallback, node0, node1, node2, node3, node4, run0, run1, run2,
     run3, run4,
 };
-use super::{Evaluation, Expected, Guard, NodeSpec, Policy, Spec, evaluate};
+use super::{Evaluation, Expected, Guard, NodeSpec, Policy, Spec, evaluate_with};
 
 /// The timer of the model's nodes with a policy: each sleep is over at once.
 #[derive(Clone, Copy, Debug)]
@@ -131,8 +131,12 @@ fn build_infallible(spec: &Spec, control: &Rc<Control>) -> (LocalDag<()>, Vec<No
 /// Runs `spec` with its policy under `schedule` and checks everything the module's
 /// documentation lists. Returns what went wrong, if anything.
 pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
+    check_run(spec, schedule).map(|_| ())
+}
+
+/// [`check`], saying whether the task waker's armed panic ([`super::WakerPanic`]) came.
+pub fn check_run(spec: &Spec, schedule: &mut dyn Schedule) -> Result<bool, String> {
     spec.validate()?;
-    let eval = evaluate(spec);
     let control = Control::new(spec);
     let mut driver = Driver::new(&control, schedule);
     // The poll that ended the run early (a panic out of it, or a fail-fast), if one did.
@@ -145,7 +149,9 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
             } else {
                 run
             };
-            match driver.drive(run)? {
+            let outcome = driver.drive(run)?;
+            let eval = reference(&control, &driver);
+            match outcome {
                 Ending::Completed(settled) => {
                     all_futures_gone(&driver, "run_settled completed")?;
                     check_values(&eval, &nodes, &settled.outputs, spec.policy)?;
@@ -170,7 +176,9 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
             } else {
                 run
             };
-            match driver.drive(run)? {
+            let outcome = driver.drive(run)?;
+            let eval = reference(&control, &driver);
+            match outcome {
                 Ending::Completed(outcome) => match outcome.into_inner() {
                     Ok(outputs) => {
                         let outputs = Held::new(outputs);
@@ -201,7 +209,9 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
         Policy::Run => {
             let (dag, nodes) = build_infallible(spec, &control);
             let run = dag.run(&()).with_poll_budget(usize::MAX);
-            match driver.drive(run)? {
+            let outcome = driver.drive(run)?;
+            let eval = reference(&control, &driver);
+            match outcome {
                 Ending::Completed(outputs) => {
                     all_futures_gone(&driver, "run completed")?;
                     check_values(&eval, &nodes, &outputs, spec.policy)?;
@@ -217,8 +227,29 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
         }
     };
     check_starts(&control, driver.polls, ended_early)?;
-    check_nodes(&control, &eval)?;
-    check_drops(&control)
+    check_nodes(&control, &reference(&control, &driver))?;
+    check_drops(&control)?;
+    Ok(driver.fired())
+}
+
+/// The reference for the run as it went: a node whose poll the task waker's armed panic
+/// came out of panicked in that attempt (its code, or the core's in its poll, raised it).
+fn reference(control: &Control, driver: &Driver<'_>) -> Evaluation {
+    let message = driver.armed_message();
+    let forced = message.and_then(|message| {
+        control
+            .nodes
+            .borrow()
+            .iter()
+            .enumerate()
+            .find_map(|(index, trace)| match &trace.finished {
+                Some((_, Outcome::Panicked(panic))) if *panic == message => {
+                    Some((index, trace.attempts))
+                }
+                _ => None,
+            })
+    });
+    evaluate_with(&control.spec, forced)
 }
 
 fn all_futures_gone(driver: &Driver<'_>, when: &str) -> Result<(), String> {
