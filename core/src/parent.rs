@@ -590,6 +590,11 @@ mod tests {
         drops: AtomicUsize,
         /// The next wake panics.
         panic_on_wake: AtomicBool,
+        /// The clone that would make `clones` this number panics instead (0: none).
+        panic_on_clone: AtomicUsize,
+        /// After `inline`'s registrations, the next wake wakes that slot too, from inside (an
+        /// executor that polls inline, and a node woken in that poll).
+        nested: AtomicBool,
         /// A slot whose run registers the wakers of `inline` from inside this waker's wake, as
         /// an executor that polls its task as it is woken, with a new waker each poll.
         inline: AtomicPtr<(ParentWaker, [Counts; 2])>,
@@ -608,7 +613,12 @@ mod tests {
     unsafe fn clone(counts: *const ()) -> RawWaker {
         // SAFETY: the data of a waker made by `waker`, whose `Counts` outlives it.
         let this = unsafe { &*counts.cast::<Counts>() };
-        this.clones.fetch_add(1, Ordering::Relaxed);
+        let clones = this.clones.fetch_add(1, Ordering::Relaxed) + 1;
+        assert_ne!(
+            clones,
+            this.panic_on_clone.load(Ordering::Relaxed),
+            "a clone that panics"
+        );
         RawWaker::new(counts, &VTABLE)
     }
 
@@ -626,6 +636,9 @@ mod tests {
             let (slot, fresh) = unsafe { &*inline };
             for counts in fresh {
                 register(slot, &waker(counts));
+            }
+            if this.nested.swap(false, Ordering::Relaxed) {
+                slot.wake();
             }
         }
     }
@@ -715,6 +728,57 @@ mod tests {
         register(&slot, &task);
         assert_eq!(counts.get().0, 1, "no new clone");
         assert_eq!(take(&slot).iter().flatten().count(), 1);
+    }
+
+    #[test]
+    fn a_panicking_wake_is_owed_until_a_wake_holds_a_cell() {
+        let counts = Counts::default();
+        let slot = ParentWaker::default();
+        register(&slot, &waker(&counts));
+        assert!(!slot.owed());
+        counts.panic_on_wake.store(true, Ordering::Relaxed);
+        let wake = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| slot.wake()));
+        assert!(wake.is_err());
+        assert!(slot.owed(), "the lost wake is owed");
+        slot.wake();
+        assert_eq!(counts.get().1, 1);
+        assert!(!slot.owed(), "made by the next wake");
+        core::mem::drop(take(&slot));
+    }
+
+    #[test]
+    fn a_wake_whose_clone_panics_with_the_other_cell_held_lets_go_and_owes() {
+        // A wake holds the first waker's cell, inside which the run registers two new wakers
+        // (the last lands in the other cell, now current) and a node is woken: that wake finds
+        // the other cell held, so it clones the current waker to wake it after letting go,
+        // and that clone panics. Both cells must be let go, and the wake owed.
+        let first = Counts::default();
+        let inline = (
+            ParentWaker::default(),
+            [Counts::default(), Counts::default()],
+        );
+        let slot = &inline.0;
+        register(slot, &waker(&first));
+        let [_, third] = &inline.1;
+        // Its first clone is the registration's; the second, the nested wake's, panics.
+        third.panic_on_clone.store(2, Ordering::Relaxed);
+        first.nested.store(true, Ordering::Relaxed);
+        first
+            .inline
+            .store(core::ptr::from_ref(&inline).cast_mut(), Ordering::Relaxed);
+        let wake = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| slot.wake()));
+        assert!(wake.is_err(), "the clone's panic goes on to the caller");
+        let state = slot.state.load(Ordering::Relaxed);
+        assert_eq!(
+            state & (super::held(0) | super::held(1)),
+            0,
+            "a cell left held (state {state:#b})"
+        );
+        assert!(slot.owed(), "the nested wake was lost: owed");
+        slot.wake();
+        assert_eq!(third.get().1, 1, "the current waker woken, the debt paid");
+        assert!(!slot.owed());
+        core::mem::drop(take(slot));
     }
 
     #[test]
