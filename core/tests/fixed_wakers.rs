@@ -61,6 +61,23 @@ fn fail_fast() -> Control<'static> {
     }
 }
 
+/// A fail-fast schedule of one node, over `G`'s block: the future `make` returns, its output
+/// in `cell`.
+fn one_node<'c, G: Edges<1> + 'c, F: Future<Output = u32> + 'c>(
+    cell: &'c OutputCell<u32>,
+    make: impl FnOnce() -> F + 'c,
+) -> impl Future + 'c {
+    Schedule::<_, G, Infallible, 1>::new(
+        Cons::new(Step::<_, _, _, Sure>::new(cell, make), Nil),
+        fail_fast(),
+    )
+}
+
+/// Polls `run` with `waker`: it must be pending.
+fn pending<F: Future + ?Sized>(run: Pin<&mut F>, waker: &Waker) {
+    assert!(run.poll(&mut Context::from_waker(waker)).is_pending());
+}
+
 // ---------------------------------------------------------------------------------------------
 // `Edges` is a public, safe trait: a hand-written one whose `wakers` changes its answer must
 // not make a run register in a block it did not claim (it did: `poll_run` read `G::wakers()`
@@ -132,50 +149,22 @@ fn a_user_edges_whose_wakers_change_steals_another_runs_wakes() {
     let parked_a = Mutex::new(None);
     let parked_b = Mutex::new(None);
 
-    let cell_a = OutputCell::new();
-    let mut run_a = pin!(Schedule::<_, Flips, Infallible, 1>::new(
-        Cons::new(
-            Step::<_, _, _, Sure>::new(&cell_a, || ParksOnce {
-                parked: &parked_a,
-                polled: false,
-            }),
-            Nil,
-        ),
-        fail_fast(),
-    ));
-    let cell_b = OutputCell::new();
-    let mut run_b = pin!(Schedule::<_, OnlyY, Infallible, 1>::new(
-        Cons::new(
-            Step::<_, _, _, Sure>::new(&cell_b, || ParksOnce {
-                parked: &parked_b,
-                polled: false,
-            }),
-            Nil,
-        ),
-        fail_fast(),
-    ));
+    let (cell_a, cell_b) = (OutputCell::new(), OutputCell::new());
+    let mut run_a = pin!(one_node::<Flips, _>(&cell_a, || ParksOnce {
+        parked: &parked_a,
+        polled: false,
+    }));
+    let mut run_b = pin!(one_node::<OnlyY, _>(&cell_b, || ParksOnce {
+        parked: &parked_b,
+        polled: false,
+    }));
 
     // A claims X, B claims Y.
-    assert!(
-        run_a
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker_a))
-            .is_pending()
-    );
-    assert!(
-        run_b
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker_b))
-            .is_pending()
-    );
+    pending(run_a.as_mut(), &waker_a);
+    pending(run_b.as_mut(), &waker_b);
     FLIP.store(true, Ordering::Relaxed);
-    // A polls again: it registers its waker in Y, B's block.
-    assert!(
-        run_a
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker_a))
-            .is_pending()
-    );
+    // A polls again: it must register its waker in X, the block it claimed, not in Y.
+    pending(run_a.as_mut(), &waker_a);
     // B's node is woken: its run's task must be.
     parked_b.lock().unwrap().take().unwrap().wake();
     assert_eq!(task_a.0.load(Ordering::Relaxed), 0, "A's task got B's wake");
@@ -193,59 +182,27 @@ fn unclaimed_register_races_the_claimant_under_miri() {
     std::thread::scope(|s| {
         s.spawn(|| {
             let cell = OutputCell::new();
-            let mut run_b = pin!(Schedule::<_, OnlyY2, Infallible, 1>::new(
-                Cons::new(
-                    Step::<_, _, _, Sure>::new(&cell, std::future::pending::<u32>),
-                    Nil
-                ),
-                fail_fast(),
-            ));
+            let mut run_b = pin!(one_node::<OnlyY2, _>(&cell, std::future::pending::<u32>));
             // Claims Y2 and registers the no-op waker in it.
-            assert!(
-                run_b
-                    .as_mut()
-                    .poll(&mut Context::from_waker(Waker::noop()))
-                    .is_pending()
-            );
+            pending(run_b.as_mut(), Waker::noop());
             B_REGISTERED.store(true, Ordering::Relaxed);
             while !A_READ.load(Ordering::Relaxed) {
                 std::thread::yield_now();
             }
             // A new waker: written into the other cell, then the old one cleared.
             let (_task, waker) = counting();
-            assert!(
-                run_b
-                    .as_mut()
-                    .poll(&mut Context::from_waker(&waker))
-                    .is_pending()
-            );
+            pending(run_b.as_mut(), &waker);
         });
         let cell = OutputCell::new();
-        let mut run_a = pin!(Schedule::<_, Flips2, Infallible, 1>::new(
-            Cons::new(
-                Step::<_, _, _, Sure>::new(&cell, std::future::pending::<u32>),
-                Nil
-            ),
-            fail_fast(),
-        ));
+        let mut run_a = pin!(one_node::<Flips2, _>(&cell, std::future::pending::<u32>));
         // Claims X2.
-        assert!(
-            run_a
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_pending()
-        );
+        pending(run_a.as_mut(), Waker::noop());
         FLIP2.store(true, Ordering::Relaxed);
         while !B_REGISTERED.load(Ordering::Relaxed) {
             std::thread::yield_now();
         }
-        // Registers in Y2 without its claim: reads Y2's current cell.
-        assert!(
-            run_a
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_pending()
-        );
+        // Must not register in Y2 without its claim (that read Y2's current cell).
+        pending(run_a.as_mut(), Waker::noop());
         A_READ.store(true, Ordering::Relaxed);
     });
 }
@@ -289,11 +246,7 @@ fn after_a_panicking_task_wake_a_later_node_wake_still_wakes_the_task() {
     });
     let waker = Waker::from(task.clone());
     let mut run = Box::pin(dag.run(&0));
-    assert!(
-        run.as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_pending()
-    );
+    pending(run.as_mut(), &waker);
     // Node a's wake (an I/O driver's thread, say) panics in the task's waker.
     let a = parked[0].lock().unwrap().take().unwrap();
     assert!(std::panic::catch_unwind(move || a.wake()).is_err());
@@ -419,12 +372,7 @@ fn runs_after_a_forgotten_claimant_complete() {
         }
     };
     let mut leaked = Box::pin(dag.run(&0));
-    assert!(
-        leaked
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-            .is_pending()
-    );
+    pending(leaked.as_mut(), Waker::noop());
     std::mem::forget(leaked);
     parked.lock().unwrap().clear();
     for i in 1..3 {

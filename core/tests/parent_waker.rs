@@ -15,20 +15,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 
-use dagfut::DagBuilder;
-
 mod support;
-use support::{Gate, wait_for};
-
-/// Opens `gate` and wakes (by value) the node parked there.
-fn open(gate: &Gate) {
-    let waker = {
-        let mut gate = gate.lock().unwrap();
-        gate.0 = true;
-        gate.1.take().expect("the node parked")
-    };
-    waker.wake();
-}
+use support::{Gate, gated_dag, open};
 
 /// What the next wake of a [`Hooked`] task's waker does before it counts.
 enum Next {
@@ -119,11 +107,7 @@ impl Hooked {
 /// of the task's waker in step 1. Returns how many times step 3 woke the task.
 fn wakes_for_a_wake_during_a_wake(after_a_panic: bool) -> usize {
     let gates: [Gate; 4] = Default::default();
-    let b = DagBuilder::<()>::new();
-    for gate in &gates {
-        b.add_node(wait_for, b.add_constant(gate.clone()));
-    }
-    let dag = b.build();
+    let dag = gated_dag(&gates);
     let mut run = Box::pin(dag.run(&()));
     let task = Arc::new(Hooked::default());
     let waker = task.waker();
@@ -199,11 +183,7 @@ fn a_wake_during_a_wake_after_a_stale_notify_wakes_the_task_again() {
 #[test]
 fn after_a_panicking_wake_of_the_task_a_later_node_wake_still_wakes_it() {
     let gates: [Gate; 2] = Default::default();
-    let b = DagBuilder::<()>::new();
-    for gate in &gates {
-        b.add_node(wait_for, b.add_constant(gate.clone()));
-    }
-    let dag = b.build();
+    let dag = gated_dag(&gates);
     let mut run = Box::pin(dag.run(&()));
     let task = Arc::new(Hooked::default());
     let waker = task.waker();
@@ -297,11 +277,7 @@ impl Wake for WakeInline {
 #[test]
 fn an_executor_that_polls_inline_and_then_runs_its_jobs_is_not_woken_for_ever() {
     let gates: [Gate; 3] = Default::default();
-    let b = DagBuilder::<()>::new();
-    for gate in &gates {
-        b.add_node(wait_for, b.add_constant(gate.clone()));
-    }
-    let dag = Arc::new(b.build());
+    let dag = Arc::new(gated_dag(&gates));
     let executor = Arc::new(Executor {
         future: Mutex::new(Some(Box::pin({
             let dag = dag.clone();

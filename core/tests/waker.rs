@@ -10,7 +10,7 @@ use std::task::{Poll, Waker};
 use std::thread;
 
 use dagfut::{Dag, DagBuilder, Node, NodeEvent, Observer};
-use support::{Poller, Trigger, YieldNow, wait_for};
+use support::{Poller, Trigger, YieldNow, open, wait_for};
 
 async fn wait(trigger: &Trigger) -> u32 {
     trigger.wait().await;
@@ -708,16 +708,6 @@ impl std::task::Wake for WakeInline {
 /// `wait_for(gate)`, once `input` is there.
 async fn then_wait_for(input: &u32, gate: &Arc<Mutex<(bool, Option<Waker>)>>) -> u32 {
     input + wait_for(gate).await
-}
-
-/// Opens `gate` and wakes the node parked there.
-fn open(gate: &Mutex<(bool, Option<Waker>)>) {
-    let waker = {
-        let mut gate = gate.lock().unwrap();
-        gate.0 = true;
-        gate.1.take().expect("the node parked")
-    };
-    waker.wake();
 }
 
 /// Under an executor that polls inline as its waker is woken, with a new waker each poll, a

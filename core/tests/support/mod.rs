@@ -285,6 +285,25 @@ pub const fn scaled(full: usize, miri: usize) -> usize {
 /// A flag and the waker of the node waiting for it: what [`wait_for`] waits on.
 pub type Gate = Arc<Mutex<(bool, Option<Waker>)>>;
 
+/// Opens `gate` and wakes (by value) the node parked there.
+pub fn open(gate: &Gate) {
+    let waker = {
+        let mut gate = gate.lock().unwrap();
+        gate.0 = true;
+        gate.1.take().expect("the node parked")
+    };
+    waker.wake();
+}
+
+/// A DAG of one [`wait_for`] node per gate, each waiting for its own.
+pub fn gated_dag(gates: &[Gate]) -> dagfut::Dag<()> {
+    let b = dagfut::DagBuilder::<()>::new();
+    for gate in gates {
+        b.add_node(wait_for, b.add_constant(gate.clone()));
+    }
+    b.build()
+}
+
 /// A node that waits for `gate`'s flag, parking its waker there.
 pub async fn wait_for(gate: &Gate) -> u32 {
     std::future::poll_fn(|cx| {

@@ -10,7 +10,7 @@ use core::future::Future;
 use core::mem::ManuallyDrop;
 use core::panic::AssertUnwindSafe;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::DropPanic;
@@ -179,10 +179,9 @@ impl Schedule for Seeded {
 /// The run's [`WakerPanic`], shared by its two task wakers.
 struct Plan {
     armed: Option<WakerPanic>,
-    /// The calls of the armed operation so far.
+    /// The calls of the armed operation so far (the armed call came, and panicked, once
+    /// they reach its `nth`).
     calls: AtomicU32,
-    /// Whether the armed call came (and panicked).
-    fired: AtomicBool,
     /// The node whose poll the driver's thread was in (its latest) when it came
     /// (`usize::MAX`: none, or another thread).
     node: AtomicUsize,
@@ -197,12 +196,20 @@ impl Plan {
         }
         self.node
             .store(polling_node().unwrap_or(usize::MAX), Ordering::SeqCst);
-        self.fired.store(true, Ordering::SeqCst);
         panic!("{}", armed.message());
     }
 
     fn fired(&self) -> bool {
-        self.fired.load(Ordering::SeqCst)
+        self.armed
+            .is_some_and(|armed| self.calls.load(Ordering::SeqCst) >= armed.nth)
+    }
+
+    /// Runs `call`, catching its panic: with the armed panic's message if that came in it.
+    fn catching<R>(&self, call: impl FnOnce() -> R) -> (std::thread::Result<R>, Option<String>) {
+        let before = self.fired();
+        let result = catch_unwind(AssertUnwindSafe(call));
+        let fired = (!before && self.fired()).then(|| self.message()).flatten();
+        (result, fired)
     }
 
     /// The message of the armed panic, if one is armed.
@@ -333,7 +340,6 @@ impl<'s> Driver<'s> {
         let plan = Arc::new(Plan {
             armed,
             calls: AtomicU32::new(0),
-            fired: AtomicBool::new(false),
             node: AtomicUsize::new(usize::MAX),
         });
         Driver {
@@ -484,8 +490,7 @@ impl<'s> Driver<'s> {
     ) -> Result<Option<Poll<F::Output>>, String> {
         self.control.raised.borrow_mut().clear();
         set_polling_node(None);
-        let fired_before = self.plan.fired();
-        let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *run).poll(cx)));
+        let (polled, fired) = self.plan.catching(|| Pin::new(&mut *run).poll(cx));
         let raised: Vec<Raised> = self.control.raised.borrow_mut().drain(..).collect();
         let catch = self.control.spec.catch_panics;
         let escaping = raised.iter().find(|raised| raised.escapes_poll(catch));
@@ -494,9 +499,6 @@ impl<'s> Driver<'s> {
         // panics with it), or of a node's poll (a node's own code records it as that node's
         // panic; one out of the core's code in a node's poll, a policy's yield, is that node's
         // panic too), whose wake is then lost.
-        let fired = (!fired_before && self.plan.fired())
-            .then(|| self.plan.message())
-            .flatten();
         self.lost_wake |= fired.is_some();
         match (polled, escaping) {
             (Ok(polled), None) => {
@@ -581,15 +583,11 @@ impl<'s> Driver<'s> {
                 None => false,
             };
         control.raised.borrow_mut().clear();
-        let fired_before = self.plan.fired();
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(value)));
-        let raised: Vec<Raised> = control.raised.borrow_mut().drain(..).collect();
-        control.check_violations(|| format!("dropping {what} after poll {}", self.polls))?;
         // The armed task waker panic came in this drop (of the wakers the run took as it
         // ended): the drop panics with it.
-        let fired = (!fired_before && self.plan.fired())
-            .then(|| self.plan.message())
-            .flatten();
+        let (dropped, fired) = self.plan.catching(move || drop(value));
+        let raised: Vec<Raised> = control.raised.borrow_mut().drain(..).collect();
+        control.check_violations(|| format!("dropping {what} after poll {}", self.polls))?;
         match (dropped, raised.first()) {
             (Err(payload), None)
                 if !armed_alive && fired.as_ref() == Some(&panic_message(&*payload)) =>
@@ -740,11 +738,7 @@ impl<'s> Driver<'s> {
     /// Runs `wake`, a node's wake between polls: it panics exactly if the armed task waker
     /// panic comes in it, with that panic (its wake is then lost).
     fn waking(&mut self, wake: impl FnOnce()) -> Result<(), String> {
-        let fired_before = self.plan.fired();
-        let woke = catch_unwind(AssertUnwindSafe(wake));
-        let fired = (!fired_before && self.plan.fired())
-            .then(|| self.plan.message())
-            .flatten();
+        let (woke, fired) = self.plan.catching(wake);
         self.lost_wake |= fired.is_some();
         match (woke, fired) {
             (Ok(()), None) => {
