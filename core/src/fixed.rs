@@ -959,6 +959,12 @@ pub struct Sweep<E, const N: usize> {
     mode: Mode,
     /// Whether another run owns the wakers: nodes are polled with the task's waker.
     shared: bool,
+    /// The block's state when the schedule was made, before any node got a waker of it: if
+    /// no run has claimed the block since when this run claims it, every wake of this run's
+    /// nodes is still in `woken`. Noted once, not at the first poll: a first poll that unwinds
+    /// before claiming (a node or the observer panicked) leaves wakers out, and a hand-built
+    /// schedule may be polled again after it.
+    seen: u64,
     errors: [Option<E>; N],
 }
 
@@ -1142,6 +1148,7 @@ impl<'o, S: Steps<E, N>, G: Edges<N>, E, const N: usize> Schedule<'o, S, G, E, N
             run: Sweep {
                 mode: control.mode,
                 shared: false,
+                seen: G::wakers().state.load(Ordering::Acquire),
                 errors: [const { None }; N],
             },
             bits: Bits {
@@ -1203,12 +1210,6 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
     // Stale wakes (of nodes that ended, or of another run's nodes) are dropped here: only
     // live nodes, which hold their futures, are polled.
     bits.due &= bits.live;
-    // The first poll notes the block's state before its nodes get the block's wakers.
-    let seen = if first(held, run) {
-        wakers.state.load(Ordering::Acquire)
-    } else {
-        CLAIMED
-    };
     loop {
         // SAFETY: `bits` say what the nodes hold (the caller's promise), and only live
         // nodes are due (filtered above, and below after a claim).
@@ -1225,7 +1226,7 @@ unsafe fn poll_run<S: Steps<E, N>, G: Edges<N>, E, W: Watch, const N: usize>(
         // The run waits for the first time: it claims the block's wakers, which its nodes
         // already hold, and from now on each poll registers the parent's waker as it starts.
         // A wake during this poll found no waker to wake: look once more after registering.
-        let Some(untouched) = claim(wakers, seen) else {
+        let Some(untouched) = claim(wakers, run.seen) else {
             // Another run owns them: the wakers our nodes hold wake it, not us. Poll every
             // running node again at once, with our task's waker.
             run.shared = true;

@@ -1,7 +1,8 @@
 //! The `static` wakers of `dag!` runs (`core/src/fixed.rs`) under what safe code may do: an
 //! `Edges` written by hand whose block changes, a task waker that panics once, wakers kept past
-//! their run, a claimant leaked, a run nested in a node of the same `dag!`. The first two were
-//! bugs (a data race under Miri, and lost wakes); the rest pin down documented behaviour.
+//! their run, a claimant leaked, a run nested in a node of the same `dag!`, a hand-built
+//! schedule polled again after its first poll unwound. The first two and the last were bugs (a
+//! data race under Miri, and lost wakes); the rest pin down documented behaviour.
 //!
 //! ```text
 //! cargo test -p dagfut --test fixed_wakers
@@ -416,4 +417,102 @@ fn a_dag_run_nested_in_a_node_of_the_same_dag_completes() {
         let out = drive(nested(depth, &parked, &polls).as_mut(), &parked);
         assert_eq!(out, depth + 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hand-built `Schedule` polled again after a poll that unwound before the run first waited:
+// the state of the block that decides whether the nodes' earlier wakes are all in `woken` must
+// be the one noted before the nodes got their wakers, not one read at the next poll (another
+// run may have claimed the block in between and consumed a wake of ours).
+
+static Z: Block<2> = Block::new();
+
+/// Two roots, their wakers in block Z.
+struct OnZ;
+
+impl Edges<2> for OnZ {
+    const GRAPH: &'static Graph<2> = &Graph::new(["a", "b"], [&[], &[]]);
+    fn wakers() -> &'static Wakers<2> {
+        Z.get()
+    }
+}
+
+/// An observer that panics at the first start of node 1.
+struct PanicsAtStart(bool);
+
+impl dagfut::Observer for PanicsAtStart {
+    fn on_event(&mut self, task: usize, event: dagfut::NodeEvent) {
+        if task == 1 && event == dagfut::NodeEvent::Started && !std::mem::replace(&mut self.0, true)
+        {
+            panic!("the observer panics once");
+        }
+    }
+}
+
+/// A schedule on block Z of two roots: node a parks once (in `parked`), node b is ready.
+fn two_roots<'c, 'o: 'c>(
+    cells: &'c (OutputCell<u32>, OutputCell<u32>),
+    parked: &'c Mutex<Option<Waker>>,
+    control: Control<'o>,
+) -> impl Future + 'c {
+    Schedule::<_, OnZ, Infallible, 2>::new(
+        Cons::new(
+            Step::<_, _, _, Sure>::new(&cells.0, || ParksOnce {
+                parked,
+                polled: false,
+            }),
+            Cons::new(
+                Step::<_, _, _, Sure>::new(&cells.1, || std::future::ready(2)),
+                Nil,
+            ),
+        ),
+        control,
+    )
+}
+
+/// Run A's first poll parks node a, then unwinds (its observer panics) before A claims the
+/// block. Run B claims it, and A's parked wake lands while B holds it (B consumes the bit).
+/// Polled again, A must poll node a once more: it read the block's state anew, saw no claim
+/// since, and took `woken` (empty) for every wake of its nodes: node a was never polled again.
+#[test]
+fn a_schedule_polled_again_after_an_unwound_first_poll_keeps_its_wakes() {
+    let (parked_a, parked_b) = (Mutex::new(None), Mutex::new(None));
+    let mut observer = PanicsAtStart(false);
+    let cells_a = (OutputCell::new(), OutputCell::new());
+    let mut run_a = pin!(two_roots(
+        &cells_a,
+        &parked_a,
+        Control {
+            mode: Mode::FailFast,
+            observer: Some(&mut observer),
+        },
+    ));
+    let (task_a, waker_a) = counting();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = run_a.as_mut().poll(&mut Context::from_waker(&waker_a));
+    }));
+    assert!(unwound.is_err(), "the observer panics in A's first poll");
+
+    let cells_b = (OutputCell::new(), OutputCell::new());
+    let mut run_b = pin!(two_roots(&cells_b, &parked_b, fail_fast()));
+    let (_task_b, waker_b) = counting();
+    pending(run_b.as_mut(), &waker_b);
+    // A's node a is woken while B owns the block: B's task is woken, B takes the bit.
+    parked_a.lock().unwrap().take().unwrap().wake();
+    parked_b.lock().unwrap().take().unwrap().wake();
+    assert!(
+        run_b
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker_b))
+            .is_ready()
+    );
+    assert_eq!(task_a.0.load(Ordering::Relaxed), 0);
+
+    assert!(
+        run_a
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker_a))
+            .is_ready(),
+        "A's node a was woken, but A did not poll it again: the wake is lost"
+    );
 }
