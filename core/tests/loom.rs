@@ -1,7 +1,7 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
 //! completion of the woken node, the drop of the run, the last waker clone's drop, a wake
-//! that finds the task being woken by another, and a wake whose task's waker panics as the
-//! run ends.
+//! that finds the task being woken by another, a wake whose task's waker panics as the run
+//! ends, and node wakes racing a wake of the task that panics (heap runs and `dag!`).
 //!
 //! ```text
 //! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
@@ -402,6 +402,121 @@ fn a_wake_whose_task_waker_panics_racing_the_end_of_the_run() {
     ]);
 }
 
+/// Two nodes woken from two threads, and the task's waker panics at its first wake: the node
+/// wake that found the wake stack empty (the one that wakes the task) panics, and owes the
+/// wake. A node wake that starts after that panic is over must make it; one that overlaps it
+/// may leave the waking to the panicking wake (it pushed onto a stack that was not empty, or
+/// found the slot held), and then the next node wake, whatever it is (here a second wake of a
+/// node already queued), makes it. Else the run, both nodes ready, sleeps for good.
+#[test]
+fn a_node_wake_after_a_panicking_wake_of_the_task_makes_the_owed_wake() {
+    static REACHED: Reached<3> = Reached::new();
+    loom::model(|| {
+        let (first, second, dag, x, y) = two_gates();
+        let run = std::pin::pin!(async { (dag.run(&()).await, x, y) });
+        let run = owed_wake(run, first, second, &REACHED);
+        let (out, x, y) = run;
+        assert_eq!(out[x] + out[y], 2);
+    });
+    REACHED.assert_all(OWED_WAKE_CASES);
+}
+
+/// The same with a `dag!` run: the wakes set bits of its static block's woken word, and only
+/// the first since the run last looked wakes the task, unless the wake is owed.
+#[test]
+fn dag_macro_a_node_wake_after_a_panicking_wake_of_the_task_makes_the_owed_wake() {
+    static REACHED: Reached<3> = Reached::new();
+    loom::model(|| {
+        let gates = (Gate::default(), Gate::default());
+        let dag = dagfut::dag! {
+            async |g: &(Gate, Gate)| -> (c) {
+                a(g) = wait(&g.0);
+                b(g) = wait(&g.1);
+                c(a, b) = add(a, b);
+            }
+        };
+        let run = std::pin::pin!(dag.run(&gates));
+        let (c,) = owed_wake(run, gates.0.clone(), gates.1.clone(), &REACHED);
+        assert_eq!(c, 2);
+    });
+    REACHED.assert_all(OWED_WAKE_CASES);
+}
+
+/// What [`owed_wake`] reaches.
+const OWED_WAKE_CASES: [&str; 3] = [
+    "the second wake came after the panic and made the owed wake",
+    "the wakes overlapped, and the second one made it",
+    "the wakes overlapped, and the next node wake made it",
+];
+
+/// Polls `run` (whose two nodes wait on `first` and `second`) once, arms its task's waker to
+/// panic at its next wake, opens the gates on two threads, then wakes the first node once more
+/// from this thread; checks that the owed wake was made when it must be, and returns the
+/// run's output.
+fn owed_wake<F: Future>(
+    mut run: Pin<&mut F>,
+    first: Gate,
+    second: Gate,
+    reached: &Reached<3>,
+) -> F::Output {
+    let task = Task::new();
+    let waker = task.waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    let spare = first.waker().expect("the node parked");
+    task.panic_next_wake();
+    // Whether each opener's wake is over (a loom atomic: a thread that sees the other's flag
+    // set started after that wake, in happens-before order).
+    let done = Arc::new([
+        loom::sync::atomic::AtomicBool::new(false),
+        loom::sync::atomic::AtomicBool::new(false),
+    ]);
+    let openers: Vec<_> = [first, second]
+        .into_iter()
+        .enumerate()
+        .map(|(i, gate)| {
+            let done = done.clone();
+            thread::spawn(move || {
+                let after_the_other = done[1 - i].load(SeqCst);
+                let panicked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.open())).is_err();
+                done[i].store(true, SeqCst);
+                (after_the_other, panicked)
+            })
+        })
+        .collect();
+    let openers: Vec<(bool, bool)> = openers
+        .into_iter()
+        .map(|opener| opener.join().unwrap())
+        .collect();
+    assert_eq!(task.panicked(), 1, "the first wake of the task panicked");
+    let sequential = (0..2).any(|i| openers[i].0 && openers[1 - i].1);
+    if sequential {
+        assert_eq!(
+            task.wakes(),
+            1,
+            "a node wake after the panicking one did not make the owed wake"
+        );
+    }
+    let by_openers = task.wakes();
+    spare.wake_by_ref();
+    assert_eq!(
+        task.wakes(),
+        1,
+        "the owed wake was made exactly once, at the latest by the next node wake"
+    );
+    let Poll::Ready(out) = run.as_mut().poll(&mut cx) else {
+        panic!("both nodes were woken: one poll completes the run");
+    };
+    drop(spare);
+    reached.hit(match (sequential, by_openers) {
+        (true, _) => 0,
+        (false, 1) => 1,
+        _ => 2,
+    });
+    out
+}
+
 /// Where the run was when the other thread's stale wake landed ([`Stage::during`]).
 const BEFORE_COMPLETION: usize = 0;
 /// The woken node completed; the run goes on (its dependent pends once), so the next poll
@@ -614,6 +729,8 @@ struct TaskState {
     /// Wakes panic from now on (before waking), without the panic hook (`resume_unwind`), so
     /// a model's many panics print nothing.
     panic_wakes: std::sync::atomic::AtomicBool,
+    /// The next wake panics (once), as `panic_wakes`.
+    panic_next: std::sync::atomic::AtomicBool,
     /// How many wakes panicked.
     panicked: AtomicUsize,
     /// How many clones are alive (made and not dropped).
@@ -661,6 +778,11 @@ impl Task {
     /// Makes every wake of the task's wakers panic from now on.
     fn panic_wakes(&self) {
         self.0.panic_wakes.store(true, SeqCst);
+    }
+
+    /// Makes the next wake of the task's wakers panic, and only that one.
+    fn panic_next_wake(&self) {
+        self.0.panic_next.store(true, SeqCst);
     }
 
     /// How many wakes panicked.
@@ -738,7 +860,7 @@ unsafe fn wake_task(data: *const ()) {
 unsafe fn wake_task_by_ref(data: *const ()) {
     // SAFETY: as in `clone_task_waker`.
     let task = unsafe { task_of(data, "woken") };
-    if task.panic_wakes.load(SeqCst) {
+    if task.panic_wakes.load(SeqCst) || task.panic_next.swap(false, SeqCst) {
         task.panicked.fetch_add(1, SeqCst);
         std::panic::resume_unwind(Box::new("the task's waker cannot be woken"));
     }
