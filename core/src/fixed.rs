@@ -1010,8 +1010,10 @@ impl<E, const N: usize> Sweep<E, N> {
             bits.live |= bit;
         } else if bits.due & bit != 0 {
             debug_assert!(bits.live & bit != 0, "a due node is live");
-            bits.due &= !bit;
+            // The observer first: if it panics, the node stays due, and a schedule polled
+            // again polls it (its wake is not lost).
             watch.event(index, NodeEvent::Woken);
+            bits.due &= !bit;
         } else {
             return ControlFlow::Continue(());
         }

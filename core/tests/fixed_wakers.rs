@@ -1,8 +1,9 @@
 //! The `static` wakers of `dag!` runs (`core/src/fixed.rs`) under what safe code may do: an
 //! `Edges` written by hand whose block changes, a task waker that panics once, wakers kept past
 //! their run, a claimant leaked, a run nested in a node of the same `dag!`, a hand-built
-//! schedule polled again after its first poll unwound. The first two and the last were bugs (a
-//! data race under Miri, and lost wakes); the rest pin down documented behaviour.
+//! schedule polled again after its first poll unwound, or after its observer panicked at a
+//! node's wake. The first two and the last two were bugs (a data race under Miri, and lost
+//! wakes); the rest pin down documented behaviour.
 //!
 //! ```text
 //! cargo test -p dagfut --test fixed_wakers
@@ -514,5 +515,66 @@ fn a_schedule_polled_again_after_an_unwound_first_poll_keeps_its_wakes() {
             .poll(&mut Context::from_waker(&waker_a))
             .is_ready(),
         "A's node a was woken, but A did not poll it again: the wake is lost"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hand-built `Schedule` polled again after an observer panicked at a node's `Woken` event:
+// the sweep cleared the node's due bit before it told the observer, so the node's wake was
+// consumed by a poll that never polled it (found by `tests/tests/fixed_model.rs`).
+
+static V: Block<1> = Block::new();
+
+/// One node, its waker in block V.
+struct OnV;
+
+impl Edges<1> for OnV {
+    const GRAPH: &'static Graph<1> = &Graph::new(["a"], [&[]]);
+    fn wakers() -> &'static Wakers<1> {
+        V.get()
+    }
+}
+
+/// An observer that panics at the first `Woken` event.
+struct PanicsAtWoken(bool);
+
+impl dagfut::Observer for PanicsAtWoken {
+    fn on_event(&mut self, _task: usize, event: dagfut::NodeEvent) {
+        if event == dagfut::NodeEvent::Woken && !std::mem::replace(&mut self.0, true) {
+            panic!("the observer panics once");
+        }
+    }
+}
+
+#[test]
+fn a_schedule_polled_again_after_the_observer_panicked_at_a_wake_polls_the_woken_node() {
+    let parked = Mutex::new(None);
+    let cell = OutputCell::new();
+    let mut observer = PanicsAtWoken(false);
+    let mut run = pin!(Schedule::<_, OnV, Infallible, 1>::new(
+        Cons::new(
+            Step::<_, _, _, Sure>::new(&cell, || ParksOnce {
+                parked: &parked,
+                polled: false,
+            }),
+            Nil,
+        ),
+        Control {
+            mode: Mode::FailFast,
+            observer: Some(&mut observer),
+        },
+    ));
+    let (_task, waker) = counting();
+    pending(run.as_mut(), &waker);
+    parked.lock().unwrap().take().unwrap().wake();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = run.as_mut().poll(&mut Context::from_waker(&waker));
+    }));
+    assert!(unwound.is_err(), "the observer panics at the node's wake");
+    assert!(
+        run.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready(),
+        "the node was woken, but the poll after the panic did not poll it: the wake is lost"
     );
 }

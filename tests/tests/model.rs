@@ -4,6 +4,9 @@
 //! every policy, agree with the sequential reference model (`dagfut_tests::model`).
 //! `PROPTEST_CASES` sets the number of cases.
 
+mod common;
+
+use common::config;
 use dagfut_tests::model::{
     self, DropPanic, Expected, Guard, NodeSpec, Policy, Seeded, Spec, WakerOp, WakerPanic,
 };
@@ -130,22 +133,7 @@ fn spec_sized(nodes: core::ops::RangeInclusive<usize>) -> impl Strategy<Value = 
 /// panic in one of its calls (a clone or a drop among the first 3 the run makes, a wake
 /// among the first 8).
 fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
-    let waker_panic = prop::option::weighted(0.125, (0u8..3, 1u32..=8)).prop_map(|armed| {
-        armed.map(|(op, nth)| match op {
-            0 => WakerPanic {
-                op: WakerOp::Clone,
-                nth: 1 + (nth - 1) % 3,
-            },
-            1 => WakerPanic {
-                op: WakerOp::Drop,
-                nth: 1 + (nth - 1) % 3,
-            },
-            _ => WakerPanic {
-                op: WakerOp::Wake,
-                nth,
-            },
-        })
-    });
+    let waker_panic = prop::option::weighted(0.125, common::waker_panic());
     (
         any::<u64>(),
         prop::option::weighted(0.25, 0u32..12),
@@ -157,18 +145,6 @@ fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
                 .with_drop_after(drop_after)
                 .with_waker_panic(waker_panic)
         })
-}
-
-/// `cases` cases (4 under Miri), or `PROPTEST_CASES` if it is set.
-fn config(cases: u32) -> ProptestConfig {
-    let from_env = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    ProptestConfig {
-        cases: from_env.unwrap_or(if cfg!(miri) { 4 } else { cases }),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
 }
 
 /// Checks `spec` under `schedule`, failing the test with the problem and the spec.

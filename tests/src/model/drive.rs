@@ -265,6 +265,90 @@ unsafe fn task_drop(data: *const ()) {
     task.plan.call(WakerOp::Drop);
 }
 
+/// The two task wakers a run is polled with (one task's, then maybe another's, as when a run
+/// moves between tasks), and the [`WakerPanic`] they share.
+pub struct Tasks {
+    parents: [Arc<TaskWaker>; 2],
+    plan: Arc<Plan>,
+}
+
+impl core::fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tasks")
+            .field("armed", &self.plan.armed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tasks {
+    /// Two tasks whose wakers panic at the `armed` call, if one is armed.
+    pub fn new(armed: Option<WakerPanic>) -> Self {
+        let plan = Arc::new(Plan {
+            armed,
+            calls: AtomicU32::new(0),
+            node: AtomicUsize::new(usize::MAX),
+        });
+        Tasks {
+            parents: [0, 1].map(|_| {
+                Arc::new(TaskWaker {
+                    wakes: AtomicUsize::new(0),
+                    plan: plan.clone(),
+                })
+            }),
+            plan,
+        }
+    }
+
+    /// A fresh `Waker` of task `task` (0 or 1), to lend to a poll. It owns no reference and
+    /// is never dropped (nor woken by value: it is only lent), so that the task's calls count
+    /// only the run's.
+    pub fn waker(&self, task: usize) -> ManuallyDrop<Waker> {
+        let data = Arc::as_ptr(&self.parents[task]).cast::<()>();
+        // SAFETY: the vtable's functions hold for `data` (see them) while `self.parents`
+        // lives, which outlives every poll; this waker is never dropped or consumed, so it
+        // gives up no reference, and its clones own one each.
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &TASK_VTABLE)) })
+    }
+
+    /// How many times task `task`'s wakers were woken.
+    pub fn wakes(&self, task: usize) -> usize {
+        self.parents[task].wakes.load(Ordering::SeqCst)
+    }
+
+    /// Whether `waker` is a waker of one of these tasks.
+    pub fn owns(&self, waker: &Waker) -> bool {
+        self.parents
+            .iter()
+            .any(|parent| waker.data() == Arc::as_ptr(parent).cast::<()>())
+    }
+
+    /// Whether the armed panic came.
+    pub fn fired(&self) -> bool {
+        self.plan.fired()
+    }
+
+    /// The message of the armed panic, if one is armed.
+    pub fn armed_message(&self) -> Option<String> {
+        self.plan.message()
+    }
+
+    /// Nothing holds a waker of either task any more (`what` let go of them): each is back
+    /// to the one reference of this.
+    pub fn check_let_go(&self, what: &str) -> Result<(), String> {
+        match self
+            .parents
+            .iter()
+            .position(|parent| Arc::strong_count(parent) != 1)
+        {
+            Some(parent) => Err(format!(
+                "{what} still holds task waker {parent} after it was dropped ({} references)",
+                Arc::strong_count(&self.parents[parent]) - 1
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How a driven run ended.
 pub(super) enum Ending<T> {
     /// It resolved to this.
@@ -314,9 +398,7 @@ pub(super) struct Driver<'s> {
     control: Rc<Control>,
     schedule: &'s mut dyn Schedule,
     /// The two task wakers the run is polled with, as the schedule switches between them.
-    parents: [Arc<TaskWaker>; 2],
-    /// Which of their calls panics, if one does.
-    plan: Arc<Plan>,
+    tasks: Tasks,
     /// Whether the armed panic came in the latest poll or since (then a wake may have been
     /// lost: the run may sleep until it is polled again).
     lost_wake: bool,
@@ -337,21 +419,10 @@ impl<'s> Driver<'s> {
         let armed = schedule
             .waker_panic()
             .filter(|_| control.spec.drop_panic.is_none());
-        let plan = Arc::new(Plan {
-            armed,
-            calls: AtomicU32::new(0),
-            node: AtomicUsize::new(usize::MAX),
-        });
         Driver {
             control: control.clone(),
             schedule,
-            parents: [0, 1].map(|_| {
-                Arc::new(TaskWaker {
-                    wakes: AtomicUsize::new(0),
-                    plan: plan.clone(),
-                })
-            }),
-            plan,
+            tasks: Tasks::new(armed),
             lost_wake: false,
             woke_after_loss: false,
             parent: 0,
@@ -362,56 +433,37 @@ impl<'s> Driver<'s> {
 
     /// The wakes of the task waker the latest poll was given.
     fn parent_wakes(&self) -> usize {
-        self.parents[self.parent].wakes.load(Ordering::SeqCst)
+        self.tasks.wakes(self.parent)
     }
 
     /// The wakes of every task waker the run was polled with.
     fn all_parent_wakes(&self) -> usize {
-        self.parents
-            .iter()
-            .map(|parent| parent.wakes.load(Ordering::SeqCst))
-            .sum()
+        self.tasks.wakes(0) + self.tasks.wakes(1)
     }
 
     /// The run's next poll gets a fresh `Waker` of the same task, or (as the schedule says)
-    /// one of the other task: the run must wake the latest. It owns no reference and is never
-    /// dropped (nor woken by value: it is only lent), so that the task's calls count only
-    /// the run's.
+    /// one of the other task: the run must wake the latest.
     fn next_parent(&mut self) -> ManuallyDrop<Waker> {
         if self.polls > 0 && self.schedule.switch_parent() {
             self.parent ^= 1;
         }
-        let data = Arc::as_ptr(&self.parents[self.parent]).cast::<()>();
-        // SAFETY: the vtable's functions hold for `data` (see them) while `self.parents`
-        // lives, which outlives every poll; this waker is never dropped or consumed, so it
-        // gives up no reference, and its clones own one each.
-        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &TASK_VTABLE)) })
+        self.tasks.waker(self.parent)
     }
 
     /// The message of the armed task waker panic, if one is armed.
     pub(super) fn armed_message(&self) -> Option<String> {
-        self.plan.message()
+        self.tasks.plan.message()
     }
 
     /// Whether the armed task waker panic came.
     pub(super) fn fired(&self) -> bool {
-        self.plan.fired()
+        self.tasks.fired()
     }
 
     /// Once the run is dropped, it holds no task waker it was polled with: each is back to
     /// the driver's one reference.
     fn check_parents_let_go(&self, what: &str) -> Result<(), String> {
-        match self
-            .parents
-            .iter()
-            .position(|parent| Arc::strong_count(parent) != 1)
-        {
-            Some(parent) => Err(format!(
-                "{what} still holds task waker {parent} after it was dropped ({} references)",
-                Arc::strong_count(&self.parents[parent]) - 1
-            )),
-            None => Ok(()),
-        }
+        self.tasks.check_let_go(what)
     }
 
     /// Polls `run` until it resolves, panics, or the schedule drops it. The run future itself
@@ -473,7 +525,7 @@ impl<'s> Driver<'s> {
     /// the task's wakers out without atomics (checking, in debug builds, that no wake left a
     /// cell of the slot held).
     fn let_go_of_node_wakers(&mut self) {
-        if self.plan.armed.is_none() {
+        if self.tasks.plan.armed.is_none() {
             return;
         }
         self.control.parked.borrow_mut().clear();
@@ -490,7 +542,7 @@ impl<'s> Driver<'s> {
     ) -> Result<Option<Poll<F::Output>>, String> {
         self.control.raised.borrow_mut().clear();
         set_polling_node(None);
-        let (polled, fired) = self.plan.catching(|| Pin::new(&mut *run).poll(cx));
+        let (polled, fired) = self.tasks.plan.catching(|| Pin::new(&mut *run).poll(cx));
         let raised: Vec<Raised> = self.control.raised.borrow_mut().drain(..).collect();
         let catch = self.control.spec.catch_panics;
         let escaping = raised.iter().find(|raised| raised.escapes_poll(catch));
@@ -511,7 +563,7 @@ impl<'s> Driver<'s> {
                             in it and the run does not catch panics"
                         ));
                     }
-                    let node = self.plan.node.load(Ordering::SeqCst);
+                    let node = self.tasks.plan.node.load(Ordering::SeqCst);
                     self.control
                         .panicked_between_attempts(node, message)
                         .map_err(|problem| format!("poll {poll}: {problem}"))?;
@@ -585,7 +637,7 @@ impl<'s> Driver<'s> {
         control.raised.borrow_mut().clear();
         // The armed task waker panic came in this drop (of the wakers the run took as it
         // ended): the drop panics with it.
-        let (dropped, fired) = self.plan.catching(move || drop(value));
+        let (dropped, fired) = self.tasks.plan.catching(move || drop(value));
         let raised: Vec<Raised> = control.raised.borrow_mut().drain(..).collect();
         control.check_violations(|| format!("dropping {what} after poll {}", self.polls))?;
         match (dropped, raised.first()) {
@@ -738,7 +790,7 @@ impl<'s> Driver<'s> {
     /// Runs `wake`, a node's wake between polls: it panics exactly if the armed task waker
     /// panic comes in it, with that panic (its wake is then lost).
     fn waking(&mut self, wake: impl FnOnce()) -> Result<(), String> {
-        let (woke, fired) = self.plan.catching(wake);
+        let (woke, fired) = self.tasks.plan.catching(wake);
         self.lost_wake |= fired.is_some();
         match (woke, fired) {
             (Ok(()), None) => {

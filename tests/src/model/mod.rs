@@ -95,9 +95,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 pub use decode::decode;
-pub use drive::{Delivery, Schedule, Seeded, WakerOp, WakerPanic};
-pub use node::quiet_intended_panics;
-pub use verify::{check, check_run};
+pub use drive::{Delivery, Schedule, Seeded, Tasks, WakerOp, WakerPanic};
+pub use node::{panic_message, quiet_intended_panics};
+pub use verify::{check, check_drop_counts, check_run};
 
 /// One node of a [`Spec`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -649,7 +649,7 @@ pub(super) fn expecting_core_panic<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// The message of a panic's payload.
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     match payload.downcast_ref::<String>() {
         Some(message) => message.clone(),
         None => payload.downcast_ref::<&str>().map_or_else(

@@ -505,18 +505,11 @@ fn check_nodes(control: &Control, eval: &Evaluation) -> Result<(), String> {
 /// Every attempt's future was dropped exactly once, and every output made.
 fn check_drops(control: &Control) -> Result<(), String> {
     for (index, trace) in control.nodes.borrow().iter().enumerate() {
-        if trace.future_drops != trace.attempts {
-            return Err(format!(
-                "node {index} made {} attempts, whose futures were dropped {} times",
-                trace.attempts, trace.future_drops
-            ));
-        }
-        if trace.outputs_made > 1 || trace.output_drops != trace.outputs_made {
-            return Err(format!(
-                "node {index} made {} outputs, dropped {} times",
-                trace.outputs_made, trace.output_drops
-            ));
-        }
+        check_drop_counts(
+            || format!("node {index}"),
+            (trace.attempts, trace.future_drops),
+            (trace.outputs_made, trace.output_drops),
+        )?;
     }
     let alive = (control.futures_alive.get(), control.outputs_alive.get());
     if alive != (0, 0) {
@@ -526,4 +519,30 @@ fn check_drops(control: &Control) -> Result<(), String> {
         ));
     }
     control.check_violations(|| "after the run".into())
+}
+
+/// A node's drop counts add up: `futures.1` drops of its `futures.0` futures (one per
+/// attempt), and of its outputs made (at most one), `outputs.1` drops. `node` names it.
+pub fn check_drop_counts(
+    node: impl FnOnce() -> String,
+    futures: (u32, u32),
+    outputs: (u32, u32),
+) -> Result<(), String> {
+    if futures.0 != futures.1 {
+        return Err(format!(
+            "{} made {} futures, dropped {} times",
+            node(),
+            futures.0,
+            futures.1
+        ));
+    }
+    if outputs.0 > 1 || outputs.0 != outputs.1 {
+        return Err(format!(
+            "{} made {} outputs, dropped {} times",
+            node(),
+            outputs.0,
+            outputs.1
+        ));
+    }
+    Ok(())
 }
