@@ -351,10 +351,10 @@ TRIED = {
         " its wakes wake the task's waker in place, by reference (the parent slot it shares"
         " with the runtime runs, see the per-layer row): pend-once under the `Arc` task waker"
         " 248–264 → 229–235 ns (criterion, before and after alternated). This stop: a run notes"
-        " its block's state when its schedule is made, not at its first poll, which closes a"
-        " lost wake (a hand-built schedule polled again after a first poll that unwound): 374 →"
-        " 376 instructions ready, 2,407 → 2,385 pend-once, and the run's future 472 → 480"
-        " bytes.",
+        " its block's state when its schedule is made, not at its first poll, and a schedule"
+        " whose poll panicked refuses the next one (lost wakes of hand-built schedules polled"
+        " again): 374 → 378 instructions ready, 2,407 → 2,404 pend-once, and the run's future"
+        " 472 → 480 bytes.",
     "Allocations per run after the first: 0":
         "Done: the run's memory is cached in the `Dag` (the run block, and the waker block once"
         " a run made one; runs that overlap allocate their own). A `dag!` allocates nothing,"

@@ -959,11 +959,14 @@ pub struct Sweep<E, const N: usize> {
     mode: Mode,
     /// Whether another run owns the wakers: nodes are polled with the task's waker.
     shared: bool,
+    /// Set while a poll runs: still set after one that unwound (a node, its drop or the
+    /// observer panicked), which may have left a node's state half-written (a failure not
+    /// recorded, a node neither running nor done). The schedule then refuses to be polled
+    /// again, as a runtime run does; dropping it is sound and drops everything once.
+    poisoned: bool,
     /// The block's state when the schedule was made, before any node got a waker of it: if
     /// no run has claimed the block since when this run claims it, every wake of this run's
-    /// nodes is still in `woken`. Noted once, not at the first poll: a first poll that unwinds
-    /// before claiming (a node or the observer panicked) leaves wakers out, and a hand-built
-    /// schedule may be polled again after it.
+    /// nodes is still in `woken`.
     seen: u64,
     errors: [Option<E>; N],
 }
@@ -1010,10 +1013,8 @@ impl<E, const N: usize> Sweep<E, N> {
             bits.live |= bit;
         } else if bits.due & bit != 0 {
             debug_assert!(bits.live & bit != 0, "a due node is live");
-            // The observer first: if it panics, the node stays due, and a schedule polled
-            // again polls it (its wake is not lost).
-            watch.event(index, NodeEvent::Woken);
             bits.due &= !bit;
+            watch.event(index, NodeEvent::Woken);
         } else {
             return ControlFlow::Continue(());
         }
@@ -1066,6 +1067,7 @@ impl<E, const N: usize> fmt::Debug for Sweep<E, N> {
         f.debug_struct("Sweep")
             .field("mode", &self.mode)
             .field("shared", &self.shared)
+            .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
     }
 }
@@ -1092,6 +1094,11 @@ impl<const N: usize> Drop for Claim<N> {
 ///
 /// It holds the nodes, pinned with it from its first poll; what each holds (its call, its
 /// future, or nothing) is in its [`Bits`], by which its `Drop` drops them.
+///
+/// # Panics
+/// When polled again after a poll of it panicked (a node, its drop or the observer did): that
+/// poll may have left a node's state half-written, so the schedule refuses to go on, as a
+/// runtime run does. Dropping it is sound and drops what each node holds, once.
 pub struct Schedule<'o, S: Steps<E, N>, G, E, const N: usize> {
     nodes: S,
     run: Sweep<E, N>,
@@ -1150,6 +1157,7 @@ impl<'o, S: Steps<E, N>, G: Edges<N>, E, const N: usize> Schedule<'o, S, G, E, N
             run: Sweep {
                 mode: control.mode,
                 shared: false,
+                poisoned: false,
                 seen: G::wakers().state.load(Ordering::Acquire),
                 errors: [const { None }; N],
             },
@@ -1294,6 +1302,12 @@ impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, S, 
             observer,
             ..
         } = unsafe { self.get_unchecked_mut() };
+        assert!(
+            !run.poisoned,
+            "dagfut: a dag! run's schedule was polled again after an earlier poll of it \
+             panicked; drop it instead"
+        );
+        run.poisoned = true;
         // SAFETY: the schedule is pinned, and the nodes with it.
         let mut nodes = unsafe { Pin::new_unchecked(nodes) };
         // A copy of the bits the sweep keeps in registers, written back as the poll returns
@@ -1318,6 +1332,7 @@ impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, S, 
             }
         };
         drop(local);
+        run.poisoned = false;
         let Poll::Ready(failure) = ended else {
             return Poll::Pending;
         };

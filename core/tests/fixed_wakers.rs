@@ -1,9 +1,9 @@
 //! The `static` wakers of `dag!` runs (`core/src/fixed.rs`) under what safe code may do: an
 //! `Edges` written by hand whose block changes, a task waker that panics once, wakers kept past
 //! their run, a claimant leaked, a run nested in a node of the same `dag!`, a hand-built
-//! schedule polled again after its first poll unwound, or after its observer panicked at a
-//! node's wake. The first two and the last two were bugs (a data race under Miri, and lost
-//! wakes); the rest pin down documented behaviour.
+//! schedule polled again after a poll of it panicked. The first two were bugs (a data race
+//! under Miri, and lost wakes), and the last one lost wakes before such a schedule refused the
+//! poll; the rest pin down documented behaviour.
 //!
 //! ```text
 //! cargo test -p dagfut --test fixed_wakers
@@ -421,107 +421,11 @@ fn a_dag_run_nested_in_a_node_of_the_same_dag_completes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A hand-built `Schedule` polled again after a poll that unwound before the run first waited:
-// the state of the block that decides whether the nodes' earlier wakes are all in `woken` must
-// be the one noted before the nodes got their wakers, not one read at the next poll (another
-// run may have claimed the block in between and consumed a wake of ours).
-
-static Z: Block<2> = Block::new();
-
-/// Two roots, their wakers in block Z.
-struct OnZ;
-
-impl Edges<2> for OnZ {
-    const GRAPH: &'static Graph<2> = &Graph::new(["a", "b"], [&[], &[]]);
-    fn wakers() -> &'static Wakers<2> {
-        Z.get()
-    }
-}
-
-/// An observer that panics at the first start of node 1.
-struct PanicsAtStart(bool);
-
-impl dagfut::Observer for PanicsAtStart {
-    fn on_event(&mut self, task: usize, event: dagfut::NodeEvent) {
-        if task == 1 && event == dagfut::NodeEvent::Started && !std::mem::replace(&mut self.0, true)
-        {
-            panic!("the observer panics once");
-        }
-    }
-}
-
-/// A schedule on block Z of two roots: node a parks once (in `parked`), node b is ready.
-fn two_roots<'c, 'o: 'c>(
-    cells: &'c (OutputCell<u32>, OutputCell<u32>),
-    parked: &'c Mutex<Option<Waker>>,
-    control: Control<'o>,
-) -> impl Future + 'c {
-    Schedule::<_, OnZ, Infallible, 2>::new(
-        Cons::new(
-            Step::<_, _, _, Sure>::new(&cells.0, || ParksOnce {
-                parked,
-                polled: false,
-            }),
-            Cons::new(
-                Step::<_, _, _, Sure>::new(&cells.1, || std::future::ready(2)),
-                Nil,
-            ),
-        ),
-        control,
-    )
-}
-
-/// Run A's first poll parks node a, then unwinds (its observer panics) before A claims the
-/// block. Run B claims it, and A's parked wake lands while B holds it (B consumes the bit).
-/// Polled again, A must poll node a once more: it read the block's state anew, saw no claim
-/// since, and took `woken` (empty) for every wake of its nodes: node a was never polled again.
-#[test]
-fn a_schedule_polled_again_after_an_unwound_first_poll_keeps_its_wakes() {
-    let (parked_a, parked_b) = (Mutex::new(None), Mutex::new(None));
-    let mut observer = PanicsAtStart(false);
-    let cells_a = (OutputCell::new(), OutputCell::new());
-    let mut run_a = pin!(two_roots(
-        &cells_a,
-        &parked_a,
-        Control {
-            mode: Mode::FailFast,
-            observer: Some(&mut observer),
-        },
-    ));
-    let (task_a, waker_a) = counting();
-    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = run_a.as_mut().poll(&mut Context::from_waker(&waker_a));
-    }));
-    assert!(unwound.is_err(), "the observer panics in A's first poll");
-
-    let cells_b = (OutputCell::new(), OutputCell::new());
-    let mut run_b = pin!(two_roots(&cells_b, &parked_b, fail_fast()));
-    let (_task_b, waker_b) = counting();
-    pending(run_b.as_mut(), &waker_b);
-    // A's node a is woken while B owns the block: B's task is woken, B takes the bit.
-    parked_a.lock().unwrap().take().unwrap().wake();
-    parked_b.lock().unwrap().take().unwrap().wake();
-    assert!(
-        run_b
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker_b))
-            .is_ready()
-    );
-    assert_eq!(task_a.0.load(Ordering::Relaxed), 0);
-
-    assert!(
-        run_a
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker_a))
-            .is_ready(),
-        "A's node a was woken, but A did not poll it again: the wake is lost"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// A hand-built `Schedule` polled again after an observer panicked at a node's `Woken` event:
-// the sweep cleared the node's due bit before it told the observer, so the node's wake was
-// consumed by a poll that never polled it (found by `tests/tests/fixed_model.rs`).
+// A hand-built `Schedule` whose poll unwound (a node, its drop or the observer panicked) may hold
+// a node's state half-written: a node's due bit cleared before the observer heard of its wake,
+// a failure not yet recorded. Polled again, such a schedule lost wakes (two bugs, the second
+// found by `tests/tests/fixed_model.rs`). It now refuses to be polled again, as a runtime run
+// does, and its drop still drops what each node holds.
 
 static V: Block<1> = Block::new();
 
@@ -535,46 +439,64 @@ impl Edges<1> for OnV {
     }
 }
 
-/// An observer that panics at the first `Woken` event.
-struct PanicsAtWoken(bool);
+/// An observer that panics at the first `at` event.
+struct PanicsAt {
+    at: dagfut::NodeEvent,
+    fired: bool,
+}
 
-impl dagfut::Observer for PanicsAtWoken {
+impl dagfut::Observer for PanicsAt {
     fn on_event(&mut self, _task: usize, event: dagfut::NodeEvent) {
-        if event == dagfut::NodeEvent::Woken && !std::mem::replace(&mut self.0, true) {
+        if event == self.at && !std::mem::replace(&mut self.fired, true) {
             panic!("the observer panics once");
         }
     }
 }
 
+/// Polls `run`: it must panic.
+fn unwinds<F: Future + ?Sized>(run: Pin<&mut F>, waker: &Waker) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = run.poll(&mut Context::from_waker(waker));
+    }))
+    .expect_err("the poll panics");
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 #[test]
-fn a_schedule_polled_again_after_the_observer_panicked_at_a_wake_polls_the_woken_node() {
-    let parked = Mutex::new(None);
-    let cell = OutputCell::new();
-    let mut observer = PanicsAtWoken(false);
-    let mut run = pin!(Schedule::<_, OnV, Infallible, 1>::new(
-        Cons::new(
-            Step::<_, _, _, Sure>::new(&cell, || ParksOnce {
-                parked: &parked,
-                polled: false,
-            }),
-            Nil,
-        ),
-        Control {
-            mode: Mode::FailFast,
-            observer: Some(&mut observer),
-        },
-    ));
-    let (_task, waker) = counting();
-    pending(run.as_mut(), &waker);
-    parked.lock().unwrap().take().unwrap().wake();
-    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = run.as_mut().poll(&mut Context::from_waker(&waker));
-    }));
-    assert!(unwound.is_err(), "the observer panics at the node's wake");
-    assert!(
-        run.as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready(),
-        "the node was woken, but the poll after the panic did not poll it: the wake is lost"
-    );
+fn a_schedule_polled_again_after_a_poll_that_panicked_refuses_clearly() {
+    // The observer panics as the node starts (the first poll, before the run claims the
+    // block), or as its wake is seen (a later poll).
+    for at in [dagfut::NodeEvent::Started, dagfut::NodeEvent::Woken] {
+        let parked = Mutex::new(None);
+        let cell = OutputCell::new();
+        let mut observer = PanicsAt { at, fired: false };
+        let mut run = pin!(Schedule::<_, OnV, Infallible, 1>::new(
+            Cons::new(
+                Step::<_, _, _, Sure>::new(&cell, || ParksOnce {
+                    parked: &parked,
+                    polled: false,
+                }),
+                Nil,
+            ),
+            Control {
+                mode: Mode::FailFast,
+                observer: Some(&mut observer),
+            },
+        ));
+        let (_task, waker) = counting();
+        if at == dagfut::NodeEvent::Woken {
+            pending(run.as_mut(), &waker);
+            parked.lock().unwrap().take().unwrap().wake();
+        }
+        assert_eq!(unwinds(run.as_mut(), &waker), "the observer panics once");
+        let again = unwinds(run.as_mut(), &waker);
+        assert!(
+            again.contains("polled again after an earlier poll of it panicked; drop it instead"),
+            "{again}"
+        );
+    }
 }

@@ -5,26 +5,26 @@
 //! Three shapes (the seed's six nodes with a diamond and a fan-in, a chain of four, five roots
 //! into one sink), each declared once by [`shape!`] both as a `dagfut::dag!` and as a
 //! hand-built `fixed::Schedule` over an `Edges` of its own (only a hand-built schedule can be
-//! polled again after a poll that unwound). A case runs one to three runs of one shape's site
-//! (all `dag!` or all hand-built, so that they share one waker block), up to two at once, each
-//! with `try_run` or `run_settled` (`Mode::FailFast` or `Mode::Settle`), and generates:
+//! polled again after a poll that unwound, which it must refuse). A case runs one to three
+//! runs of one shape's site (all `dag!` or all hand-built, so that they share one waker block),
+//! up to two at once, each with `try_run` or `run_settled` (`Mode::FailFast` or
+//! `Mode::Settle`), and generates:
 //!
 //! - each node's behaviour: pending 0 to 3 times, each time parking its waker for the driver
 //!   or waking itself (by reference, or a clone by value) before `Pending`; waking a parked
-//!   sibling's waker at each poll; then ready, failing, panicking in its last poll (it parks
-//!   first: a hand-built schedule polled again polls it again, and it is then ready), or
-//!   panicking in its future's `Drop`; every future reads its inputs in `Drop` (boxed values:
+//!   sibling's waker at each poll; then ready, failing, panicking in its last poll (after it
+//!   parks its waker), or panicking in its future's `Drop`; every future reads its inputs in `Drop` (boxed values:
 //!   a use after free under Miri);
 //! - the driver's schedule (seeded): which run to poll (only a run whose task was woken, or a
-//!   new one, or one whose poll unwound), which parked waker to wake, by reference, by value or
+//!   new one, or a hand-built one whose poll unwound), which parked waker to wake, by reference, by value or
 //!   from another thread, sometimes twice; wakers kept after their node was polled again or
 //!   its run ended, woken later (during later runs of the site: stale wakes); when the next
 //!   run starts (interleaved with the one before, the second finds the block claimed and polls
 //!   its nodes with its task's waker); runs dropped early; each poll a fresh task waker, of the
 //!   run's task or (one in four) its other task; task wakers (`model::Tasks`) that panic at
-//!   their nth clone, wake or drop; an observer that panics at its nth node event but a
-//!   `Failed` (hand-built runs only, which the driver then polls again, later, as it pleases;
-//!   the same for a node's panic in its poll).
+//!   their nth clone, wake or drop; an observer that panics at its nth node event (hand-built
+//!   runs only, which the driver then polls again, later, as it pleases; the same after a
+//!   node's panic in its poll).
 //!
 //! It checks:
 //!
@@ -43,6 +43,9 @@
 //!   the block), or after a wake of a block waker of its position since the run's poll before
 //!   (its own, or a stale one of another run of the site: the documented cost), or once, in
 //!   the poll in which its run claims the block (until its first poll that returns);
+//! - poisoning: a hand-built schedule polled again after a poll of it panicked refuses, with
+//!   a panic that says so, before it touches anything; then it is dropped (and the drops are
+//!   checked as above);
 //! - panics: each panic the test arms (a node's, the observer's, a task waker's) comes out of
 //!   the one driver call (poll, wake, drop) in which it was raised, with its message, and no
 //!   call panics otherwise; once its runs are gone, nothing holds a task waker of theirs.
@@ -87,7 +90,7 @@ enum End {
     Ok,
     /// Returns `Err`.
     Err,
-    /// Its last poll parks its waker and panics; polled again, it is ready.
+    /// Its last poll parks its waker and panics (the run's poll unwinds).
     PanicPoll,
     /// Ready, but its future's `Drop` panics (wherever it is dropped).
     PanicDrop,
@@ -588,12 +591,7 @@ struct PanicObserver {
 
 impl Observer for PanicObserver {
     fn on_event(&mut self, _task: usize, event: NodeEvent) {
-        // Not at a `Failed` event: a schedule polled again after that panic has lost the
-        // failure (it is not recorded, and a fail-fast run goes on), which this test leaves
-        // aside.
-        if event == NodeEvent::Failed {
-            return;
-        }
+        let _ = event;
         self.starts += 1;
         if self.nth == Some(self.starts) {
             let message = format!("model: run {}'s observer panics", self.run);
@@ -853,8 +851,9 @@ enum Status {
     New,
     /// Its last poll returned `Pending`.
     Waiting,
-    /// Its last poll unwound: the driver polls it again when it pleases (hand-built runs).
-    Repoll,
+    /// Its last poll unwound (a hand-built run): polled again, it must refuse with a clear
+    /// panic; the driver then drops it.
+    Poisoned,
     Done,
 }
 
@@ -965,7 +964,7 @@ impl<'a> Driver<'a> {
             for &r in &alive {
                 let slot = &self.slots[r];
                 let due = match slot.status {
-                    Status::New | Status::Repoll => true,
+                    Status::New | Status::Poisoned => true,
                     // A run whose task waker's panic lost a wake that no wake made up for
                     // sleeps: whoever caught the panic polls it again.
                     Status::Waiting => self.woken(r) || (slot.lost && !slot.woke_after_loss),
@@ -1001,6 +1000,32 @@ impl<'a> Driver<'a> {
         Err(format!("the runs did not end in {MAX_STEPS} steps"))
     }
 
+    /// Polls run `r`, whose last poll unwound: the poll must panic, saying why, and touch
+    /// nothing (no node polled, no waker cloned or woken); then the run is dropped.
+    fn poll_poisoned(&mut self, r: usize) -> Result<(), String> {
+        let waker = self.ctxs[r].tasks.waker(self.slots[r].task);
+        let mut future = self.slots[r]
+            .future
+            .take()
+            .expect("a live run has its future");
+        let what = format!("run {r}, polled again after a poll of it panicked");
+        let refused = self.call(&what, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                let _ = future.as_mut().poll(&mut Context::from_waker(&waker));
+            }))
+        })?;
+        self.slots[r].future = Some(future);
+        let refusal = match refused {
+            Ok(Err(payload)) => panic_message(&*payload),
+            Ok(Ok(())) => return Err(format!("{what}: the poll returned")),
+            Err(Caught(site)) => return Err(format!("{what}: a panic came from {site:?}")),
+        };
+        if !refusal.contains("polled again after an earlier poll of it panicked") {
+            return Err(format!("{what}: it panicked with {refusal:?}"));
+        }
+        self.end(r)
+    }
+
     fn start(&mut self) {
         let r = self.slots.len();
         let ctx = &self.ctxs[r];
@@ -1020,6 +1045,9 @@ impl<'a> Driver<'a> {
 
     fn poll(&mut self, r: usize) -> Result<(), String> {
         let ctx = &self.ctxs[r];
+        if self.slots[r].status == Status::Poisoned {
+            return self.poll_poisoned(r);
+        }
         if ctx.plan.drop_after == Some(self.slots[r].polls) {
             return self.end(r);
         }
@@ -1072,8 +1100,11 @@ impl<'a> Driver<'a> {
                 }
                 Ok(())
             }
+            // A panic of a node's poll or of the observer comes out of the schedule's poll,
+            // which poisons it. (A drop's panic may come from the wrapper's drop of a schedule
+            // that returned `Ready`: such a run is dropped.)
             Err(Caught(Site::NodePoll | Site::Observer)) if ctx.hand_built => {
-                self.slots[r].status = Status::Repoll;
+                self.slots[r].status = Status::Poisoned;
                 Ok(())
             }
             Err(Caught(_)) => self.end(r),
