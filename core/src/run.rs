@@ -695,6 +695,11 @@ macro_rules! run_options {
 
             /// Turns a panicking node into [`DagError::Panicked`] instead of a panic out of
             /// `poll`: the node's future is dropped and it counts as a failed node.
+            ///
+            /// # Panics
+            /// A panic whose payload panics again as it is dropped (once its message is read)
+            /// still comes out of `poll`; the run is then poisoned, and dropping it drops
+            /// everything once. (A panic of the dropped future's `Drop` is contained.)
             #[cfg(feature = "std")]
             pub fn catch_panics(mut self) -> Self {
                 self.run.catch_panics = true;

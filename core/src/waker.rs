@@ -3,8 +3,10 @@
 //! A task's [`Waker`] points at its slot. Waking it marks the slot queued (a second wake
 //! while it is queued does nothing), pushes the task's index on a lock-free stack in the
 //! header, and wakes the run's parent waker if the stack was empty. The run drains the whole
-//! stack at once. A wake is O(1), and never allocates or frees memory but the first touch of
-//! a proto waker (below), which makes the block.
+//! stack at once. A wake is O(1), and never allocates memory but the first touch of a proto
+//! waker (below), which makes the block. A wake by reference never frees memory; a wake by
+//! value gives up its waker's reference, as a drop does, so the wake of the last waker of an
+//! ended run frees the block.
 //!
 //! The block is reference counted: the run holds one reference and every `Waker` clone one
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
@@ -216,12 +218,31 @@ unsafe fn release(header: NonNull<Header>) {
     // Every other owner's last use happens before this point (the `Release` decrements,
     // made visible by this fence), so no one can touch the block any more.
     fence(Ordering::Acquire);
-    // SAFETY: the count reached zero: this is the only reference. The header (which holds the
-    // parent waker) is dropped, then the memory freed with the layout it was allocated with.
-    unsafe {
-        core::ptr::drop_in_place(header.as_ptr());
-        dealloc(header.as_ptr().cast(), block_layout(len as usize));
+    // SAFETY: the count reached zero: this is the only reference, given up here.
+    unsafe { free_block(header.cast(), len as usize) };
+}
+
+/// Drops a block's header (the parent's waker it may still hold: one a wake held as the run
+/// ended, which that wake could not take out because the task's wake panicked), then frees its
+/// memory, even if that waker's drop panics.
+///
+/// # Safety
+/// `block` is a block of `len` slots, its header initialised, which no one else can reach and
+/// which is not used again.
+unsafe fn free_block(block: NonNull<u8>, len: usize) {
+    /// Frees the memory as it drops: after the header's drop, or as its panic unwinds.
+    struct Free(NonNull<u8>, usize);
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: the block was allocated with `block_layout(len)` (`free_block`'s
+            // contract), and its header is dropped (or its drop unwound).
+            unsafe { dealloc(self.0.as_ptr(), block_layout(self.1)) };
+        }
     }
+    let free = Free(block, len);
+    // SAFETY: the header is initialised and no one else can reach it (the caller's contract).
+    unsafe { core::ptr::drop_in_place(block.as_ptr().cast::<Header>()) };
+    drop(free);
 }
 
 /// Frees a block that a run left in the cache (no waker of it alive, its parent waker taken).
@@ -231,10 +252,7 @@ unsafe fn release(header: NonNull<Header>) {
 pub(crate) unsafe fn free_kept_block(block: NonNull<u8>, len: usize) {
     // SAFETY: as the caller guarantees: the header is initialised, no one else can reach it,
     // and the block was allocated with `block_layout(len)`.
-    unsafe {
-        core::ptr::drop_in_place(block.as_ptr().cast::<Header>());
-        dealloc(block.as_ptr(), block_layout(len));
-    }
+    unsafe { free_block(block, len) };
 }
 
 fn abort(message: &str) -> ! {

@@ -157,30 +157,68 @@ fn a_run_and_its_outputs_free_everything() {
     assert_eq!(leaked, 0);
 }
 
-/// A waker whose drop panics once `ARMED` is set (its clones share the flag).
+/// Task wakers whose drop panics once armed; with a pause, whose wake waits at it twice (a test
+/// acts in between, while the wake holds the parent's slot) and then panics. Each test keeps its
+/// own [`Behaviour`](panicking_drop::Behaviour) in a `static`, so that tests running at once do
+/// not trip each other's wakers.
 mod panicking_drop {
+    use std::sync::Barrier;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::task::{RawWaker, RawWakerVTable, Waker};
 
-    pub(super) static ARMED: AtomicBool = AtomicBool::new(false);
-
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, drop_waker);
-
-    fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
+    pub(super) struct Behaviour {
+        /// The next drop of a waker of this behaviour panics.
+        armed: AtomicBool,
+        pause: Option<Barrier>,
     }
 
-    fn noop(_: *const ()) {}
+    impl Behaviour {
+        /// Drops panic once armed; wakes pause and panic if `pause`.
+        pub(super) const fn new(pause: bool) -> Self {
+            Behaviour {
+                armed: AtomicBool::new(false),
+                pause: if pause { Some(Barrier::new(2)) } else { None },
+            }
+        }
 
-    fn drop_waker(_: *const ()) {
-        if ARMED.swap(false, Ordering::SeqCst) {
+        pub(super) fn arm(&self) {
+            self.armed.store(true, Ordering::SeqCst);
+        }
+
+        /// Waits with a pausing wake (which waits twice).
+        pub(super) fn meet(&self) {
+            self.pause.as_ref().expect("a pausing behaviour").wait();
+        }
+    }
+
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_waker);
+
+    fn behaviour(data: *const ()) -> &'static Behaviour {
+        // SAFETY: every waker of this vtable points at a `static` `Behaviour` (`waker`).
+        unsafe { &*data.cast::<Behaviour>() }
+    }
+
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE)
+    }
+
+    fn wake(data: *const ()) {
+        if let Some(pause) = &behaviour(data).pause {
+            pause.wait();
+            pause.wait();
+            panic!("the executor's waker panicked in wake");
+        }
+    }
+
+    fn drop_waker(data: *const ()) {
+        if behaviour(data).armed.swap(false, Ordering::SeqCst) {
             panic!("the executor's waker panicked in drop");
         }
     }
 
-    pub(super) fn waker() -> Waker {
-        // SAFETY: the vtable's functions keep no state behind the null data pointer.
-        unsafe { Waker::from_raw(clone(std::ptr::null())) }
+    pub(super) fn waker(behaviour: &'static Behaviour) -> Waker {
+        // SAFETY: the vtable's functions only read the `static` behaviour the data points at.
+        unsafe { Waker::from_raw(clone(std::ptr::from_ref(behaviour).cast())) }
     }
 }
 
@@ -188,15 +226,59 @@ mod panicking_drop {
 fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
     std::panic::set_hook(Box::new(|_| {}));
     let leaked = leaked_by(|| {
-        let parent = panicking_drop::waker();
+        static DROPS: panicking_drop::Behaviour = panicking_drop::Behaviour::new(false);
+        let parent = panicking_drop::waker(&DROPS);
         with_a_parked_run(&parent, |run, node_waker| {
             drop(node_waker);
             // Dropping the run closes the waker block and drops its copy of the parent's
             // waker.
-            panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+            DROPS.arm();
             assert!(catch_unwind(AssertUnwindSafe(|| drop(run))).is_err());
         });
     });
+    assert_eq!(leaked, 0, "the waker block leaked");
+}
+
+/// A node's wake on another thread holds the parent's slot, inside the task's wake, as the run
+/// ends: the run cannot take the task's waker, and the wake, which would, panics. The block's
+/// last reference then drops that waker with the block's header, and its drop panics too: the
+/// block is freed all the same.
+#[test]
+fn a_block_is_freed_when_the_task_waker_left_in_it_panics_in_its_drop() {
+    static TASK: panicking_drop::Behaviour = panicking_drop::Behaviour::new(true);
+    /// The node's waker the other thread wakes, and the barrier that starts it.
+    static HANDED: Mutex<Option<Waker>> = Mutex::new(None);
+    static START: std::sync::Barrier = std::sync::Barrier::new(2);
+    std::panic::set_hook(Box::new(|_| {}));
+    // Spawned before the count starts: what a spawn allocates here is freed there.
+    let waking = std::thread::spawn(|| {
+        START.wait();
+        let waker = HANDED.lock().unwrap().take().unwrap();
+        let woke = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
+        drop(waker);
+        woke.is_err()
+    });
+    let leaked = leaked_by(|| {
+        let parent = panicking_drop::waker(&TASK);
+        with_a_parked_run(&parent, |run, node_waker| {
+            *HANDED.lock().unwrap() = Some(node_waker.clone());
+            START.wait();
+            // The wake holds the slot, in the task's wake.
+            TASK.meet();
+            drop(run);
+            TASK.meet();
+            // The wake panics; its thread drops its clone (not the last one).
+            while !waking.is_finished() {
+                std::thread::yield_now();
+            }
+            TASK.arm();
+            assert!(
+                catch_unwind(AssertUnwindSafe(|| drop(node_waker))).is_err(),
+                "the block's last reference dropped the task's waker left in it"
+            );
+        });
+    });
+    assert!(waking.join().unwrap(), "the task's wake panicked");
     assert_eq!(leaked, 0, "the waker block leaked");
 }
 
@@ -414,14 +496,15 @@ fn a_panicking_parent_waker_drop_does_not_cost_the_cache() {
     let node = b.add_node(double, b.param());
     let dag = b.build();
     assert_eq!(futures_executor::block_on(dag.run(&1))[node], 2);
-    let parent = panicking_drop::waker();
+    static DROPS: panicking_drop::Behaviour = panicking_drop::Behaviour::new(false);
+    let parent = panicking_drop::waker(&DROPS);
     let mut run = dag.run(&3);
     assert!(
         Pin::new(&mut run)
             .poll(&mut Context::from_waker(&parent))
             .is_pending()
     );
-    panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+    DROPS.arm();
     assert!(catch_unwind(AssertUnwindSafe(|| drop(run))).is_err());
     for n in 0..3 {
         let made = allocations_by(|| {
@@ -467,13 +550,14 @@ fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
             let mut cx = Context::from_waker(Waker::noop());
             assert!(other.as_mut().poll(&mut cx).is_pending());
         }
-        let parent = panicking_drop::waker();
+        static DROPS: panicking_drop::Behaviour = panicking_drop::Behaviour::new(false);
+        let parent = panicking_drop::waker(&DROPS);
         let leaked = leaked_by(|| {
             let mut run = dag.run(&3);
             let mut cx = Context::from_waker(&parent);
             // The node yields once: the run registers the task's waker.
             assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
-            panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+            DROPS.arm();
             let completing = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut run).poll(&mut cx)));
             assert!(
                 completing.is_err(),
@@ -568,7 +652,8 @@ fn a_panicking_parent_waker_drop_releases_the_wakers() {
             a(which) = PendsOnce { polls: &polls[*which], parked };
         }
     };
-    let parent = panicking_drop::waker();
+    static DROPS: panicking_drop::Behaviour = panicking_drop::Behaviour::new(false);
+    let parent = panicking_drop::waker(&DROPS);
     let mut first = Box::pin(dag.run(&0));
     assert!(
         first
@@ -576,7 +661,7 @@ fn a_panicking_parent_waker_drop_releases_the_wakers() {
             .poll(&mut Context::from_waker(&parent))
             .is_pending()
     );
-    panicking_drop::ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+    DROPS.arm();
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(first)));
     assert!(dropped.is_err());
     let mut later = std::pin::pin!(dag.run(&1));
