@@ -959,9 +959,9 @@ pub struct Sweep<E, const N: usize> {
     mode: Mode,
     /// Whether another run owns the wakers: nodes are polled with the task's waker.
     shared: bool,
-    /// Set while a poll runs: still set after one that unwound (a node, its drop or the
-    /// observer panicked), which may have left a node's state half-written (a failure not
-    /// recorded, a node neither running nor done). The schedule then refuses to be polled
+    /// Set while a poll runs: still set after one that unwound (a node, its drop, the
+    /// observer or the task's waker panicked), which may have left the run half-written (a
+    /// failure not recorded, a node neither running nor done, the wakers released early). The schedule then refuses to be polled
     /// again, as a runtime run does; dropping it is sound and drops everything once.
     poisoned: bool,
     /// The block's state when the schedule was made, before any node got a waker of it: if
@@ -1096,9 +1096,9 @@ impl<const N: usize> Drop for Claim<N> {
 /// future, or nothing) is in its [`Bits`], by which its `Drop` drops them.
 ///
 /// # Panics
-/// When polled again after a poll of it panicked (a node, its drop or the observer did): that
-/// poll may have left a node's state half-written, so the schedule refuses to go on, as a
-/// runtime run does. Dropping it is sound and drops what each node holds, once.
+/// When polled again after a poll of it panicked (a node, its drop, the observer, or the
+/// task's waker in a clone, wake or drop did): that poll may have left the run half-written,
+/// so the schedule refuses to go on, as a runtime run does. Dropping it is sound and drops what each node holds, once.
 pub struct Schedule<'o, S: Steps<E, N>, G, E, const N: usize> {
     nodes: S,
     run: Sweep<E, N>,
@@ -1332,13 +1332,15 @@ impl<S: Steps<E, N>, G: Edges<N>, E, const N: usize> Future for Schedule<'_, S, 
             }
         };
         drop(local);
-        run.poisoned = false;
         let Poll::Ready(failure) = ended else {
+            run.poisoned = false;
             return Poll::Pending;
         };
-        // The wakers are released as the run ends (not when the closure drops this future).
+        // The wakers are released as the run ends (not when the closure drops this future),
+        // inside the poisoned window: the task's waker dropped there may panic.
         *claim = None;
         run.shared = true;
+        run.poisoned = false;
         Poll::Ready((
             failure,
             core::mem::replace(&mut run.errors, [const { None }; N]),

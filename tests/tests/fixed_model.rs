@@ -78,7 +78,6 @@ use dagfut::{NodeEvent, Observer};
 use dagfut_tests::model::{
     self, Delivery, Schedule as _, Seeded, Tasks, WakerOp, WakerPanic, panic_message,
 };
-use futures_util::FutureExt;
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -585,15 +584,14 @@ impl Drop for NodeFut<'_> {
 struct PanicObserver {
     run: usize,
     nth: Option<u32>,
-    starts: u32,
+    events: u32,
     shared: Rc<Shared>,
 }
 
 impl Observer for PanicObserver {
-    fn on_event(&mut self, _task: usize, event: NodeEvent) {
-        let _ = event;
-        self.starts += 1;
-        if self.nth == Some(self.starts) {
+    fn on_event(&mut self, _task: usize, _event: NodeEvent) {
+        self.events += 1;
+        if self.nth == Some(self.events) {
             let message = format!("model: run {}'s observer panics", self.run);
             panic!("{}", self.shared.raise(Site::Observer, message));
         }
@@ -722,9 +720,15 @@ macro_rules! shape {
                     mode: run.mode,
                     observer: observer.map(|o| o as &mut dyn Observer),
                 };
-                return Box::pin(Schedule::<_, $edges, Fail, $n>::new(steps, control).map(
-                    move |(failed, errors)| Ended::hand_built(run, failed, errors.into()),
-                ));
+                // Kept until the driver drops the run (a `map` would drop it inside the poll
+                // that returns `Ready`, mixing its drop's panics into that poll's).
+                let mut schedule = Box::pin(Schedule::<_, $edges, Fail, $n>::new(steps, control));
+                return Box::pin(std::future::poll_fn(move |cx| {
+                    schedule
+                        .as_mut()
+                        .poll(cx)
+                        .map(|(failed, errors)| Ended::hand_built(run, failed, errors.into()))
+                }));
             }
             Box::pin(async move {
                 let dag = dagfut::dag! {
@@ -1100,10 +1104,9 @@ impl<'a> Driver<'a> {
                 }
                 Ok(())
             }
-            // A panic of a node's poll or of the observer comes out of the schedule's poll,
-            // which poisons it. (A drop's panic may come from the wrapper's drop of a schedule
-            // that returned `Ready`: such a run is dropped.)
-            Err(Caught(Site::NodePoll | Site::Observer)) if ctx.hand_built => {
+            // Any panic of a hand-built run's poll comes out of the schedule's poll (which
+            // keeps the schedule), and poisons it.
+            Err(Caught(_)) if ctx.hand_built => {
                 self.slots[r].status = Status::Poisoned;
                 Ok(())
             }
@@ -1259,7 +1262,7 @@ fn check_case(
         .map(|(run, plan)| PanicObserver {
             run,
             nth: plan.observer_panic,
-            starts: 0,
+            events: 0,
             shared: shared.clone(),
         })
         .collect();
