@@ -157,19 +157,36 @@ fn a_run_and_its_outputs_free_everything() {
     assert_eq!(leaked, 0);
 }
 
-/// Task wakers whose drop panics once armed; with a pause, whose wake waits at it twice (a test
-/// acts in between, while the wake holds the parent's slot) and then panics. Each test keeps its
-/// own [`Behaviour`](panicking_drop::Behaviour) in a `static`, so that tests running at once do
-/// not trip each other's wakers.
+/// Waits (yielding) until `done`, for at most 10 s: a test that waits on another thread fails
+/// instead of hanging if what it waits for never comes.
+fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 10 s for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Task wakers whose drop panics once armed; with a pause, whose wake waits until released
+/// (a test acts meanwhile, while the wake holds the parent's slot) and then panics. Each test
+/// keeps its own [`Behaviour`](panicking_drop::Behaviour) in a `static`, so that tests running
+/// at once do not trip each other's wakers.
 mod panicking_drop {
-    use std::sync::Barrier;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::task::{RawWaker, RawWakerVTable, Waker};
 
     pub(super) struct Behaviour {
         /// The next drop of a waker of this behaviour panics.
         armed: AtomicBool,
-        pause: Option<Barrier>,
+        /// Wakes pause, then panic.
+        pause: bool,
+        /// A wake is paused.
+        entered: AtomicBool,
+        /// The paused wake may go on.
+        released: AtomicBool,
     }
 
     impl Behaviour {
@@ -177,7 +194,9 @@ mod panicking_drop {
         pub(super) const fn new(pause: bool) -> Self {
             Behaviour {
                 armed: AtomicBool::new(false),
-                pause: if pause { Some(Barrier::new(2)) } else { None },
+                pause,
+                entered: AtomicBool::new(false),
+                released: AtomicBool::new(false),
             }
         }
 
@@ -185,9 +204,14 @@ mod panicking_drop {
             self.armed.store(true, Ordering::SeqCst);
         }
 
-        /// Waits with a pausing wake (which waits twice).
-        pub(super) fn meet(&self) {
-            self.pause.as_ref().expect("a pausing behaviour").wait();
+        /// Waits until a wake is paused.
+        pub(super) fn wait_for_wake(&self) {
+            super::wait_until(|| self.entered.load(Ordering::SeqCst), "the task's wake");
+        }
+
+        /// Lets the paused wake go on (and panic).
+        pub(super) fn release_wake(&self) {
+            self.released.store(true, Ordering::SeqCst);
         }
     }
 
@@ -203,9 +227,13 @@ mod panicking_drop {
     }
 
     fn wake(data: *const ()) {
-        if let Some(pause) = &behaviour(data).pause {
-            pause.wait();
-            pause.wait();
+        let behaviour = behaviour(data);
+        if behaviour.pause {
+            behaviour.entered.store(true, Ordering::SeqCst);
+            super::wait_until(
+                || behaviour.released.load(Ordering::SeqCst),
+                "the test to release the wake",
+            );
             panic!("the executor's waker panicked in wake");
         }
     }
@@ -246,13 +274,12 @@ fn the_waker_block_is_freed_even_if_the_parent_wakers_drop_panics() {
 #[test]
 fn a_block_is_freed_when_the_task_waker_left_in_it_panics_in_its_drop() {
     static TASK: panicking_drop::Behaviour = panicking_drop::Behaviour::new(true);
-    /// The node's waker the other thread wakes, and the barrier that starts it.
+    /// The node's waker the other thread wakes.
     static HANDED: Mutex<Option<Waker>> = Mutex::new(None);
-    static START: std::sync::Barrier = std::sync::Barrier::new(2);
     std::panic::set_hook(Box::new(|_| {}));
     // Spawned before the count starts: what a spawn allocates here is freed there.
     let waking = std::thread::spawn(|| {
-        START.wait();
+        wait_until(|| HANDED.lock().unwrap().is_some(), "the node's waker");
         let waker = HANDED.lock().unwrap().take().unwrap();
         let woke = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
         drop(waker);
@@ -262,15 +289,12 @@ fn a_block_is_freed_when_the_task_waker_left_in_it_panics_in_its_drop() {
         let parent = panicking_drop::waker(&TASK);
         with_a_parked_run(&parent, |run, node_waker| {
             *HANDED.lock().unwrap() = Some(node_waker.clone());
-            START.wait();
             // The wake holds the slot, in the task's wake.
-            TASK.meet();
+            TASK.wait_for_wake();
             drop(run);
-            TASK.meet();
+            TASK.release_wake();
             // The wake panics; its thread drops its clone (not the last one).
-            while !waking.is_finished() {
-                std::thread::yield_now();
-            }
+            wait_until(|| waking.is_finished(), "the wake's thread");
             TASK.arm();
             assert!(
                 catch_unwind(AssertUnwindSafe(|| drop(node_waker))).is_err(),

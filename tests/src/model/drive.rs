@@ -452,7 +452,7 @@ impl<'s> Driver<'s> {
 
     /// The message of the armed task waker panic, if one is armed.
     pub(super) fn armed_message(&self) -> Option<String> {
-        self.tasks.plan.message()
+        self.tasks.armed_message()
     }
 
     /// Whether the armed task waker panic came.
