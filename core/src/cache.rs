@@ -132,9 +132,9 @@ impl Drop for RunCache {
             unsafe { dealloc(block.as_ptr(), self.block_layout) };
         }
         if let Some(block) = self.wakes.held() {
-            // SAFETY: a waker block of `tasks` slots left by a run with no waker alive, owned
-            // here.
-            unsafe { crate::waker::free_kept_block(block, self.tasks) };
+            // SAFETY: a waker block of `tasks` slots, its header initialised, left by a run
+            // with no waker alive: owned here, reachable by no one else, not used again.
+            unsafe { crate::waker::free_block(block, self.tasks) };
         }
     }
 }

@@ -961,8 +961,9 @@ pub struct Sweep<E, const N: usize> {
     shared: bool,
     /// Set while a poll runs: still set after one that unwound (a node, its drop, the
     /// observer or the task's waker panicked), which may have left the run half-written (a
-    /// failure not recorded, a node neither running nor done, the wakers released early). The schedule then refuses to be polled
-    /// again, as a runtime run does; dropping it is sound and drops everything once.
+    /// failure not recorded, a node neither running nor done, the wakers released early).
+    /// The schedule then refuses to be polled again, as a runtime run does; dropping it is
+    /// sound and drops everything once.
     poisoned: bool,
     /// The block's state when the schedule was made, before any node got a waker of it: if
     /// no run has claimed the block since when this run claims it, every wake of this run's
@@ -1098,7 +1099,8 @@ impl<const N: usize> Drop for Claim<N> {
 /// # Panics
 /// When polled again after a poll of it panicked (a node, its drop, the observer, or the
 /// task's waker in a clone, wake or drop did): that poll may have left the run half-written,
-/// so the schedule refuses to go on, as a runtime run does. Dropping it is sound and drops what each node holds, once.
+/// so the schedule refuses to go on, as a runtime run does. Dropping it is sound and drops
+/// what each node holds, once.
 pub struct Schedule<'o, S: Steps<E, N>, G, E, const N: usize> {
     nodes: S,
     run: Sweep<E, N>,

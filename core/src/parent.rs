@@ -733,6 +733,20 @@ mod tests {
         assert_eq!(take(&slot).iter().flatten().count(), 1);
     }
 
+    /// Registers `first`'s waker in `inline`'s slot, and makes its wake register the wakers of
+    /// `inline`'s two `Counts` in that slot from inside (an executor that polls inline, with a
+    /// new waker each poll). Returns the slot.
+    fn polled_inline<'a>(
+        first: &Counts,
+        inline: &'a (ParentWaker, [Counts; 2]),
+    ) -> &'a ParentWaker {
+        register(&inline.0, &waker(first));
+        first
+            .inline
+            .store(core::ptr::from_ref(inline).cast_mut(), Ordering::Relaxed);
+        &inline.0
+    }
+
     #[test]
     fn a_wake_whose_clone_panics_with_the_other_cell_held_lets_go_and_owes() {
         // A wake holds the first waker's cell, inside which the run registers two new wakers
@@ -744,15 +758,11 @@ mod tests {
             ParentWaker::default(),
             [Counts::default(), Counts::default()],
         );
-        let slot = &inline.0;
-        register(slot, &waker(&first));
+        let slot = polled_inline(&first, &inline);
         let [_, third] = &inline.1;
         // Its first clone is the registration's; the second, the nested wake's, panics.
         third.panic_on_clone.store(2, Ordering::Relaxed);
         first.nested.store(true, Ordering::Relaxed);
-        first
-            .inline
-            .store(core::ptr::from_ref(&inline).cast_mut(), Ordering::Relaxed);
         let wake = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| slot.wake()));
         assert!(wake.is_err(), "the clone's panic goes on to the caller");
         let state = slot.state.load(Ordering::Relaxed);
@@ -778,11 +788,7 @@ mod tests {
             ParentWaker::default(),
             [Counts::default(), Counts::default()],
         );
-        let slot = &inline.0;
-        register(slot, &waker(&first));
-        first
-            .inline
-            .store(core::ptr::from_ref(&inline).cast_mut(), Ordering::Relaxed);
+        let slot = polled_inline(&first, &inline);
         slot.wake();
         let [second, third] = &inline.1;
         assert_eq!(first.get().1, 1, "the wake woke the waker it found");

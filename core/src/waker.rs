@@ -224,12 +224,12 @@ unsafe fn release(header: NonNull<Header>) {
 
 /// Drops a block's header (the parent's waker it may still hold: one a wake held as the run
 /// ended, which that wake could not take out because the task's wake panicked), then frees its
-/// memory, even if that waker's drop panics.
+/// memory, even if that waker's drop panics. Also frees a block a run left in the cache.
 ///
 /// # Safety
 /// `block` is a block of `len` slots, its header initialised, which no one else can reach and
 /// which is not used again.
-unsafe fn free_block(block: NonNull<u8>, len: usize) {
+pub(crate) unsafe fn free_block(block: NonNull<u8>, len: usize) {
     /// Frees the memory as it drops: after the header's drop, or as its panic unwinds.
     struct Free(NonNull<u8>, usize);
     impl Drop for Free {
@@ -243,16 +243,6 @@ unsafe fn free_block(block: NonNull<u8>, len: usize) {
     // SAFETY: the header is initialised and no one else can reach it (the caller's contract).
     unsafe { core::ptr::drop_in_place(block.as_ptr().cast::<Header>()) };
     drop(free);
-}
-
-/// Frees a block that a run left in the cache (no waker of it alive, its parent waker taken).
-///
-/// # Safety
-/// `block` is such a block, of `len` slots, owned by the caller and not used again.
-pub(crate) unsafe fn free_kept_block(block: NonNull<u8>, len: usize) {
-    // SAFETY: as the caller guarantees: the header is initialised, no one else can reach it,
-    // and the block was allocated with `block_layout(len)`.
-    unsafe { free_block(block, len) };
 }
 
 fn abort(message: &str) -> ! {

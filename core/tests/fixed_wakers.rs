@@ -21,6 +21,8 @@ use dagfut::fixed::{
     Block, Cons, Control, Edges, Graph, Mode, Nil, OutputCell, Schedule, Step, Sure, Wakers,
 };
 
+mod support;
+
 /// A task waker that counts its wakes.
 struct Counting(AtomicU32);
 
@@ -459,11 +461,7 @@ fn unwinds<F: Future + ?Sized>(run: Pin<&mut F>, waker: &Waker) -> String {
         let _ = run.poll(&mut Context::from_waker(waker));
     }))
     .expect_err("the poll panics");
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
+    support::panic_text(&*payload)
 }
 
 #[test]

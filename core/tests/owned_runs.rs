@@ -357,7 +357,7 @@ fn a_panicking_node_in_an_owned_run_holding_the_last_arc() {
     let kept = Parked::default();
     let drops = Drops::default();
     let b = DagBuilder::<u32>::new();
-    let held = b.add_node_with(
+    b.add_node_with(
         drops.clone(),
         async |d: &Drops, _: &u32| d.token(),
         b.param(),
@@ -378,7 +378,6 @@ fn a_panicking_node_in_an_owned_run_holding_the_last_arc() {
     assert!(polled.is_err());
     let again = catch_unwind(AssertUnwindSafe(|| poll_once(&mut run, Waker::noop())));
     assert!(again.is_err(), "a poisoned run panics when polled again");
-    let _ = held;
     consume(run);
     assert_eq!(drops.count(), 1);
     for waker in kept.take() {

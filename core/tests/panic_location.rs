@@ -10,6 +10,8 @@ use std::time::Duration;
 use dagfut::{DagBuilder, Timer};
 use futures_executor::block_on;
 
+mod support;
+
 async fn inc(x: &u64) -> u64 {
     x + 1
 }
@@ -35,12 +37,7 @@ fn panic_site(f: impl FnOnce()) -> (String, u32, String) {
     let previous = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let at = info.location().expect("a panic location");
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let message = support::panic_text(info.payload());
         *record.lock().unwrap() = Some((at.file().to_owned(), at.line(), message));
     }));
     let result = panic::catch_unwind(panic::AssertUnwindSafe(f));

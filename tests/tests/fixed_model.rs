@@ -452,7 +452,6 @@ struct NodeFut<'a> {
     inputs: Vec<&'a Out>,
     value: u64,
     polls: u32,
-    panicked: bool,
     done: bool,
 }
 
@@ -481,7 +480,6 @@ fn node<'a>(run: &'a RunCtx, index: usize, inputs: Vec<&'a Out>) -> NodeFut<'a> 
         value: mix(run.param, index, inputs.iter().map(|input| *input.value)),
         inputs,
         polls: 0,
-        panicked: false,
         done: false,
     }
 }
@@ -530,7 +528,7 @@ impl Future for NodeFut<'_> {
             }
             return Poll::Pending;
         }
-        if behaviour.end == End::PanicPoll && !std::mem::replace(&mut self.panicked, true) {
+        if behaviour.end == End::PanicPoll {
             self.park(cx.waker());
             let message = format!("model: run {}'s node {index} panics in its poll", run.id);
             panic!("{}", shared.raise(Site::NodePoll, message));

@@ -316,3 +316,12 @@ pub async fn wait_for(gate: &Gate) -> u32 {
     })
     .await
 }
+
+/// A panic's message (its `&str` or `String` payload), or the empty string.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
