@@ -1,7 +1,8 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
 //! completion of the woken node, the drop of the run, the last waker clone's drop, a wake
 //! that finds the task being woken by another, a wake whose task's waker panics as the run
-//! ends, and node wakes racing a wake of the task that panics (heap runs and `dag!`).
+//! ends (and whose drop panics too), and node wakes racing a wake of the task that panics
+//! (heap runs and `dag!`).
 //!
 //! ```text
 //! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
@@ -45,6 +46,11 @@ impl Gate {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// The stored waker, taken out, if the node parked and the gate is not open.
+    fn take_waker(&self) -> Option<Waker> {
+        self.0.lock().unwrap().1.take()
     }
 
     /// A clone of the stored waker, if the node parked.
@@ -402,6 +408,72 @@ fn a_wake_whose_task_waker_panics_racing_the_end_of_the_run() {
     ]);
 }
 
+/// As the model above, and the task's waker also panics when dropped. A wake that held the
+/// parent's slot as the run ended and then panicked leaves the waker in the block: the block's
+/// last reference drops it, and frees the block even though that drop panics (the run's drop
+/// when it takes the waker late, else the node waker's last drop on the other thread). In
+/// every interleaving the waker is dropped exactly once, its drop's panic comes out of exactly
+/// one of the two drops, and the block is freed once the `Dag` (its cache) is gone. The node's
+/// waker is woken by reference and dropped apart, so that no drop of the task's waker happens
+/// while a wake's panic unwinds (that would abort the process, as any panic during unwinding).
+#[test]
+fn a_task_waker_whose_drop_panics_left_behind_by_a_panicking_wake_is_dropped_once() {
+    static REACHED: Reached<3> = Reached::new();
+    // As above: the wake holds the slot, the run takes, the wake panics and lets go.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (gate, dag, _) = one_gate();
+        let mut run = dag.run(&());
+        let (task, waker) = first_poll(&mut run);
+        drop(waker);
+        // The parent's slot holds the only clone of the task's waker from now on.
+        task.panic_wakes();
+        task.panic_drops();
+        let node_waker = gate.take_waker().expect("the node parked");
+        watch_block(&node_waker);
+        let opener = thread::spawn(move || {
+            let catch = |f: &mut dyn FnMut()| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+            };
+            let woke = catch(&mut || node_waker.wake_by_ref());
+            let mut node_waker = Some(node_waker);
+            let dropped = catch(&mut || drop(node_waker.take()));
+            (woke, dropped)
+        });
+        let run_dropped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(run))).is_err();
+        let (wake_panicked, last_dropped) = opener.join().unwrap();
+        assert_eq!(task.wakers_alive(), 0, "the task's waker was never dropped");
+        assert_eq!(
+            task.drops_panicked(),
+            1,
+            "the task's waker was not dropped once"
+        );
+        assert!(
+            run_dropped != last_dropped,
+            "the drop's panic came out of both drops or of neither"
+        );
+        assert!(
+            !last_dropped || wake_panicked,
+            "the block kept the task's waker though no wake of it panicked"
+        );
+        drop(dag);
+        assert!(block_freed(), "the block was not freed");
+        REACHED.hit(if last_dropped {
+            2
+        } else {
+            usize::from(wake_panicked)
+        });
+    });
+    REACHED.assert_all([
+        "the wake after the end of the run (ignored); the run dropped the waker",
+        "the wake panicked before the end; the run dropped the waker",
+        "the wake held the slot as the run ended and panicked; the block's last reference \
+         dropped the waker",
+    ]);
+}
+
 /// Two nodes woken from two threads, and the task's waker panics at its first wake: the node
 /// wake that found the wake stack empty (the one that wakes the task) panics, and owes the
 /// wake. A node wake that starts after that panic is over must make it; one that overlaps it
@@ -731,6 +803,10 @@ struct TaskState {
     panic_wakes: std::sync::atomic::AtomicBool,
     /// The next wake panics (once), as `panic_wakes`.
     panic_next: std::sync::atomic::AtomicBool,
+    /// Drops panic from now on (after the clone is dropped), as `panic_wakes`.
+    panic_drops: std::sync::atomic::AtomicBool,
+    /// How many drops panicked.
+    drops_panicked: AtomicUsize,
     /// How many wakes panicked.
     panicked: AtomicUsize,
     /// How many clones are alive (made and not dropped).
@@ -788,6 +864,16 @@ impl Task {
     /// How many wakes panicked.
     fn panicked(&self) -> usize {
         self.0.panicked.load(SeqCst)
+    }
+
+    /// Makes every drop of the task's wakers panic from now on, once the clone is dropped.
+    fn panic_drops(&self) {
+        self.0.panic_drops.store(true, SeqCst);
+    }
+
+    /// How many drops panicked.
+    fn drops_panicked(&self) -> usize {
+        self.0.drops_panicked.load(SeqCst)
     }
 }
 
@@ -878,8 +964,15 @@ unsafe fn drop_task_waker(data: *const ()) {
     let (task, track) = owned.expect("a task's waker dropped twice");
     task.alive.fetch_sub(1, SeqCst);
     drop(track);
+    let panics = task.panic_drops.load(SeqCst);
+    if panics {
+        task.drops_panicked.fetch_add(1, SeqCst);
+    }
     // Last: this may be the task's last reference, which frees the clone's state.
     drop(task);
+    if panics {
+        std::panic::resume_unwind(Box::new("the task's waker cannot be dropped"));
+    }
 }
 
 async fn add(a: &u32, b: &u32) -> u32 {
