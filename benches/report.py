@@ -217,11 +217,13 @@ def shape_floor(group):
     return "poll_loop_floor" if workload == "ready" else "futures_buffered_flat"
 
 
-# What was tried for each target this stop, and what would get closer: prose, not figures
-# (every figure in the report is measured).
+# What was tried for each target, and what would get closer: prose, not figures (every figure
+# in the report is measured). Each change is named by its commit (`git show <hash>`), each
+# attempt that was dropped by the date it was measured, so the texts need no rewording as work
+# goes on.
 TRIED = {
     "Fixed cost of a 1-node run ≤ 25 ns":
-        "Earlier stops: one run block laid out at build time, taken from the cache with one"
+        "Built: one run block laid out at build time, taken from the cache with one"
         " swap; the waker block made only when a node first clones or wakes its waker; a"
         " bitmask ready queue for runs of at most 64 tasks; no pass over the futures after a"
         " completed run (about 660 → 625 instructions, which the time hardly showed; the"
@@ -236,11 +238,11 @@ TRIED = {
         " and writes `Done` over the rest (`Phase::end`): 617 → 578, the seed 1,371 → 1,332;"
         " reading a completed node's output inlined (the rest out of line): 578 → 570. Tried"
         " and dropped: the first states copied by a loop instead of memcpy for runs of at most"
-        " 8 tasks (578 → 563 for 1 node, but the seed 1,332 → 1,341). The stop before: the drop of a"
-        " completed run's slots is inlined down to its common case (no value left, outputs"
+        " 8 tasks (578 → 563 for 1 node, but the seed 1,332 → 1,341). `e939c48`, `3f5cd01`: the drop"
+        " of a completed run's slots is inlined down to its common case (no value left, outputs"
         " that need no drop: the block goes back) and its two passes are out of line, and"
         " `outputs[node]` is inlined with its panic out of line: 570 → 532 instructions, the"
-        " seed 1,324 → 1,286, every other shape 21–38 fewer per run. Tried then and"
+        " seed 1,324 → 1,286, every other shape 21–38 fewer per run. Tried on 2026-11-27 and"
         " dropped: the run's state written over `NotStarted` with `ptr::write` instead of"
         " `mem::replace` (no change: the compiler already builds it in place) or a plain"
         " assignment (+17, the old phase's drop glue). The time of this row moves with the"
@@ -251,13 +253,13 @@ TRIED = {
         " tasks' first states copied from the DAG, 29 for the run future moved by the caller),"
         " the future's drop 13 and the block's return to the cache 12, and the benchmark's"
         " own loop and output read. Left: 25 ns is about 280 instructions at this machine's"
-        " rate, which needs a run whose state is not built per run at all. Nothing this stop.",
+        " rate, which needs a run whose state is not built per run at all.",
     "Per ready node ≤ 4 ns on chains, fans and wide shapes":
-        "Earlier stops: the bounds checks the build proves are gone (`DagCore::check_tables`"
+        "Built: the bounds checks the build proves are gone (`DagCore::check_tables`"
         " checks the tables once per DAG), one proto waker and one input resolver per poll of"
         " the run instead of one per node, a one-byte poll result, and a starting node without"
         " a list reads nothing of its boxed task: about 204 → 162 instructions per node on a"
-        " ready chain of 1,000, then 159 (the inlined registration above). Tried in an earlier stop:"
+        " ready chain of 1,000, then 159 (the inlined registration above). Tried earlier:"
         " the dependents' range read without a bounds check as a node completes: 158.6 → 157.6"
         " instructions per chain node, not worth an `unsafe` block: dropped. Where"
         " they go (callgrind's per-instruction counts of the run loop, ready chain of 1,000):"
@@ -265,16 +267,16 @@ TRIED = {
         " poll about 30, the vtable call and its result about 10, releasing the dependent about"
         " 30, its push about 12) and about 26 in the type-erased start. No single piece is"
         " large; 4 ns is about 15 instructions, which a type-erased node cannot reach (the"
-        " `dag!` row is the answer for graphs known at compile time). Nothing this stop.",
+        " `dag!` row is the answer for graphs known at compile time).",
     "Seed graph within 2× of the hand-shaped nested `join!`":
-        "Earlier stops: the per-node and fixed-cost work above took the ready seed from about"
-        " 1,646 to 1,324 instructions (cachegrind); the stop before, the slots' drop and the output"
+        "Built: the per-node and fixed-cost work above took the ready seed from about"
+        " 1,646 to 1,324 instructions (cachegrind); `3f5cd01`, the slots' drop and the output"
         " read inlined (first row): 1,324 → 1,286. Of these, about 530 are the fixed cost of a"
         " run with its output read (first row) and about 150 each node's: the runtime"
         " builder's runs stay type-erased and general. For a graph known at compile time,"
-        " `dag!` (next row) is the answer. Nothing this stop.",
+        " `dag!` (next row) is the answer.",
     "Ahead of the plain per-layer `join_all` on every shape":
-        "Earlier stops: the parent's waker stays registered across wakes (a steady"
+        "Built: the parent's waker stays registered across wakes (a steady"
         " registration costs no atomic operation; an `AtomicWaker` was taken by each wake and"
         " registered again), which took the pend-once chain about 19% and the pend-once seed"
         " about 7%; its registration inlined; a run that ends with no node waker alive takes"
@@ -283,8 +285,8 @@ TRIED = {
         " join but more atomic operations (both counted in the measured cell, per node), and"
         " each of those guards something: the waker block's life (the node waker's clone and"
         " drop), one push per wake (the claim and the push), a task's waker that another thread"
-        " may be replacing (the hold and the letting go of the parent's slot), the drain. An"
-        " earlier stop: a node's wake wakes the task's waker in place, by reference, holding one"
+        " may be replacing (the hold and the letting go of the parent's slot), the drain."
+        " `44805eb`: a node's wake wakes the task's waker in place, by reference, holding one"
         " of the parent slot's two cells, instead of cloning it and waking the clone (under"
         " the `Arc` waker 10 → 8 locked per pend-once chain node: the `pend_arc` chain of 1,000"
         " 73.1–73.8 → 61.7–63.8 µs, the seed 415 → 381 ns, criterion, before and after"
@@ -294,7 +296,7 @@ TRIED = {
         " reproductions kept (`parent::loom_models`, `core/tests/parent_waker.rs`). Weighed and"
         " not built: a wake by value handing its reference to the queue, given up in one"
         " decrement per drain, saves nothing where a drain finds one wake (a chain: every"
-        " step). Tried in the stop before and dropped: the wakes of a run of at most 64 tasks as bits"
+        " step). Tried on 2026-11-27 and dropped: the wakes of a run of at most 64 tasks as bits"
         " of one atomic word (one `fetch_or` per wake instead of the slot's claim and the"
         " stack's push; the drain one swap): the pend-once seed 38 → 32 locked operations per"
         " run, but 4,025 → 4,037 instructions, and every pend-once node of a larger run 12"
@@ -302,21 +304,19 @@ TRIED = {
         " checks which kind of block it has); with a vtable of its own for small wakers"
         " instead, 18 more."
         " It would not reach the per-layer join on the seed either way (6 of 38), nor touch"
-        " the chains, and a wake between a drain and the node's poll would poll it once more."
-        " Nothing this stop.",
+        " the chains, and a wake between a drain and the node's poll would poll it once more.",
     "1M nodes within 1.5× of 1k, per node":
-        "Earlier stops: a starting node no longer reads its boxed task object (13% faster at"
+        "Built: a starting node no longer reads its boxed task object (13% faster at"
         " 1,000 nodes, 6% at 1,000,000: the small size gained more, so the ratio rose). Tried:"
         " software prefetch of the inputs, slot and dependents' states of the task 4 or 8"
-        " places ahead in a batch: 13–76% slower at every size on this machine. Nothing this"
-        " stop. What is left is memory: a node's output sits in its slot beside its larger"
+        " places ahead in a batch: 13–76% slower at every size on this machine. What is left is memory: a node's output sits in its slot beside its larger"
         " future, so a run of 1,000,000 nodes randomly reads a block of tens of megabytes; a"
         " dense output region would get closer, at the price of bytes per node (the next row)."
         " The polling floor grows with N too (below).",
     "Scheduler bytes per node ≤ 16":
-        "Earlier stops: a run whose nodes never touch their wakers makes no waker block (8"
+        "Built: a run whose nodes never touch their wakers makes no waker block (8"
         " bytes per node), a run of at most 64 tasks has no ready-queue buffer, the states and"
-        " the ready queue share the arena's block. Tried in an earlier stop: the ready queue's two"
+        " the ready queue share the arena's block. Tried earlier: the ready queue's two"
         " lists (8 bytes per node on runs of more than 64 tasks) as one ring of 4, the next"
         " batch queued behind the current one, a batch that wraps made contiguous before it is"
         " ordered: 4 bytes per node less, but a ready chain of 1,000 took 5% longer, the wide"
@@ -327,19 +327,19 @@ TRIED = {
         " a link, 8 bytes; without the index a waker could find its block only if the block"
         " were aligned to its own size) keep the worst row above 16.",
     "Pend-once within 1.2× of futures-buffered's flat join on every shape":
-        "Earlier stops: the parent's waker stays registered across wakes (see the per-layer"
+        "Built: the parent's waker stays registered across wakes (see the per-layer"
         " row), its registration inlined, pend-once chain node about 744.8 → 731.8"
-        " instructions; 4 fewer locked operations at the end of a run that waited. An earlier"
-        " stop: the task's waker woken in place, by reference (see the per-layer row): under the"
+        " instructions; 4 fewer locked operations at the end of a run that waited. `44805eb`:"
+        " the task's waker woken in place, by reference (see the per-layer row): under the"
         " no-op waker of this row, 731.7 → 740.8 instructions per chain node. The flat join"
         " ignores edges; each dagfut wake pushes on a lock-free stack and wakes the parent once"
         " per batch.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
-        "Earlier stops: a run is one sweep over the nodes in the `dag!`'s order, its state in"
+        "Built: a run is one sweep over the nodes in the `dag!`'s order, its state in"
         " bitmasks kept in a local, the edges and the wakers' address read as constants, no"
         " observer calls without an observer, the scheduler inlined into the run's future, the"
-        " wakers use the same parent slot as the runtime runs: about 450 instructions. Two"
-        " stops before: a node no longer keeps a tag of its own (its call, then its future, share one"
+        " wakers use the same parent slot as the runtime runs: about 450 instructions."
+        " `e7b836d`: a node no longer keeps a tag of its own (its call, then its future, share one"
         " place, and which one it holds is a bit of the run's state, which the sweep keeps in"
         " registers anyway), the schedule owns the nodes and drops what each holds by those"
         " bits, a fail-fast run's failure is returned instead of stored, and the wakers' state"
@@ -347,10 +347,10 @@ TRIED = {
         " run's future 552 → 472 bytes (`examples/sizes.rs`). What is left is mostly the move"
         " of that future (a memcpy of all of it, against 224 bytes for the nested `join!`)."
         " Pend-once, each node's waker sets an atomic bit per wake, where a nested `join!`"
-        " hands its task's waker down and touches no atomic under the no-op waker. Two stops before:"
+        " hands its task's waker down and touches no atomic under the no-op waker. `44805eb`:"
         " its wakes wake the task's waker in place, by reference (the parent slot it shares"
         " with the runtime runs, see the per-layer row): pend-once under the `Arc` task waker"
-        " 248–264 → 229–235 ns (criterion, before and after alternated). This stop: a run notes"
+        " 248–264 → 229–235 ns (criterion, before and after alternated). `ea97831`, `7decacd`: a run notes"
         " its block's state when its schedule is made, not at its first poll, and a schedule"
         " whose poll panicked refuses the next one (lost wakes of hand-built schedules polled"
         " again): 374 → 377 instructions ready, 2,407 → 2,403 pend-once, and the run's future"
