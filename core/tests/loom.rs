@@ -1,8 +1,8 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
 //! completion of the woken node, the drop of the run, the last waker clone's drop, a wake
 //! that finds the task being woken by another, a wake whose task's waker panics as the run
-//! ends (and whose drop panics too), and node wakes racing a wake of the task that panics
-//! (heap runs and `dag!`).
+//! ends (and whose drop panics too; for `dag!`, the waker it leaves goes with the site's next
+//! run), and node wakes racing a wake of the task that panics (heap runs and `dag!`).
 //!
 //! ```text
 //! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
@@ -471,6 +471,64 @@ fn a_task_waker_whose_drop_panics_left_behind_by_a_panicking_wake_is_dropped_onc
         "the wake panicked before the end; the run dropped the waker",
         "the wake held the slot as the run ended and panicked; the block's last reference \
          dropped the waker",
+    ]);
+}
+
+/// `dag!`: a wake that held the parent's slot as a run ended (its claim's release took the
+/// waker), and whose wake of the task panicked, leaves the task's waker in the site's block,
+/// which is never freed. The next run of the site that waits drops it: its registration answers
+/// the take left pending. So a site keeps at most one such waker, and only until its next run
+/// waits.
+#[test]
+fn dag_macro_a_task_waker_left_by_a_panicking_wake_goes_with_the_next_run() {
+    static REACHED: Reached<2> = Reached::new();
+    // As above: the wake holds the slot, the run takes, the wake panics and lets go.
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let dag = dagfut::dag! {
+            async |g: &Gate| -> (a) {
+                a(g) = wait(g);
+            }
+        };
+        let gate = Gate::default();
+        let mut run = Box::pin(dag.run(&gate));
+        let (task, waker) = first_poll(&mut run);
+        drop(waker);
+        // The block holds the only clone of the task's waker from now on.
+        task.panic_wakes();
+        let node_waker = gate.take_waker().expect("the node parked");
+        let opener = thread::spawn(move || {
+            let woken = std::panic::AssertUnwindSafe(|| node_waker.wake_by_ref());
+            let _ = std::panic::catch_unwind(woken);
+        });
+        drop(run);
+        opener.join().unwrap();
+        let left = task.wakers_alive();
+        let gate = Gate::default();
+        let mut next = Box::pin(dag.run(&gate));
+        let (next_task, next_waker) = first_poll(&mut next);
+        assert_eq!(
+            task.wakers_alive(),
+            0,
+            "the site kept the ended run's task waker past the next run's wait"
+        );
+        gate.open();
+        let polled = next.as_mut().poll(&mut Context::from_waker(&next_waker));
+        assert!(matches!(polled, Poll::Ready((1,))));
+        assert_eq!(next_task.wakes(), 1);
+        drop(next);
+        drop(next_waker);
+        assert_eq!(
+            next_task.wakers_alive(),
+            0,
+            "the next run kept its task's waker"
+        );
+        REACHED.hit(left);
+    });
+    REACHED.assert_all([
+        "the ended run left no task waker behind",
+        "a panicking wake left the task waker in the block",
     ]);
 }
 
