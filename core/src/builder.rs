@@ -263,7 +263,8 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     ///
     /// # Errors
     /// [`BuildError::ForeignInput`] if an input handle belongs to another DAG;
-    /// [`BuildError::TooManyInputs`] or [`BuildError::TooManyNodes`] past the limits.
+    /// [`BuildError::TooManyInputs`] or [`BuildError::TooManyNodes`] past the limits. A refused
+    /// node leaves the builder as it was (every adding method: no task, no state, no name).
     ///
     /// # Examples
     ///
@@ -437,7 +438,32 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     where
         I::With: IntoTask<F, K, M>,
     {
-        self.add_task(f, self.state_first(state, inputs)?, name)
+        self.all_or_nothing(|| self.add_task(f, self.state_first(state, inputs)?, name))
+    }
+
+    /// Runs `add`, which adds what one call of the public API adds (a node, its state, the
+    /// task that takes a fallback's value): if it fails, what it added is taken out again, so
+    /// that a refused node leaves nothing behind (no state constant, no task that no handle
+    /// names but that would run, and fail, in every run).
+    pub(crate) fn all_or_nothing<R>(
+        &self,
+        add: impl FnOnce() -> Result<R, BuildError>,
+    ) -> Result<R, BuildError> {
+        let (tasks, constants) = {
+            let parts = self.parts.borrow();
+            (parts.tasks.len(), parts.constants.len())
+        };
+        let added = add();
+        if added.is_err() {
+            let removed = {
+                let mut parts = self.parts.borrow_mut();
+                parts.names.truncate(tasks);
+                (parts.tasks.split_off(tasks), parts.constants.split_off(constants))
+            };
+            // Dropped once the builder is no longer borrowed: a value's `Drop` may use it.
+            drop(removed);
+        }
+        added
     }
 
     /// Adds `state` as a constant and puts its handle before `inputs`: the inputs of a node
@@ -513,19 +539,21 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
             spec: guard.spec,
             fallback: guard.fallback,
         };
-        let node = self.add_task(policy, inputs, guard.name)?;
-        match fallback_node {
-            None => Ok(node),
-            Some(other) => {
-                let other = other.slot_in(self.id).ok_or(BuildError::ForeignInput {
-                    position: 0,
-                    input: other.id(),
-                    builder: self.id,
-                })?;
-                let sources = [node.id.slot, other];
-                self.push_task(Fb::merge_task(sources), merge_name)
+        self.all_or_nothing(|| {
+            let node = self.add_task(policy, inputs, guard.name)?;
+            match fallback_node {
+                None => Ok(node),
+                Some(other) => {
+                    let other = other.slot_in(self.id).ok_or(BuildError::ForeignInput {
+                        position: 0,
+                        input: other.id(),
+                        builder: self.id,
+                    })?;
+                    let sources = [node.id.slot, other];
+                    self.push_task(Fb::merge_task(sources), merge_name)
+                }
             }
-        }
+        })
     }
 
     fn push_task<T>(

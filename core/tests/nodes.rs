@@ -278,11 +278,12 @@ fn every_adding_method_has_a_form_that_returns_the_error() {
             .try_add_try_node_with(1u32, try_with_state, foreign)
             .unwrap_err()
     ));
-    // Nothing was added by the failed calls but the states, which are constants.
+    // Nothing was added by the failed calls, not even the states of those with state.
     assert_eq!(b.task_count(), 0);
     let x = b.named("x").try_add_try_node(ok, b.param()).unwrap();
     let y = b.try_add_try_node_with(2u32, try_with_state, x).unwrap();
     let dag = b.build();
+    assert_eq!(dag.constant_count(), 1, "only `y`'s state is a constant");
     assert_eq!(dag.node_name(x.id()), Some("x"));
     let out = futures_executor::block_on(dag.try_run(&5)).unwrap();
     assert_eq!((out[x], out[y], out[dag.param()]), (5, 7, 5));

@@ -122,6 +122,42 @@ fn a_fallback_node_that_fails_too_skips_the_merged_node() {
     assert_eq!(dag.task_name(2), Some("main | fallback"));
 }
 
+/// A guarded node whose fallback node, or whose input, belongs to another DAG is refused, and
+/// leaves nothing behind: not the guarded task (checked before its fallback, it would run, and
+/// fail, in every run, under no handle), nor its state.
+#[test]
+fn a_refused_guarded_node_leaves_nothing_behind() {
+    async fn with_state(s: &u32, n: &u32) -> Result<u32, String> {
+        Ok(s + n)
+    }
+    let other = DagBuilder::<u32>::new().with_error::<String>();
+    let foreign = other.add_node(inc, other.param());
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let is_foreign = |error| matches!(error, dagfut::BuildError::ForeignInput { .. });
+    let refused = b
+        .named("guarded")
+        .or_node(foreign)
+        .try_add_try_node(fail, b.param());
+    assert!(is_foreign(refused.unwrap_err()));
+    let refused = b
+        .timeout(ms(5))
+        .or_value(0)
+        .try_add_try_node_with(1u32, with_state, foreign);
+    assert!(is_foreign(refused.unwrap_err()));
+    let refused = b
+        .retry(1, Backoff::fixed(ms(1)))
+        .or_node(foreign)
+        .try_add_try_node_with(1u32, with_state, b.param());
+    assert!(is_foreign(refused.unwrap_err()));
+    assert_eq!(b.task_count(), 0, "a refused node was added");
+    let ok = b.add_node(inc, b.param());
+    let dag = b.build();
+    assert_eq!(dag.constant_count(), 0, "a refused node's state was kept");
+    assert_eq!(block_on(dag.try_run(&1)).unwrap()[ok], 2);
+}
+
 #[test]
 fn an_optional_input_of_a_skipped_node_is_none() {
     let b = DagBuilder::<u32>::new().with_error::<String>();
