@@ -1,17 +1,25 @@
 //! Node policies at the edges: local DAGs with capturing closures, fallback nodes that fail
 //! too, optional inputs of skipped nodes, fail-fast runs whose failed node has an optional and
-//! a hard dependent, timeouts of infallible functions. (The timing suite, on a virtual clock
-//! and every adapter's timer, is `tests/src/policy.rs`.)
+//! a hard dependent, timeouts of infallible functions, refused guarded nodes; and an outside
+//! audit's cases of attempts that misbehave: panics in an attempt's poll or drop, a fallback
+//! whose clone panics, a timer whose sleep panics, a timeout racing completion, many quick
+//! retries, list and optional inputs lent to every attempt. (The timing suite, on a virtual
+//! clock and every adapter's timer, is `tests/src/policy.rs`.)
+
+mod support;
 
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use dagfut::{Backoff, DagBuilder, DagError, LocalDagBuilder, NodeEvent, Observer, Timer};
 use futures_executor::block_on;
+use support::{DropCounter, Token};
 
 /// A timer that counts polls, not time: a sleep of `n` ms ends at its `n + 1`th poll (it wakes
 /// itself until then). Deterministic, and enough to race a timeout against work that never
@@ -335,4 +343,241 @@ fn an_attempt_whose_drop_panics_as_it_fails_is_dropped_once() {
     assert!(matches!(error, DagError::Panicked { .. }), "{error:?}");
     assert_eq!(plan.calls.load(Ordering::SeqCst), 1);
     assert_eq!(plan.drops.load(Ordering::SeqCst), 1);
+}
+
+/// One attempt: holds a token; `Ready(Err)` at its first poll, then its drop panics (if
+/// `panic_in_drop`) after reading its input.
+struct Attempt<'a> {
+    input: &'a String,
+    _held: Token,
+    panic_in_drop: bool,
+}
+impl Future for Attempt<'_> {
+    type Output = Result<u32, String>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Err(format!("{} failed", self.input)))
+    }
+}
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        assert_eq!(self.input, "in");
+        if self.panic_in_drop {
+            panic!("attempt drop");
+        }
+    }
+}
+
+#[test]
+fn an_attempt_whose_drop_panics_is_dropped_once() {
+    let tokens = DropCounter::default();
+    let b = DagBuilder::<()>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let t = b.add_constant(tokens.clone());
+    let input = b.add_node(async |_: &()| String::from("in"), b.param());
+    fn attempt<'a>(s: &'a String, t: &'a DropCounter) -> Attempt<'a> {
+        Attempt {
+            input: s,
+            _held: t.token(),
+            panic_in_drop: true,
+        }
+    }
+    let n = b
+        .retry(3, Backoff::fixed(ms(1)))
+        .add_try_node(attempt, (input, t));
+    let after = b.add_node(async |n: &u32| *n, n);
+    let dag = b.build();
+    let error = block_on(dag.try_run(&()).catch_panics()).unwrap_err();
+    assert!(matches!(error, DagError::Panicked { .. }), "{error:?}");
+    // One attempt was made; its token dropped exactly once.
+    assert_eq!(tokens.dropped(), 1);
+    let settled = block_on(dag.run_settled(&()).catch_panics());
+    assert!(settled.outputs.get(after).is_err());
+    assert_eq!(tokens.dropped(), 2);
+}
+
+#[test]
+fn an_attempt_that_panics_in_poll_is_not_retried_and_dropped_once() {
+    let tokens = DropCounter::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let b = DagBuilder::<()>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let t = b.add_constant(tokens.clone());
+    let c = b.add_constant(calls.clone());
+    let n = b
+        .timeout(ms(5))
+        .retry(2, Backoff::none())
+        .or_value(7u32)
+        .add_try_node(
+            async |t: &DropCounter, c: &Arc<AtomicUsize>| {
+                let _held = t.token();
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err("first".to_string());
+                }
+                support::YieldNow::default().await;
+                panic!("second attempt");
+            },
+            (t, c),
+        );
+    let dag = b.build();
+    let settled = block_on(dag.run_settled(&()).catch_panics());
+    assert!(settled.outputs.get(n).is_err());
+    assert!(matches!(settled.errors[0], DagError::Panicked { .. }));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(tokens.dropped(), 2);
+}
+
+struct CloneBomb(#[allow(dead_code)] Token);
+impl Clone for CloneBomb {
+    fn clone(&self) -> Self {
+        panic!("fallback clone");
+    }
+}
+
+#[test]
+fn a_fallback_whose_clone_panics() {
+    let tokens = DropCounter::default();
+    let b = DagBuilder::<()>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let t = b.add_constant(tokens.clone());
+    let n = b
+        .retry(1, Backoff::none())
+        .or_value(CloneBomb(tokens.token()))
+        .add_try_node(
+            async |t: &DropCounter| {
+                let _held = t.token();
+                Err::<CloneBomb, _>("no".to_string())
+            },
+            t,
+        );
+    let side = b.add_node(async |t: &DropCounter| t.token(), t);
+    let dag = b.build();
+    let settled = block_on(dag.run_settled(&()).catch_panics());
+    assert!(settled.outputs.get(n).is_err());
+    assert!(settled.outputs.get(side).is_ok());
+    drop(settled);
+    // Two attempts' tokens and `side`'s; the fallback's own token lives in the DAG.
+    assert_eq!(tokens.dropped(), 3);
+    drop(dag);
+    assert_eq!(tokens.dropped(), 4);
+}
+
+/// Counts events by kind.
+#[derive(Default)]
+struct Events(Vec<(usize, NodeEvent)>);
+impl Observer for Events {
+    fn on_event(&mut self, task: usize, event: NodeEvent) {
+        self.0.push((task, event));
+    }
+}
+
+#[test]
+fn many_quick_retries_report_every_event() {
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let n = b
+        .retry(20, Backoff::none())
+        .add_try_node(async |_: &u32| Err::<u32, _>("no".to_string()), b.param());
+    let dag = b.build();
+    let mut events = Events::default();
+    let error = block_on(dag.try_run(&0).with_observer(&mut events)).unwrap_err();
+    assert!(
+        matches!(error, DagError::Exhausted { attempts: 21, .. }),
+        "{error:?}"
+    );
+    let failed = events
+        .0
+        .iter()
+        .filter(|(_, e)| matches!(e, NodeEvent::AttemptFailed { .. }))
+        .count();
+    let retried = events
+        .0
+        .iter()
+        .filter(|(_, e)| matches!(e, NodeEvent::Retrying { .. }))
+        .count();
+    assert_eq!((failed, retried), (21, 20));
+    let _ = n;
+}
+
+#[test]
+fn a_timeout_racing_completion_and_fallbacks_lend_lists_and_optionals() {
+    // The work is ready at the same poll as the deadline: the work wins.
+    struct ReadyAfter(u32, u32);
+    impl Future for ReadyAfter {
+        type Output = Result<u32, String>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            if self.0 == 0 {
+                return Poll::Ready(Ok(self.1));
+            }
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    let b = DagBuilder::<u32>::new()
+        .with_error::<String>()
+        .with_timer(Polls);
+    let bad = b.add_try_node(async |_: &u32| Err::<u32, _>("x".to_string()), b.param());
+    let xs: Vec<_> = (0..3)
+        .map(|_| b.add_node(async |p: &u32| p + 1, b.param()))
+        .collect();
+    fn race<'a>(xs: &'a [&'a u32], o: Option<&'a u32>, p: &'a u32) -> ReadyAfter {
+        ReadyAfter(
+            *p,
+            xs.iter().copied().sum::<u32>() + o.copied().unwrap_or(100),
+        )
+    }
+    let n = b
+        .timeout(ms(3))
+        .retry(2, Backoff::none())
+        .or_value(0)
+        .add_try_node(race, (xs, bad.optional(), b.param()));
+    let dag = b.build();
+    // 3 polls of work, deadline of 3 ms: the work is ready when the deadline would be.
+    let out = block_on(dag.run_settled(&3));
+    assert_eq!(out.outputs[n], 4 * 3 + 100);
+    // 4 polls: every attempt times out, the fallback takes its place.
+    let out = block_on(dag.run_settled(&4));
+    assert_eq!(out.outputs[n], 0);
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| matches!(e, DagError::TimedOut { attempts: 3, .. }))
+    );
+}
+
+#[test]
+fn a_timer_whose_sleep_panics_at_the_start() {
+    #[derive(Clone)]
+    struct Bad;
+    impl Timer for Bad {
+        type Sleep = std::future::Ready<()>;
+        fn sleep(&self, _: Duration) -> Self::Sleep {
+            panic!("no timer");
+        }
+    }
+    let tokens = DropCounter::default();
+    let b = DagBuilder::<()>::new()
+        .with_error::<String>()
+        .with_timer(Bad);
+    let t = b.add_constant(tokens.clone());
+    // The function is called (its future made) before the deadline's sleep: the future is
+    // dropped during the unwind.
+    b.timeout(ms(1)).add_node(
+        async |t: &DropCounter| {
+            let _held = t.token();
+            1u32
+        },
+        t,
+    );
+    let held = b.add_node(async |t: &DropCounter| t.token(), t);
+    let dag = b.build();
+    let settled = block_on(dag.run_settled(&()).catch_panics());
+    assert!(matches!(settled.errors[0], DagError::Panicked { .. }));
+    assert!(settled.outputs.get(held).is_ok());
+    drop(settled);
+    assert_eq!(tokens.dropped(), 1);
 }
