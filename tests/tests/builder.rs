@@ -1,8 +1,8 @@
 //! The builder is all-or-nothing (proptest): random sequences of adds (constants; nodes with a
 //! list input, with or without state, with or without a fallback value or node), some of them
 //! naming a node of another DAG as an input or as the fallback. A refused add must leave the
-//! builder as it was: the same task count after it, and in the end the same DAG, constants
-//! included, with the same outputs, as a builder that was only given the adds that succeed.
+//! builder as it was: the same task count after it, and in the end the same DAG, constants and
+//! task names included, with the same outputs, as a builder given only the adds that succeed.
 
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ enum Add {
         inputs: Vec<Handle>,
         state: Option<u64>,
         fallback: Option<Fallback>,
+        /// Named (`add {position}`) or not.
+        named: bool,
     },
 }
 
@@ -84,11 +86,13 @@ fn add() -> impl Strategy<Value = Add> {
             prop::collection::vec(handle(), 0..4),
             prop::option::of(0..100u64),
             prop::option::of(fallback),
+            any::<bool>(),
         )
-            .prop_map(|(inputs, state, fallback)| Add::Node {
+            .prop_map(|(inputs, state, fallback, named)| Add::Node {
                 inputs,
                 state,
                 fallback,
+                named,
             }),
     ]
 }
@@ -103,10 +107,11 @@ async fn sum_with(state: &u64, xs: &[&u64]) -> u64 {
         .fold(*state, |acc, x| acc.wrapping_mul(31).wrapping_add(**x))
 }
 
-/// Applies `add` to `b`; `made` is the handles of the adds that succeeded, in order.
+/// Applies `add`, the `position`th, to `b`; `made` is the handles of the adds that succeeded,
+/// in order.
 fn apply(
     b: &Builder,
-    add: &Add,
+    (position, add): (usize, &Add),
     made: &[Node<u64>],
     foreign: Node<u64>,
 ) -> Result<Node<u64>, BuildError> {
@@ -119,6 +124,7 @@ fn apply(
         inputs,
         state,
         fallback,
+        named,
     } = add
     else {
         let Add::Constant(value) = add else {
@@ -127,9 +133,15 @@ fn apply(
         return b.try_add_constant(*value);
     };
     let inputs: Vec<Node<u64>> = inputs.iter().map(|&h| resolve(h)).collect();
-    let guard = || b.timeout(Duration::from_secs(1));
+    let name = format!("add {position}");
+    let guard = || match named {
+        true => b.named(name.clone()).timeout(Duration::from_secs(1)),
+        false => b.timeout(Duration::from_secs(1)),
+    };
     match (state, fallback) {
+        (None, None) if *named => b.named(name).try_add_node(sum, inputs),
         (None, None) => b.try_add_node(sum, inputs),
+        (Some(s), None) if *named => b.named(name).try_add_node_with(*s, sum_with, inputs),
         (Some(s), None) => b.try_add_node_with(*s, sum_with, inputs),
         (None, Some(Fallback::Value(v))) => guard().or_value(*v).try_add_node(sum, inputs),
         (None, Some(Fallback::Node(h))) => guard().or_node(resolve(*h)).try_add_node(sum, inputs),
@@ -153,9 +165,9 @@ fn check(adds: &[Add], param: u64) {
     // `tried` gets every add, `given` only those that must succeed.
     let (tried, given) = (new(), new());
     let (mut made_tried, mut made_given) = (Vec::new(), Vec::new());
-    for add in adds {
+    for (position, add) in adds.iter().enumerate() {
         let tasks = tried.task_count();
-        let result = apply(&tried, add, &made_tried, foreign);
+        let result = apply(&tried, (position, add), &made_tried, foreign);
         if !add.is_valid() {
             let error = result.expect_err("an add naming a foreign node was accepted");
             assert!(
@@ -170,11 +182,19 @@ fn check(adds: &[Add], param: u64) {
             continue;
         }
         made_tried.push(result.expect("a valid add was refused"));
-        made_given.push(apply(&given, add, &made_given, foreign).expect("a valid add"));
+        let given_add = apply(&given, (position, add), &made_given, foreign);
+        made_given.push(given_add.expect("a valid add"));
         assert_eq!(tried.task_count(), given.task_count());
     }
     let (tried, given) = (tried.build(), given.build());
     assert_eq!(tried.task_count(), given.task_count());
+    for task in 0..tried.task_count() {
+        assert_eq!(
+            tried.task_name(task),
+            given.task_name(task),
+            "task {task}'s name"
+        );
+    }
     assert_eq!(
         tried.constant_count(),
         given.constant_count(),
