@@ -370,7 +370,7 @@ TRIED = {
         " again): 374 → 377 instructions ready, 2,407 → 2,403 pend-once, and the run's future"
         " 472 → 480 bytes. The time ratio moves with the machine more than the code does: 1.13–1.66×"
         " across full runs of the same code, and 1.35–1.43× in three runs of this group alone"
-        " right after the 2026-11-27 09:06 run (`cargo bench -p dagfut-benches --bench scheduler"
+        " right after the full run of 2026-11-27 (`cargo bench -p dagfut-benches --bench scheduler"
         " -- 'ready-seed-6/(nested_join|dag_macro)$'`); the instructions, 377 against 286"
         " (1.32×), do not.",
     "Allocations per run after the first: 0":
