@@ -438,7 +438,19 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     where
         I::With: IntoTask<F, K, M>,
     {
-        self.all_or_nothing(|| self.add_task(f, self.state_first(state, inputs)?, name))
+        self.add_with_state(state, inputs, |inputs| self.add_task(f, inputs, name))
+    }
+
+    /// Adds `state` as a constant, puts its handle before `inputs` (the inputs of a node with
+    /// state), and adds the node with `add` on them, all or nothing: a refused node leaves no
+    /// state behind.
+    pub(crate) fn add_with_state<S: Value<K>, I: WithState<S>, R>(
+        &self,
+        state: S,
+        inputs: I,
+        add: impl FnOnce(I::With) -> Result<R, BuildError>,
+    ) -> Result<R, BuildError> {
+        self.all_or_nothing(|| add(inputs.with_state(self.try_add_constant(state)?)))
     }
 
     /// Runs `add`, which adds what one call of the public API adds (a node, its state, the
@@ -464,16 +476,6 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
             drop(removed);
         }
         added
-    }
-
-    /// Adds `state` as a constant and puts its handle before `inputs`: the inputs of a node
-    /// with state.
-    pub(crate) fn state_first<S: Value<K>, I: WithState<S>>(
-        &self,
-        state: S,
-        inputs: I,
-    ) -> Result<I::With, BuildError> {
-        Ok(inputs.with_state(self.try_add_constant(state)?))
     }
 
     /// Adds the task of `f` on `inputs`, with its name, and returns its handle: a

@@ -237,7 +237,7 @@ impl<P, K: Flavor, E, Tm: Clone, Fb> Guarded<'_, P, K, E, Tm, Fb> {
         Fb: Fallback<<I::With as GuardedInputs<F, K, E, Tm, Fb>>::Output>,
     {
         let builder = self.builder;
-        builder.all_or_nothing(|| builder.add_guarded(f, builder.state_first(state, inputs)?, self))
+        builder.add_with_state(state, inputs, |inputs| builder.add_guarded(f, inputs, self))
     }
 
     /// [`DagBuilder::add_try_node_with`], with the policy.
@@ -278,6 +278,6 @@ impl<P, K: Flavor, E, Tm: Clone, Fb> Guarded<'_, P, K, E, Tm, Fb> {
         Fb: Fallback<<I::With as GuardedTryInputs<F, K, E, Tm, Fb>>::Output>,
     {
         let builder = self.builder;
-        builder.all_or_nothing(|| builder.add_guarded(f, builder.state_first(state, inputs)?, self))
+        builder.add_with_state(state, inputs, |inputs| builder.add_guarded(f, inputs, self))
     }
 }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use dagfut::{DagBuilder, LocalDagBuilder, OutputError};
 use futures_executor::block_on;
-use support::{DropCounter, Token, Trigger};
+use support::{DropCounter, PanicsOnDrop, Token, Trigger};
 
 // --- Layouts: ZSTs, over-aligned values and futures, sharing the arena --------------------
 
@@ -208,20 +208,13 @@ fn outputs_take_get_and_foreign_handles() {
 
 /// An output whose drop panics: the other outputs are still dropped once, and the block is
 /// freed or kept (Miri reports a leak otherwise).
-struct Bomb(#[allow(dead_code)] Token);
-impl Drop for Bomb {
-    fn drop(&mut self) {
-        panic!("output drop");
-    }
-}
-
 #[test]
 fn an_output_whose_drop_panics_leaves_nothing_behind() {
     let tokens = DropCounter::default();
     let b = DagBuilder::<()>::new();
     let t = b.add_constant(tokens.clone());
     b.add_node(async |t: &DropCounter| t.token(), t);
-    b.add_node(async |t: &DropCounter| Bomb(t.token()), t);
+    b.add_node(async |t: &DropCounter| PanicsOnDrop(t.token()), t);
     b.add_node(async |t: &DropCounter| t.token(), t);
     let dag = b.build();
     let out = block_on(dag.run(&()));

@@ -9,15 +9,7 @@ use std::task::{Context, Poll};
 
 use dagfut::DagBuilder;
 use futures_executor::block_on;
-use support::{DropCounter, Poller, Token, Trigger};
-
-/// An output whose drop panics (and counts).
-struct Bomb(#[allow(dead_code)] Token);
-impl Drop for Bomb {
-    fn drop(&mut self) {
-        panic!("output drop");
-    }
-}
+use support::{DropCounter, PanicsOnDrop, Poller, Token, Trigger};
 
 /// A running future that borrows its input, reads it in Drop, then panics (if asked to).
 struct Holder<'a> {
@@ -73,7 +65,7 @@ fn fail_fast_whose_teardown_panics(bomb_output: bool) {
     let no = b.add_constant(false);
     let input = b.add_node(async |t: &DropCounter| t.token(), t);
     if bomb_output {
-        b.add_node(async |t: &DropCounter| Bomb(t.token()), t);
+        b.add_node(async |t: &DropCounter| PanicsOnDrop(t.token()), t);
     } else {
         b.add_node(async |t: &DropCounter| t.token(), t);
     }

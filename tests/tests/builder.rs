@@ -120,28 +120,29 @@ fn apply(
         Handle::Made(_) | Handle::Param => b.param(),
         Handle::Foreign => foreign,
     };
-    let Add::Node {
-        inputs,
-        state,
-        fallback,
-        named,
-    } = add
-    else {
-        let Add::Constant(value) = add else {
-            unreachable!()
-        };
-        return b.try_add_constant(*value);
+    let (inputs, state, fallback, named) = match add {
+        Add::Constant(value) => return b.try_add_constant(*value),
+        Add::Node {
+            inputs,
+            state,
+            fallback,
+            named,
+        } => (inputs, state, fallback, *named),
     };
     let inputs: Vec<Node<u64>> = inputs.iter().map(|&h| resolve(h)).collect();
     let name = format!("add {position}");
-    let guard = || match named {
-        true => b.named(name.clone()).timeout(Duration::from_secs(1)),
-        false => b.timeout(Duration::from_secs(1)),
+    let guard = || {
+        let after = Duration::from_secs(1);
+        if named {
+            b.named(name.clone()).timeout(after)
+        } else {
+            b.timeout(after)
+        }
     };
     match (state, fallback) {
-        (None, None) if *named => b.named(name).try_add_node(sum, inputs),
+        (None, None) if named => b.named(name).try_add_node(sum, inputs),
         (None, None) => b.try_add_node(sum, inputs),
-        (Some(s), None) if *named => b.named(name).try_add_node_with(*s, sum_with, inputs),
+        (Some(s), None) if named => b.named(name).try_add_node_with(*s, sum_with, inputs),
         (Some(s), None) => b.try_add_node_with(*s, sum_with, inputs),
         (None, Some(Fallback::Value(v))) => guard().or_value(*v).try_add_node(sum, inputs),
         (None, Some(Fallback::Node(h))) => guard().or_node(resolve(*h)).try_add_node(sum, inputs),

@@ -239,6 +239,16 @@ impl Drop for Token {
     }
 }
 
+/// A value whose `Drop` panics; its token is counted dropped all the same (a field is dropped
+/// as the panic unwinds).
+pub struct PanicsOnDrop(pub Token);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a drop that panics");
+    }
+}
+
 /// A future that wakes itself and returns `Pending` once, then is ready.
 #[derive(Default)]
 pub struct YieldNow(bool);
