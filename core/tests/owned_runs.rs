@@ -18,6 +18,10 @@ use std::task::{Context, Poll, Waker};
 
 use dagfut::{DagBuilder, DagError};
 
+mod support;
+
+use support::{DropCounter, PanicsOnDrop, Token};
+
 /// The system allocator, counting the frees that the current thread makes while asked to.
 struct CountingFrees;
 
@@ -148,27 +152,6 @@ fn gated_dag() -> (Gate, Arc<dagfut::Dag<u64>>, dagfut::Node<u64>) {
     (gate, Arc::new(b.build()), node)
 }
 
-/// Counts drops.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct Token(Arc<AtomicUsize>);
-
-impl Drop for Token {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Drops {
-    fn token(&self) -> Token {
-        Token(self.0.clone())
-    }
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(waker))
 }
@@ -205,11 +188,11 @@ fn a_node_waker_outlives_the_owned_run_its_outputs_and_the_dag() {
 #[test]
 fn an_owned_run_dropped_on_another_thread_while_its_waker_is_woken() {
     let gate = Gate::default();
-    let drops = Drops::default();
+    let drops = DropCounter::default();
     let b = DagBuilder::<()>::new();
     let node = b.add_node_with(
         (gate.clone(), drops.clone()),
-        async |(gate, drops): &(Gate, Drops), _: &()| {
+        async |(gate, drops): &(Gate, DropCounter), _: &()| {
             let token = drops.token();
             gate.wait().await;
             drop(token);
@@ -230,7 +213,7 @@ fn an_owned_run_dropped_on_another_thread_while_its_waker_is_woken() {
     waker.wake_by_ref();
     dropper.join().unwrap();
     waker.wake();
-    assert_eq!(drops.count(), 1, "the node future was dropped once");
+    assert_eq!(drops.dropped(), 1, "the node future was dropped once");
 }
 
 /// Owned runs of one `Arc<Dag>` on several threads at once, each run's node yielding once
@@ -302,24 +285,18 @@ fn owned_runs_on_several_threads_share_the_cache() {
 /// cache) is freed while unwinding, after the run's block went back to it.
 #[test]
 fn a_panicking_node_drop_in_an_owned_run_holding_the_last_arc() {
-    struct PanicOnDrop(#[allow(dead_code)] Token);
-    impl Drop for PanicOnDrop {
-        fn drop(&mut self) {
-            panic!("node drop panics");
-        }
-    }
     let gate = Gate::default();
-    let drops = Drops::default();
+    let drops = DropCounter::default();
     let b = DagBuilder::<()>::new();
     let done = b.add_node_with(
         drops.clone(),
-        async |d: &Drops, _: &()| d.token(),
+        async |d: &DropCounter, _: &()| d.token(),
         b.param(),
     );
     b.add_node_with(
         (gate.clone(), drops.clone()),
-        async |(gate, drops): &(Gate, Drops), _: &()| {
-            let guard = PanicOnDrop(drops.token());
+        async |(gate, drops): &(Gate, DropCounter), _: &()| {
+            let guard = PanicsOnDrop(drops.token());
             gate.wait().await;
             drop(guard);
         },
@@ -327,7 +304,7 @@ fn a_panicking_node_drop_in_an_owned_run_holding_the_last_arc() {
     );
     b.add_node_with(
         (gate.clone(), drops.clone()),
-        async |(gate, drops): &(Gate, Drops), t: &Token| {
+        async |(gate, drops): &(Gate, DropCounter), t: &Token| {
             let _ = t;
             let token = drops.token();
             gate.wait().await;
@@ -344,7 +321,7 @@ fn a_panicking_node_drop_in_an_owned_run_holding_the_last_arc() {
     let result = catch_unwind(AssertUnwindSafe(|| consume(run)));
     assert!(result.is_err());
     // The panicking future's token, the other future's token, and `done`'s output.
-    assert_eq!(drops.count(), 3);
+    assert_eq!(drops.dropped(), 3);
     for waker in wakers {
         waker.wake();
     }
@@ -355,11 +332,11 @@ fn a_panicking_node_drop_in_an_owned_run_holding_the_last_arc() {
 #[test]
 fn a_panicking_node_in_an_owned_run_holding_the_last_arc() {
     let kept = Parked::default();
-    let drops = Drops::default();
+    let drops = DropCounter::default();
     let b = DagBuilder::<u32>::new();
     b.add_node_with(
         drops.clone(),
-        async |d: &Drops, _: &u32| d.token(),
+        async |d: &DropCounter, _: &u32| d.token(),
         b.param(),
     );
     b.add_node_with(
@@ -379,7 +356,7 @@ fn a_panicking_node_in_an_owned_run_holding_the_last_arc() {
     let again = catch_unwind(AssertUnwindSafe(|| poll_once(&mut run, Waker::noop())));
     assert!(again.is_err(), "a poisoned run panics when polled again");
     consume(run);
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.dropped(), 1);
     for waker in kept.take() {
         waker.wake();
     }
@@ -391,11 +368,11 @@ fn a_panicking_node_in_an_owned_run_holding_the_last_arc() {
 #[test]
 fn a_refused_budget_on_a_running_owned_run_drops_everything_once() {
     let gate = Gate::default();
-    let drops = Drops::default();
+    let drops = DropCounter::default();
     let b = DagBuilder::<String>::new();
     b.add_node_with(
         (gate.clone(), drops.clone()),
-        async |(gate, drops): &(Gate, Drops), p: &String| {
+        async |(gate, drops): &(Gate, DropCounter), p: &String| {
             let token = drops.token();
             gate.wait().await;
             drop(token);
@@ -409,7 +386,7 @@ fn a_refused_budget_on_a_running_owned_run_drops_everything_once() {
     assert!(poll_once(&mut run, Waker::noop()).is_pending());
     let refused = catch_unwind(AssertUnwindSafe(move || drop(run.with_poll_budget(0))));
     assert!(refused.is_err());
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.dropped(), 1);
     gate.open();
 }
 
