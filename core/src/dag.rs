@@ -9,7 +9,7 @@ use core::convert::Infallible;
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::cache::RunCache;
+use crate::cache::{DEFAULT_KEPT_RUNS, RunCache};
 use crate::error::BuildError;
 use crate::flavor::{CannotFail, Flavor, Sendable, TypeMarker, assert_send, assert_sync};
 use crate::node::NodeId;
@@ -183,7 +183,7 @@ impl DagCore {
             names: names.into_boxed_slice(),
             records: records.into_boxed_slice(),
             sources: sources.into_boxed_slice(),
-            cache: RunCache::new(block, count),
+            cache: RunCache::new(block, count, DEFAULT_KEPT_RUNS),
             block,
             states_at,
             ready_at,
@@ -308,7 +308,8 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     /// Runs the DAG, stopping at the first failure (fail-fast): no new node starts, every
     /// running node future is dropped at once, and the future resolves to the
     /// [`DagError`](crate::DagError) naming the node. Otherwise it resolves to the outputs.
-    /// (A failure nothing needs does not stop it: see [`TryDagFuture`].)
+    /// (A failure does not stop it if the node has dependents and all of them take it as an
+    /// optional input, or if its fallback takes its place: see [`TryDagFuture`].)
     ///
     /// # Examples
     ///
@@ -424,6 +425,48 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     /// How many task-to-task edges the DAG has.
     pub fn edge_count(&self) -> usize {
         self.core.dependents.len()
+    }
+
+    /// Keeps the memory of up to `runs` runs at once (8 unless told otherwise). A run leaves
+    /// its memory to the DAG as it ends, and the next run takes it instead of allocating, so
+    /// as many runs as this may overlap (a service running one DAG for each request it
+    /// serves) and allocate nothing once that many have run at once. A run beyond them
+    /// allocates its own memory and frees it at its end. The memory kept is freed with the
+    /// DAG; `0` keeps none, and every run allocates. Memory kept before is freed now.
+    ///
+    /// # Panics
+    /// If `runs` is `u32::MAX` or more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use dagfut::DagBuilder;
+    ///
+    /// async fn double(n: &u64) -> u64 { n * 2 }
+    ///
+    /// let b = DagBuilder::<u64>::new();
+    /// let doubled = b.add_node(double, b.param());
+    /// let dag = b.build().with_kept_runs(2);
+    /// assert_eq!(dag.kept_runs(), 2);
+    ///
+    /// // Two runs at once: each takes a place of its own, and leaves its memory there.
+    /// let (a, b) = futures_executor::block_on(futures_util::future::join(dag.run(&1), dag.run(&2)));
+    /// assert_eq!((a[doubled], b[doubled]), (2, 4));
+    /// ```
+    pub fn with_kept_runs(mut self, runs: usize) -> Self {
+        assert!(
+            runs < u32::MAX as usize,
+            "dagfut: a DAG keeps the memory of fewer than u32::MAX runs at once"
+        );
+        let block = self.core.block;
+        let tasks = self.core.tasks.len();
+        self.core.cache = RunCache::new(block, tasks, runs);
+        self
+    }
+
+    /// How many runs at once the DAG keeps memory for ([`with_kept_runs`](Self::with_kept_runs)).
+    pub fn kept_runs(&self) -> usize {
+        self.core.cache.runs()
     }
 }
 

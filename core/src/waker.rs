@@ -71,9 +71,9 @@ struct Header {
     /// 1 once the run has ended: wakes do nothing.
     closed: AtomicU32,
     len: u32,
-    /// Whether the run that made the block took it from the cache with the ticket to put it
-    /// back (written before the block is published, never after).
-    ticket: bool,
+    /// The ticket (`Ticket::carry`) with which the run that made the block may put it back in
+    /// the cache: 0 for none (written before the block is published, never after).
+    ticket: u32,
     parent: ParentWaker,
 }
 
@@ -436,7 +436,7 @@ impl<'a> WakeQueue<'a> {
             }
         };
         let header = block.cast::<Header>();
-        let holds_ticket = ticket.held();
+        let carried = ticket.carry();
         // SAFETY: `block` is a fresh or kept allocation of `block_layout(len)`, no one else's:
         // the header fits at its start, aligned, and `len` slots follow it at `SLOTS_OFFSET`.
         unsafe {
@@ -445,7 +445,7 @@ impl<'a> WakeQueue<'a> {
                 head: AtomicU32::new(END),
                 closed: AtomicU32::new(0),
                 len: self.len,
-                ticket: holds_ticket,
+                ticket: carried,
                 parent: ParentWaker::default(),
             });
             let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();

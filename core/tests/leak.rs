@@ -397,15 +397,16 @@ thread_local! {
     static KEPT: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Two runs at once: the second finds the memory the first holds marked held, allocates its
-/// own and frees it at its end (nothing leaks); the first leaves its memory, which the run
-/// after both takes, allocating nothing.
+/// Two runs at once of a DAG that keeps the memory of one run: the second finds the memory
+/// the first holds marked held, allocates its own and frees it at its end (nothing leaks); the
+/// first leaves its memory, which the run after both takes, allocating nothing. (With more
+/// places, `kept_runs_*` below.)
 #[test]
 fn overlapping_runs_allocate_their_own_and_the_cache_comes_back() {
     let b = DagBuilder::<u64>::new();
     let parts: Vec<_> = (0..8).map(|_| b.add_node(double, b.param())).collect();
     let total = b.add_node(sum, parts);
-    let dag = b.build();
+    let dag = b.build().with_kept_runs(1);
     assert_eq!(futures_executor::block_on(dag.run(&1))[total], 16);
     // Every allocation made while both runs live is freed by the end (the second run's own
     // memory included: had it been left in the cache too, the first run's would replace it).
@@ -429,9 +430,10 @@ fn overlapping_runs_allocate_their_own_and_the_cache_comes_back() {
     assert_eq!(made, 0, "the first run's memory came back to the cache");
 }
 
-/// Two runs of one DAG in every order of their first polls and ends, each ending by running to
-/// completion or by a drop mid-run: whichever run holds each of the cache's places puts its
-/// block back, the other frees its own, so nothing leaks and the next run allocates nothing.
+/// Two runs of one DAG that keeps the memory of one run, in every order of their first polls
+/// and ends, each ending by running to completion or by a drop mid-run: whichever run holds
+/// each of the cache's places puts its block back, the other frees its own, so nothing leaks
+/// and the next run allocates nothing.
 #[test]
 fn overlapping_runs_in_any_order_leave_the_cache_whole() {
     /// What happens next: a run's first poll, or its end (completion or a drop mid-run).
@@ -451,7 +453,7 @@ fn overlapping_runs_in_any_order_leave_the_cache_whole() {
     let b = DagBuilder::<u64>::new();
     let parts: Vec<_> = (0..4).map(|_| b.add_node(double, b.param())).collect();
     let total = b.add_node(sum, parts);
-    let dag = b.build();
+    let dag = b.build().with_kept_runs(1);
     // The cache filled by a first run: memory it keeps is not a leak of the runs below.
     assert_eq!(futures_executor::block_on(dag.run(&0))[total], 0);
     for order in orders {
@@ -542,8 +544,8 @@ fn a_panicking_parent_waker_drop_does_not_cost_the_cache() {
 /// waker block as it completes, in place): that poll panics, a poll after it panics clearly,
 /// dropping the run drops its output once, and its memory goes back to the DAG or is freed.
 /// Three ways: the block the run's alone (then the next runs allocate nothing), a node's waker
-/// kept alive past the run (the block outlives it), and a run overlapping another (its memory
-/// its own, freed at its end). A part of the run dropped or closed twice frees a block twice.
+/// kept alive past the run (the block outlives it), and a run overlapping another (the DAG
+/// keeps one run's memory: the run's own memory, freed at its end). A part of the run dropped or closed twice frees a block twice.
 #[test]
 fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
     async fn boxed(n: &u64) -> Box<u64> {
@@ -565,7 +567,7 @@ fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
         } else {
             b.add_node(boxed, b.param())
         };
-        let dag = b.build();
+        let dag = b.build().with_kept_runs(1);
         assert_eq!(*futures_executor::block_on(dag.run(&1))[node], 2);
         KEPT.with(|kept| kept.borrow_mut().clear());
         // A run polled once holds the memory the DAG keeps: the run below makes its own.
@@ -615,15 +617,16 @@ fn a_parent_waker_whose_drop_panics_as_the_run_completes_loses_nothing() {
     }
 }
 
-/// A run leaked with `mem::forget` keeps the memory it took: the runs after it work, each with
-/// memory of its own that it frees (as runs overlapping a live one do), and leak nothing.
+/// A run leaked with `mem::forget` keeps the memory it took (the one place of a DAG that keeps
+/// one run's): the runs after it work, each with memory of its own that it frees (as runs
+/// overlapping a live one do), and leak nothing.
 /// (Not under Miri: the leaked run is a leak on purpose, which Miri reports.)
 #[test]
 #[cfg_attr(miri, ignore)]
 fn runs_after_a_leaked_run_work_on_memory_of_their_own() {
     let b = DagBuilder::<u64>::new();
     let node = b.add_node(double, b.param());
-    let dag = b.build();
+    let dag = b.build().with_kept_runs(1);
     assert_eq!(futures_executor::block_on(dag.run(&1))[node], 2);
     let mut run = Box::pin(dag.run(&3));
     assert!(
@@ -638,6 +641,134 @@ fn runs_after_a_leaked_run_work_on_memory_of_their_own() {
         }
     });
     assert_eq!(leaked, 0);
+}
+
+/// `runs` runs of `dag` at once, as a service runs one DAG for several requests: each is
+/// polled once (its nodes yield, so each holds a run block and a waker block), then each runs
+/// to its end in turn, the last started first. Returns `total`'s outputs, in start order.
+fn overlapping(dag: &dagfut::Dag<u64>, total: dagfut::Node<u64>, runs: u64) -> Vec<u64> {
+    let params: Vec<u64> = (0..runs).collect();
+    let mut started: Vec<_> = params.iter().map(|param| dag.run(param)).collect();
+    for run in &mut started {
+        let polled = Pin::new(run).poll(&mut Context::from_waker(Waker::noop()));
+        assert!(polled.is_pending(), "a run ended at its first poll");
+    }
+    let mut totals: Vec<_> = started
+        .into_iter()
+        .rev()
+        .map(|run| futures_executor::block_on(run)[total])
+        .collect();
+    totals.reverse();
+    totals
+}
+
+/// A DAG of four yielding nodes and their sum, keeping the memory of `kept` runs at once.
+fn four_parts(kept: usize) -> (dagfut::Dag<u64>, dagfut::Node<u64>) {
+    let b = DagBuilder::<u64>::new();
+    let parts: Vec<_> = (0..4).map(|_| b.add_node(double, b.param())).collect();
+    let total = b.add_node(sum, parts);
+    (b.build().with_kept_runs(kept), total)
+}
+
+/// As many runs at once as the DAG keeps memory for: once that many have overlapped, each
+/// later overlap of as many runs allocates nothing, and nothing leaks.
+#[test]
+fn kept_runs_overlapping_allocate_nothing_once_warm() {
+    for kept in [1, 2, 3, 8] {
+        let (dag, total) = four_parts(kept);
+        assert_eq!(dag.kept_runs(), kept);
+        let expected: Vec<u64> = (0..kept as u64).map(|n| 8 * n).collect();
+        // The first overlap allocates each run's memory and leaves it in the DAG.
+        assert_eq!(overlapping(&dag, total, kept as u64), expected);
+        for round in 0..3 {
+            let made = allocations_by(|| {
+                assert_eq!(overlapping(&dag, total, kept as u64), expected);
+            });
+            // The vectors of `overlapping` itself: its parameters and its runs, and the totals.
+            assert_eq!(made, 3, "kept {kept}, round {round}: a run allocated");
+        }
+        // Sequential runs take the first place's memory.
+        let made =
+            allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&3))[total], 24));
+        assert_eq!(made, 0, "kept {kept}: a run after the overlaps allocated");
+    }
+}
+
+/// More runs at once than the DAG keeps memory for: the runs beyond allocate their own memory
+/// and free it at their end (nothing leaks), and the kept places stay whole for the next
+/// overlap, which allocates nothing.
+#[test]
+fn runs_beyond_the_kept_ones_allocate_and_free_their_own() {
+    let (dag, total) = four_parts(2);
+    assert_eq!(overlapping(&dag, total, 2), [0, 8]);
+    let leaked = leaked_by(|| assert_eq!(overlapping(&dag, total, 5), [0, 8, 16, 24, 32]));
+    assert_eq!(
+        leaked, 0,
+        "a run beyond the kept ones left its memory behind"
+    );
+    let made = allocations_by(|| assert_eq!(overlapping(&dag, total, 2), [0, 8]));
+    assert_eq!(made, 3, "the two kept places lost their memory");
+}
+
+/// A DAG that keeps no run's memory: every run allocates its own and frees it at its end.
+#[test]
+fn a_dag_that_keeps_no_runs_memory_frees_it_after_each_run() {
+    let (dag, total) = four_parts(0);
+    assert_eq!(dag.kept_runs(), 0);
+    // A first run outside the counts: the executor's thread-local state is made once.
+    assert_eq!(futures_executor::block_on(dag.run(&1))[total], 8);
+    for n in 0..3 {
+        let run = || assert_eq!(futures_executor::block_on(dag.run(&n))[total], 8 * n);
+        assert_eq!(
+            allocations_by(run),
+            2,
+            "run {n}: not its run block and waker block"
+        );
+        assert_eq!(leaked_by(run), 0, "run {n}: the DAG kept memory");
+    }
+    assert_eq!(
+        leaked_by(|| assert_eq!(overlapping(&dag, total, 3), [0, 8, 16])),
+        0
+    );
+}
+
+/// Memory kept before `with_kept_runs` is freed by it; the places it makes are empty.
+#[test]
+fn with_kept_runs_frees_the_memory_kept_before() {
+    let (dag, total) = four_parts(2);
+    // A first run outside the count: the executor's thread-local state is made once.
+    assert_eq!(futures_executor::block_on(dag.run(&1))[total], 8);
+    let leaked = leaked_by(|| {
+        assert_eq!(overlapping(&dag, total, 2), [0, 8]);
+        let dag = dag.with_kept_runs(3);
+        assert_eq!(dag.kept_runs(), 3);
+        assert_eq!(overlapping(&dag, total, 3), [0, 8, 16]);
+        drop(dag);
+    });
+    assert_eq!(leaked, 0);
+}
+
+/// A leaked run keeps its place held: the runs after it use the other places, which still
+/// allocate nothing once warm.
+#[test]
+#[cfg_attr(miri, ignore)] // the leaked run is a leak on purpose, which Miri reports
+fn a_leaked_run_holds_one_place_and_the_others_still_serve() {
+    let (dag, total) = four_parts(3);
+    assert_eq!(overlapping(&dag, total, 3), [0, 8, 16]);
+    let mut run = Box::pin(dag.run(&7));
+    assert!(
+        run.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    std::mem::forget(run);
+    for round in 0..2 {
+        let made = allocations_by(|| assert_eq!(overlapping(&dag, total, 2), [0, 8]));
+        assert_eq!(
+            made, 3,
+            "round {round}: a run allocated beside the leaked one"
+        );
+    }
 }
 
 /// A `dag!` node that returns `Pending` once (its waker stored in `parked`), counting its
