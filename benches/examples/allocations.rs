@@ -11,6 +11,10 @@
 //! cargo run --release -p dagfut-benches --example allocations -- --quick # up to 100k (CI)
 //! ```
 //!
+//! Runs that overlap, as a service runs one DAG for several requests at once, are measured
+//! too: `k` runs of one `Dag` of the seed graph at once (nodes that pend once, so that every
+//! run holds its memory until all have started), after one such round as a warm-up.
+//!
 //! Prints a table and writes `$CARGO_TARGET_DIR/dagfut-benches/metrics.json` for the report.
 
 use std::fmt::Write as _;
@@ -260,6 +264,36 @@ fn vm_hwm_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// How many rounds of overlapping runs are counted, after the warm-up round.
+const OVERLAP_ROUNDS: usize = 4;
+
+/// Allocations per run of `k` runs at once of `dag` (the seed graph, nodes that pend once),
+/// for each `k` measured: one round of `k` runs at once as a warm-up, then
+/// [`OVERLAP_ROUNDS`] more, counted. `join!` allocates nothing of its own.
+fn overlapping_runs(dag: &DagfutShape) -> Vec<(usize, f64)> {
+    let mut random = XorShift::new(WAKE_SEED);
+    let mut per_run = Vec::new();
+    macro_rules! at_once {
+        ($($param:literal),+) => {{
+            let k = [$($param),+].len();
+            let mut round = || drive(async { futures::join!($(dag.run($param)),+) }, &mut random);
+            round();
+            let (_, counts) = measure(|| {
+                for _ in 0..OVERLAP_ROUNDS {
+                    round();
+                }
+            });
+            per_run.push((k, counts.allocations as f64 / (OVERLAP_ROUNDS * k) as f64));
+        }};
+    }
+    at_once!(1);
+    at_once!(1, 2);
+    at_once!(1, 2, 3, 4);
+    at_once!(1, 2, 3, 4, 5, 6, 7, 8);
+    at_once!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
+    per_run
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let max = if quick { 100_000 } else { 1_000_000 };
@@ -342,6 +376,25 @@ fn main() {
             "    {{\"nodes\": {nodes}, \"peak\": {}}}{}",
             counts.peak,
             if i + 1 == scaling.len() { "" } else { "," }
+        );
+    }
+    let seed = DagfutShape::build::<PEND>(&Shape::seed());
+    let kept = seed.dag.kept_runs();
+    let overlapping = overlapping_runs(&seed);
+    println!();
+    println!(
+        "| runs at once (seed graph, pend-once; the `Dag` keeps {kept}) | allocations per run after a warm-up round |"
+    );
+    println!("|---|---|");
+    json.push_str(&format!(
+        "  ],\n  \"kept_runs\": {kept},\n  \"overlapping\": [\n"
+    ));
+    for (i, (k, allocations)) in overlapping.iter().enumerate() {
+        println!("| {k} | {} |", per_run(*allocations));
+        let _ = writeln!(
+            json,
+            "    {{\"runs\": {k}, \"allocations_per_run\": {allocations}}}{}",
+            if i + 1 == overlapping.len() { "" } else { "," }
         );
     }
     let hwm = vm_hwm_kb();
