@@ -5,7 +5,7 @@
 //! A run is a single hand-written future ([`DagFuture`]) that polls the ready nodes itself,
 //! with a waker and a dependency counter per node: no spawning, no runtime of its own, so it
 //! runs on any executor — tokio, smol, async-executor, embassy on a microcontroller.
-//! The crate is `no_std` (it needs `alloc`).
+//! The crate is `no_std`: the runtime builder needs `alloc`, [`dag!`] needs nothing.
 //!
 //! Nodes receive **shared references** to their inputs, typed and checked by the compiler;
 //! no `Clone` bound. Outputs are read back by handle: `outputs[node]` is the node's value.

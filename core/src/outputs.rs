@@ -82,7 +82,8 @@ impl<'a, P, K: Flavor> Outputs<'a, P, K> {
     ///
     /// # Errors
     /// [`OutputError::ForeignNode`] if `node` belongs to another DAG; [`OutputError::Taken`]
-    /// if it was moved out with [`take`](Self::take).
+    /// if it was moved out with [`take`](Self::take); [`OutputError::NotCompleted`] if it did
+    /// not complete in this run (a settled run's failed or skipped nodes).
     pub fn get<T>(&self, node: Node<T>) -> Result<&T, OutputError> {
         self.slots.get(&node)
     }

@@ -509,6 +509,7 @@ impl ParentWaker {
     /// The caller is the run's side, and no wake of this slot runs now or later: every one
     /// that ran happens before this call (the caller acquired the release of the last other
     /// reference to what holds the slot, and none can be made again).
+    #[cfg(feature = "alloc")] // only the runtime's waker block has a last reference to count
     pub(crate) unsafe fn take_alone(&self) -> Taken {
         // Every holder let go: a wake that panicked lets go in `Unlock`, and may leave a
         // `NOTIFY` or an unanswered `TAKE` behind, which is harmless: the slot is never woken

@@ -714,10 +714,11 @@ macro_rules! run_options {
 ///
 /// At the first node that fails, no other node starts, every running node future is dropped
 /// at once, and the run resolves to the [`DagError`] naming that node. Otherwise it resolves
-/// to the [`Outputs`] of every node. A failure that nothing needs does not stop it: a node
-/// whose dependents all take it as an optional input ([`Node::optional`](crate::Node::optional)),
-/// or one whose fallback takes its place ([`Guarded::or_value`](crate::Guarded::or_value)); it
-/// is listed in [`Outputs::failed`].
+/// to the [`Outputs`] of every node. Two failures do not stop it: a node that has dependents
+/// and whose dependents all take it as an optional input
+/// ([`Node::optional`](crate::Node::optional)), or one whose fallback takes its place
+/// ([`Guarded::or_value`](crate::Guarded::or_value)); it is listed in [`Outputs::failed`]. A
+/// failed node with no dependents stops the run like any other.
 ///
 /// # Cancel safety
 ///
