@@ -432,7 +432,9 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
     /// as many runs as this may overlap (a service running one DAG for each request it
     /// serves) and allocate nothing once that many have run at once. A run beyond them
     /// allocates its own memory and frees it at its end. The memory kept is freed with the
-    /// DAG; `0` keeps none, and every run allocates. Memory kept before is freed now.
+    /// DAG; `0` keeps none, and every run allocates. Memory kept before is freed now. A DAG
+    /// whose runs are large and seldom overlap may keep fewer: after a burst of overlapping
+    /// runs it holds the memory of as many as overlapped, up to `runs`, until it is dropped.
     ///
     /// # Panics
     /// If `runs` is `u32::MAX` or more.
