@@ -217,6 +217,12 @@ impl RunCache {
         }
     }
 
+    /// Keeps the memory of `runs` runs at once from now on, for the same DAG: what it kept
+    /// before is freed.
+    pub(crate) fn keep_runs(&mut self, runs: usize) {
+        *self = RunCache::new(self.block_layout, self.tasks, runs);
+    }
+
     /// How many runs at once it keeps memory for.
     pub(crate) fn runs(&self) -> usize {
         self.runs

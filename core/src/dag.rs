@@ -460,9 +460,7 @@ impl<P, K: Flavor, E> Dag<P, K, E> {
             runs < u32::MAX as usize,
             "dagfut: a DAG keeps the memory of fewer than u32::MAX runs at once"
         );
-        let block = self.core.block;
-        let tasks = self.core.tasks.len();
-        self.core.cache = RunCache::new(block, tasks, runs);
+        self.core.cache.keep_runs(runs);
         self
     }
 

@@ -450,10 +450,7 @@ fn overlapping_runs_in_any_order_leave_the_cache_whole() {
         [Step::Poll(1), Step::Poll(0), Step::End(1), Step::End(0)],
         [Step::Poll(1), Step::End(1), Step::Poll(0), Step::End(0)],
     ];
-    let b = DagBuilder::<u64>::new();
-    let parts: Vec<_> = (0..4).map(|_| b.add_node(double, b.param())).collect();
-    let total = b.add_node(sum, parts);
-    let dag = b.build().with_kept_runs(1);
+    let (dag, total) = four_parts(1);
     // The cache filled by a first run: memory it keeps is not a leak of the runs below.
     assert_eq!(futures_executor::block_on(dag.run(&0))[total], 0);
     for order in orders {
