@@ -2,7 +2,7 @@
 //! of finished nodes, one value whose `Drop` panics), a policy (`run_settled` or `try_run`,
 //! with or without `catch_panics`) and a schedule (wakes, stale wakes, from threads, a drop
 //! point, a task waker call that panics), run by dagfut and checked against the sequential
-//! reference model.
+//! reference model; then four runs of its DAG, up to three at once, each checked so.
 
 #![no_main]
 
@@ -17,5 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let start = schedule.clone();
     if let Err(problem) = model::check(&spec, &mut schedule) {
         panic!("{problem}\n{spec:?}\n{start:?}");
+    }
+    // The same spec, four runs of one DAG, up to three at once.
+    let (mut runs, mut order) = model::overlapping(&start);
+    if let Err(problem) = model::check_overlapping(&spec, &mut runs, &mut order) {
+        panic!("overlapping runs: {problem}\n{spec:?}\n{start:?}");
     }
 });

@@ -183,6 +183,33 @@ proptest! {
     }
 }
 
+/// Checks runs of `spec`'s DAG, one per schedule, up to three at once in `order`, failing the
+/// test with the problem, the spec and the schedules.
+fn check_overlapping(spec: &Spec, mut schedules: Vec<Seeded>, mut order: Seeded) {
+    model::quiet_intended_panics();
+    let start = (schedules.clone(), order.clone());
+    if let Err(problem) = model::check_overlapping(spec, &mut schedules, &mut order) {
+        panic!("{problem}\n{spec:?}\n{start:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    /// Four runs of one DAG, up to three at once, each against the reference: runs that take
+    /// memory from the DAG's pool while another holds some, allocate their own when it is
+    /// empty or keeps none, take up the memory of runs that ended, and stale wakes of runs
+    /// that are over while others are under way.
+    #[test]
+    fn overlapping_runs_of_one_dag_each_agree_with_the_reference(
+        spec in spec(if cfg!(miri) { 6 } else { 40 }),
+        schedules in prop::collection::vec(schedule(false), 4),
+        order in any::<u64>(),
+    ) {
+        check_overlapping(&spec, schedules, Seeded::new(order).with_threads(true));
+    }
+}
+
 proptest! {
     #![proptest_config(config(200))]
 
@@ -518,7 +545,9 @@ fn decoded_fuzz_inputs_check_out() {
     {
         // Under Miri, the first 12 nodes of each.
         let (spec, schedule) = model::decode(bytes, if cfg!(miri) { 12 } else { 64 });
+        let (runs, order) = model::overlapping(&schedule);
         check(&spec, schedule);
+        check_overlapping(&spec, runs.into(), order);
     }
 }
 

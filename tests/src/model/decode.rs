@@ -83,3 +83,18 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
     };
     (spec, schedule)
 }
+
+/// The schedules [`super::check_overlapping`] runs a decoded spec with (for the fuzzer):
+/// four runs, the first under `schedule` itself, the others under copies of it with seeds of
+/// their own (its threads, drop point and task waker panic), and the order of their turns.
+pub fn overlapping(schedule: &Seeded) -> ([Seeded; 4], Seeded) {
+    let mut seeds = schedule.clone();
+    let mut next = || {
+        let mut derived = schedule.clone();
+        derived.reseed(seeds.next_u64());
+        derived
+    };
+    let runs = [schedule.clone(), next(), next(), next()];
+    let order = Seeded::new(seeds.next_u64()).with_threads(schedule.threads);
+    (runs, order)
+}

@@ -16,6 +16,7 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use super::DropPanic;
 use super::node::{
     Control, Raised, expecting_core_panic, panic_message, polling_node, set_polling_node,
+    set_running,
 };
 use super::std;
 use std::panic::{catch_unwind, resume_unwind};
@@ -130,6 +131,11 @@ impl Seeded {
     pub fn with_drop_after(mut self, drop_after: Option<u32>) -> Self {
         self.drop_after = drop_after;
         self
+    }
+
+    /// Starts its numbers over from `seed`, keeping the rest.
+    pub fn reseed(&mut self, seed: u64) {
+        self.state = seed;
     }
 
     /// The next pseudo-random number.
@@ -436,8 +442,13 @@ impl<'s> Driver<'s> {
         self.tasks.wakes(self.parent)
     }
 
+    /// The control block of the run this drives.
+    pub(super) fn control(&self) -> &Rc<Control> {
+        &self.control
+    }
+
     /// The wakes of every task waker the run was polled with.
-    fn all_parent_wakes(&self) -> usize {
+    pub(super) fn all_parent_wakes(&self) -> usize {
         self.tasks.wakes(0) + self.tasks.wakes(1)
     }
 
@@ -466,56 +477,64 @@ impl<'s> Driver<'s> {
         self.tasks.check_let_go(what)
     }
 
-    /// Polls `run` until it resolves, panics, or the schedule drops it. The run future itself
-    /// is dropped (checked) before this returns.
-    pub(super) fn drive<F: Future + Unpin>(&mut self, run: F) -> Result<Ending<F::Output>, String> {
-        let mut run = Held::new(run);
-        loop {
-            if self.schedule.drop_run(self.polls) {
+    /// One turn of driving a run: drops it if the schedule says so, or polls it once and, if
+    /// it is pending, makes the schedule's wakes. `Some` once the run resolved, panicked or
+    /// was dropped: its future is then taken out of `run` and dropped (checked).
+    pub(super) fn step<F: Future + Unpin>(
+        &mut self,
+        run: &mut Option<Held<F>>,
+    ) -> Result<Option<Ending<F::Output>>, String> {
+        let Some(future) = run.as_mut() else {
+            return Err("a run that is over was driven again".into());
+        };
+        if self.schedule.drop_run(self.polls) {
+            self.let_go_of_node_wakers();
+            let future = run.take().expect("checked above");
+            self.drop_checked(future.into_inner(), "the run", true)?;
+            self.check_parents_let_go("the dropped run")?;
+            self.wakes_after_the_run()?;
+            return Ok(Some(Ending::Dropped));
+        }
+        let waker = self.next_parent();
+        let mut cx = Context::from_waker(&waker);
+        self.polls += 1;
+        self.control.round.set(self.polls);
+        self.lost_wake = false;
+        self.woke_after_loss = false;
+        let parent_before = self.parent_wakes();
+        let polled = self.poll_checked(future.get_mut(), &mut cx)?;
+        self.control
+            .check_violations(|| format!("poll {}", self.polls))?;
+        match polled {
+            None => {
+                self.check_poisoned(future.get_mut(), &mut cx)?;
+                self.stale_wakes(false)?;
                 self.let_go_of_node_wakers();
-                self.drop_checked(run.into_inner(), "the run", true)?;
-                self.check_parents_let_go("the dropped run")?;
+                let future = run.take().expect("checked above");
+                self.drop_checked(future.into_inner(), "the poisoned run", true)?;
+                self.check_parents_let_go("the poisoned run")?;
                 self.wakes_after_the_run()?;
-                return Ok(Ending::Dropped);
+                Ok(Some(Ending::Panicked))
             }
-            let waker = self.next_parent();
-            let mut cx = Context::from_waker(&waker);
-            self.polls += 1;
-            self.control.round.set(self.polls);
-            self.lost_wake = false;
-            self.woke_after_loss = false;
-            let parent_before = self.parent_wakes();
-            let polled = self.poll_checked(run.get_mut(), &mut cx)?;
-            self.control
-                .check_violations(|| format!("poll {}", self.polls))?;
-            match polled {
-                None => {
-                    self.check_poisoned(run.get_mut(), &mut cx)?;
-                    self.stale_wakes(false)?;
-                    self.let_go_of_node_wakers();
-                    self.drop_checked(run.into_inner(), "the poisoned run", true)?;
-                    self.check_parents_let_go("the poisoned run")?;
-                    self.wakes_after_the_run()?;
-                    return Ok(Ending::Panicked);
-                }
-                Some(Poll::Ready(output)) => {
-                    self.alive_at_end = (
-                        self.control.futures_alive.get(),
-                        self.control.outputs_alive.get(),
-                    );
-                    let output = Held::new(output);
-                    self.drop_checked(run.into_inner(), "the completed run", false)?;
-                    self.check_parents_let_go("the completed run")?;
-                    self.wakes_after_the_run()?;
-                    return Ok(Ending::Completed(output));
-                }
-                Some(Poll::Pending) => {
-                    self.check_woken_were_polled()?;
-                    self.check_retries_went_on()?;
-                    self.stale_wakes(true)?;
-                    self.wake_a_parked_node(parent_before)?;
-                    self.stale_wakes(true)?;
-                }
+            Some(Poll::Ready(output)) => {
+                self.alive_at_end = (
+                    self.control.futures_alive.get(),
+                    self.control.outputs_alive.get(),
+                );
+                let output = Held::new(output);
+                let future = run.take().expect("checked above");
+                self.drop_checked(future.into_inner(), "the completed run", false)?;
+                self.check_parents_let_go("the completed run")?;
+                self.wakes_after_the_run()?;
+                Ok(Some(Ending::Completed(output)))
+            }
+            Some(Poll::Pending) => {
+                self.check_woken_were_polled()?;
+                self.check_retries_went_on()?;
+                self.stale_wakes(true)?;
+                self.wake_a_parked_node(parent_before)?;
+                self.stale_wakes(true)?;
+                Ok(None)
             }
         }
     }
@@ -528,10 +547,7 @@ impl<'s> Driver<'s> {
         if self.tasks.plan.armed.is_none() {
             return;
         }
-        self.control.parked.borrow_mut().clear();
-        for trace in self.control.nodes.borrow_mut().iter_mut() {
-            trace.waker = None;
-        }
+        self.control.let_go_of_wakers();
     }
 
     /// Polls the run once: `None` if it panicked, as it had to (see [`Raised`]).
@@ -542,7 +558,9 @@ impl<'s> Driver<'s> {
     ) -> Result<Option<Poll<F::Output>>, String> {
         self.control.raised.borrow_mut().clear();
         set_polling_node(None);
+        set_running(Some(self.control.clone()));
         let (polled, fired) = self.tasks.plan.catching(|| Pin::new(&mut *run).poll(cx));
+        set_running(None);
         let raised: Vec<Raised> = self.control.raised.borrow_mut().drain(..).collect();
         let catch = self.control.spec.catch_panics;
         let escaping = raised.iter().find(|raised| raised.escapes_poll(catch));

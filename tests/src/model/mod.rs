@@ -3,7 +3,9 @@
 //! A [`Spec`] describes a DAG and how its nodes behave; [`check`] builds that DAG, runs it
 //! with one policy (`run_settled` or `try_run`, with or without `catch_panics`, or `run`)
 //! while a [`Schedule`] drives it, and compares what happened with [`evaluate`], a plain
-//! sequential evaluation in topological order.
+//! sequential evaluation in topological order. [`check_overlapping`] runs the DAG several
+//! times, up to [`LANES`] runs at once, and checks each run so (each has a control block of
+//! its own: the run's parameter).
 //!
 //! The nodes do what real users' futures legally do, and what once broke the core:
 //!
@@ -94,10 +96,10 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-pub use decode::decode;
+pub use decode::{decode, overlapping};
 pub use drive::{Delivery, Schedule, Seeded, Tasks, WakerOp, WakerPanic};
 pub use node::{panic_message, quiet_intended_panics};
-pub use verify::{check, check_drop_counts, check_run};
+pub use verify::{LANES, check, check_drop_counts, check_overlapping, check_run};
 
 /// One node of a [`Spec`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

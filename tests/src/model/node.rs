@@ -127,6 +127,14 @@ impl Control {
         })
     }
 
+    /// Lets go of the nodes' wakers this keeps (for the driver's wakes and stale wakes).
+    pub(super) fn let_go_of_wakers(&self) {
+        self.parked.borrow_mut().clear();
+        for trace in self.nodes.borrow_mut().iter_mut() {
+            trace.waker = None;
+        }
+    }
+
     fn violation(&self, problem: String) {
         self.violations.borrow_mut().push(problem);
     }
@@ -210,14 +218,22 @@ pub(super) enum Val {
     Num(Output),
 }
 
-/// A clone of a number is a new output of the same node (the core clones a fallback value
-/// into the slot of the node that fell back).
+/// A clone of a number is a new output of the same node: the core clones a fallback value,
+/// which the DAG keeps, into the slot of the node that fell back, in the run being polled
+/// ([`set_running`]), whose output the clone is.
 impl Clone for Val {
     fn clone(&self) -> Self {
         match self {
             Val::Control(control) => Val::Control(control.clone()),
             Val::Index(index) => Val::Index(*index),
-            Val::Num(output) => Val::Num(Output::new(&output.control, output.index, *output.value)),
+            Val::Num(output) => {
+                let control = output.control.clone().unwrap_or_else(|| {
+                    RUNNING
+                        .with_borrow(Clone::clone)
+                        .expect("a fallback value is cloned in a run's poll")
+                });
+                Val::Num(Output::new(&control, output.index, *output.value))
+            }
         }
     }
 }
@@ -227,10 +243,10 @@ impl Clone for Val {
 pub(super) struct Output {
     pub(super) value: Box<u64>,
     index: usize,
-    control: Rc<Control>,
-    /// Whether it is counted (and panics when dropped if the spec says so): every output but
-    /// the fallback values the DAG keeps, of which each run clones its own.
-    counted: bool,
+    /// The run whose output it is, which counts it (and it panics when dropped if the spec
+    /// says so); `None` for a fallback value the DAG keeps, shared by every run, of which each
+    /// run clones its own.
+    control: Option<Rc<Control>>,
 }
 
 impl Output {
@@ -240,29 +256,26 @@ impl Output {
         Output {
             value: Box::new(value),
             index,
-            control: control.clone(),
-            counted: true,
+            control: Some(control.clone()),
         }
     }
 }
 
 /// The fallback value of node `index`, which the DAG keeps (`or_value`): not counted, as its
 /// clones are.
-pub(super) fn fallback(control: &Rc<Control>, index: usize) -> Val {
+pub(super) fn fallback(index: usize) -> Val {
     Val::Num(Output {
         value: Box::new(fallback_value(index)),
         index,
-        control: control.clone(),
-        counted: false,
+        control: None,
     })
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
-        if !self.counted {
+        let Some(control) = &self.control else {
             return;
-        }
-        let control = &self.control;
+        };
         control.outputs_alive.set(control.outputs_alive.get() - 1);
         control.nodes.borrow_mut()[self.index].output_drops += 1;
         if control.spec.drop_panic == Some(DropPanic::Output(self.index)) {
@@ -628,6 +641,13 @@ std::thread_local! {
     static EXPECTING_CORE_PANIC: Cell<bool> = const { Cell::new(false) };
     /// The node whose future this thread polled last (in the run's current poll).
     static POLLING: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The run this thread polls (see [`set_running`]).
+    static RUNNING: RefCell<Option<Rc<Control>>> = const { RefCell::new(None) };
+}
+
+/// Sets (or clears) the run this thread polls: a fallback value cloned now is its output.
+pub(super) fn set_running(control: Option<Rc<Control>>) {
+    RUNNING.with_borrow_mut(|running| *running = control);
 }
 
 /// The node whose future this thread polled last, since [`set_polling_node`] cleared it.

@@ -6,6 +6,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::task::Waker;
 use core::time::Duration;
 
 use dagfut::{
@@ -13,11 +14,12 @@ use dagfut::{
     Outputs, Timer,
 };
 
-use super::drive::{Driver, Ending, Held, Schedule};
+use super::drive::{Delivery, Driver, Ending, Held, Schedule, Seeded};
 use super::node::{
-    Control, Failed, Outcome, Val, fallback, node0, node1, node2, node3, node4, run0, run1, run2,
-    run3, run4,
+    Control, Failed, Outcome, Val, fallback, node0, node1, node2, node3, node4, panic_message,
+    run0, run1, run2, run3, run4,
 };
+use super::std;
 use super::{Evaluation, Expected, Guard, NodeSpec, Policy, Spec, evaluate_with};
 
 /// The timer of the model's nodes with a policy: each sleep is over at once.
@@ -76,12 +78,14 @@ macro_rules! by_arity {
     }};
 }
 
-/// A DAG whose nodes may fail, with the model's timer.
-type TryDag = LocalDag<(), Failed>;
+/// A DAG whose nodes may fail, with the model's timer. Its parameter is the run's control
+/// block, so that runs of one DAG that overlap each have their own.
+type TryDag = LocalDag<Val, Failed>;
 
-fn build_fallible(spec: &Spec, control: &Rc<Control>) -> (TryDag, Vec<Node<Val>>) {
-    let b = LocalDagBuilder::<(), Failed>::new().with_timer(AtOnce);
-    let shared = b.add_constant(Val::Control(control.clone()));
+/// `spec`'s DAG, keeping the memory of `kept` runs if that is given (else the default).
+fn build_fallible(spec: &Spec, kept: Option<usize>) -> (TryDag, Vec<Node<Val>>) {
+    let b = LocalDagBuilder::<Val, Failed>::new().with_timer(AtOnce);
+    let shared = b.param();
     let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
     for (index, node_spec) in spec.nodes.iter().enumerate() {
         let (list, optional) =
@@ -93,9 +97,7 @@ fn build_fallible(spec: &Spec, control: &Rc<Control>) -> (TryDag, Vec<Node<Val>>
                     Some(guard) => {
                         let guarded = b.retry(u32::from(guard.retries), backoff(guard));
                         if guard.fallback {
-                            guarded
-                                .or_value(fallback(control, index))
-                                .add_try_node($f, $inputs)
+                            guarded.or_value(fallback(index)).add_try_node($f, $inputs)
                         } else {
                             guarded.add_try_node($f, $inputs)
                         }
@@ -106,13 +108,36 @@ fn build_fallible(spec: &Spec, control: &Rc<Control>) -> (TryDag, Vec<Node<Val>>
         let node = by_arity!(add, list, optional, [node0, node1, node2, node3, node4]);
         nodes.push(node);
     }
-    (b.build(), nodes)
+    (kept_runs(b.build(), kept), nodes)
 }
 
-/// A DAG whose nodes cannot fail, for `run`.
-fn build_infallible(spec: &Spec, control: &Rc<Control>) -> (LocalDag<()>, Vec<Node<Val>>) {
-    let b = LocalDagBuilder::<()>::new();
-    let shared = b.add_constant(Val::Control(control.clone()));
+fn kept_runs<E>(dag: LocalDag<Val, E>, kept: Option<usize>) -> LocalDag<Val, E> {
+    match kept {
+        Some(kept) => dag.with_kept_runs(kept),
+        None => dag,
+    }
+}
+
+/// `|run| dag.$method(&params[run])`, with no poll budget, catching the nodes' panics if the
+/// spec says so.
+macro_rules! fallible_runs {
+    ($dag:ident, $method:ident, $params:ident, $spec:ident) => {
+        |run: usize| {
+            let run = $dag.$method(&$params[run]).with_poll_budget(usize::MAX);
+            if $spec.catch_panics {
+                run.catch_panics()
+            } else {
+                run
+            }
+        }
+    };
+}
+
+/// A DAG whose nodes cannot fail, for `run`, keeping the memory of `kept` runs if that is
+/// given.
+fn build_infallible(spec: &Spec, kept: Option<usize>) -> (LocalDag<Val>, Vec<Node<Val>>) {
+    let b = LocalDagBuilder::<Val>::new();
+    let shared = b.param();
     let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
     for (index, node_spec) in spec.nodes.iter().enumerate() {
         let (list, optional) =
@@ -125,7 +150,7 @@ fn build_infallible(spec: &Spec, control: &Rc<Control>) -> (LocalDag<()>, Vec<No
         let node = by_arity!(add, list, optional, [run0, run1, run2, run3, run4]);
         nodes.push(node);
     }
-    (b.build(), nodes)
+    (kept_runs(b.build(), kept), nodes)
 }
 
 /// Runs `spec` with its policy under `schedule` and checks everything the module's
@@ -136,25 +161,61 @@ pub fn check(spec: &Spec, schedule: &mut dyn Schedule) -> Result<(), String> {
 
 /// [`check`], saying whether the task waker's armed panic ([`super::WakerPanic`]) came.
 pub fn check_run(spec: &Spec, schedule: &mut dyn Schedule) -> Result<bool, String> {
+    check_runs(spec, vec![schedule], None)
+}
+
+/// How many runs of one DAG [`check_overlapping`] has under way at most.
+pub const LANES: usize = 3;
+
+/// Runs `spec`'s DAG once per schedule, each run with a control block of its own (the run's
+/// parameter) and checked as [`check`] checks one, with up to [`LANES`] runs under way at
+/// once: `order` picks which of them the driver turns to next (a poll, and the wakes between
+/// polls that its schedule makes), and the next run starts as one ends. The DAG keeps the
+/// memory of 0, 1, 2 or 8 runs (`Dag::with_kept_runs`, as `order` picks), so that runs take
+/// memory from its pool while others hold some, allocate their own when it is empty, and
+/// take up the memory of runs that ended. When a run is over, `order` says whether the nodes'
+/// wakers it leaves are let go of (its waker block can then serve a later run) or kept; the
+/// kept ones get stale wakes while later runs are under way, which must wake no task and
+/// poll no node.
+pub fn check_overlapping(
+    spec: &Spec,
+    schedules: &mut [Seeded],
+    order: &mut Seeded,
+) -> Result<(), String> {
+    let schedules = schedules
+        .iter_mut()
+        .map(|schedule| schedule as &mut dyn Schedule)
+        .collect();
+    check_runs(spec, schedules, Some(order)).map(|_| ())
+}
+
+/// [`check_overlapping`], or [`check_run`] with one schedule and no `order`. Says whether an
+/// armed task waker panic came in some run.
+fn check_runs(
+    spec: &Spec,
+    schedules: Vec<&mut dyn Schedule>,
+    mut order: Option<&mut Seeded>,
+) -> Result<bool, String> {
     spec.validate()?;
-    let control = Control::new(spec);
-    let mut driver = Driver::new(&control, schedule);
-    // The poll that ended the run early (a panic out of it, or a fail-fast), if one did.
-    let ended_early = match spec.policy {
+    let controls: Vec<Rc<Control>> = schedules.iter().map(|_| Control::new(spec)).collect();
+    let params: Vec<Val> = controls
+        .iter()
+        .map(|control| Val::Control(control.clone()))
+        .collect();
+    let kept = order.as_mut().map(|order| [0, 1, 2, 8][order.pick(4)]);
+    let policy = spec.policy;
+    match policy {
         Policy::Settled => {
-            let (dag, nodes) = build_fallible(spec, &control);
-            let run = dag.run_settled(&()).with_poll_budget(usize::MAX);
-            let run = if spec.catch_panics {
-                run.catch_panics()
-            } else {
-                run
-            };
-            let outcome = driver.drive(run)?;
-            let eval = reference(&control, &driver);
-            match outcome {
-                Ending::Completed(settled) => {
-                    all_futures_gone(&driver, "run_settled completed")?;
-                    check_values(&eval, &nodes, &settled.outputs, spec.policy)?;
+            let (dag, nodes) = build_fallible(spec, kept);
+            drive_runs(
+                &controls,
+                schedules,
+                order,
+                fallible_runs!(dag, run_settled, params, spec),
+                |driver: &mut Driver<'_>, eval, settled| {
+                    let control = driver.control().clone();
+                    all_futures_gone(driver, "run_settled completed")?;
+                    check_values(&eval, &nodes, &settled.outputs, policy)?;
                     check_recorded(
                         &control,
                         &eval,
@@ -162,79 +223,208 @@ pub fn check_run(spec: &Spec, schedule: &mut dyn Schedule) -> Result<bool, Strin
                         settled.outputs.failed(),
                     )?;
                     driver.drop_checked(settled.into_inner(), "the settled outputs", true)?;
-                    None
-                }
-                Ending::Panicked => Some(driver.polls),
-                Ending::Dropped => None,
-            }
+                    Ok(None)
+                },
+            )
         }
         Policy::TryRun => {
-            let (dag, nodes) = build_fallible(spec, &control);
-            let run = dag.try_run(&()).with_poll_budget(usize::MAX);
-            let run = if spec.catch_panics {
-                run.catch_panics()
-            } else {
-                run
-            };
-            let outcome = driver.drive(run)?;
-            let eval = reference(&control, &driver);
-            match outcome {
-                Ending::Completed(outcome) => match outcome.into_inner() {
-                    Ok(outputs) => {
-                        let outputs = Held::new(outputs);
-                        all_futures_gone(&driver, "try_run completed")?;
-                        if eval.try_run_stops() {
-                            return Err(format!(
-                                "try_run completed, but a failure of the reference is not \
-                                 tolerated: {:?} (tolerated: {:?})",
-                                eval.results, eval.tolerated
-                            ));
+            let (dag, nodes) = build_fallible(spec, kept);
+            drive_runs(
+                &controls,
+                schedules,
+                order,
+                fallible_runs!(dag, try_run, params, spec),
+                |driver: &mut Driver<'_>, eval, outcome| {
+                    let control = driver.control().clone();
+                    match outcome.into_inner() {
+                        Ok(outputs) => {
+                            let outputs = Held::new(outputs);
+                            all_futures_gone(driver, "try_run completed")?;
+                            if eval.try_run_stops() {
+                                return Err(format!(
+                                    "try_run completed, but a failure of the reference is not \
+                                     tolerated: {:?} (tolerated: {:?})",
+                                    eval.results, eval.tolerated
+                                ));
+                            }
+                            check_values(&eval, &nodes, &outputs, policy)?;
+                            check_recorded(&control, &eval, None, outputs.failed())?;
+                            driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
+                            Ok(None)
                         }
-                        check_values(&eval, &nodes, &outputs, spec.policy)?;
-                        check_recorded(&control, &eval, None, outputs.failed())?;
-                        driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
-                        None
-                    }
-                    Err(error) => {
-                        // Fail-fast drops every running future at once.
-                        all_futures_gone(&driver, "try_run failed")?;
-                        check_fail_fast(&control, &eval, driver.polls, &error)?;
-                        Some(driver.polls)
+                        Err(error) => {
+                            // Fail-fast drops every running future at once.
+                            all_futures_gone(driver, "try_run failed")?;
+                            check_fail_fast(&control, &eval, driver.polls, &error)?;
+                            Ok(Some(driver.polls))
+                        }
                     }
                 },
-                Ending::Panicked => Some(driver.polls),
-                Ending::Dropped => None,
-            }
+            )
         }
         Policy::Run => {
-            let (dag, nodes) = build_infallible(spec, &control);
-            let run = dag.run(&()).with_poll_budget(usize::MAX);
-            let outcome = driver.drive(run)?;
-            let eval = reference(&control, &driver);
-            match outcome {
-                Ending::Completed(outputs) => {
-                    all_futures_gone(&driver, "run completed")?;
-                    check_values(&eval, &nodes, &outputs, spec.policy)?;
+            let (dag, nodes) = build_infallible(spec, kept);
+            drive_runs(
+                &controls,
+                schedules,
+                order,
+                |run| dag.run(&params[run]).with_poll_budget(usize::MAX),
+                |driver: &mut Driver<'_>, eval, outputs| {
+                    all_futures_gone(driver, "run completed")?;
+                    check_values(&eval, &nodes, &outputs, policy)?;
                     if !outputs.failed().is_empty() {
                         return Err(format!("run lists failed nodes {:?}", outputs.failed()));
                     }
                     driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
-                    None
-                }
-                Ending::Panicked => Some(driver.polls),
-                Ending::Dropped => None,
+                    Ok(None)
+                },
+            )
+        }
+    }
+}
+
+/// A run under way: its driver and its future.
+struct Lane<'s, F> {
+    run: usize,
+    driver: Driver<'s>,
+    future: Option<Held<F>>,
+}
+
+/// Drives run `i` (`make(i)`, with `controls[i]` as its parameter) under `schedules[i]`, at
+/// most [`LANES`] at once as `order` picks (one at a time without it), and checks each as it
+/// ends: `done` checks what a run that resolved resolved to, against the reference, and
+/// returns the poll that ended it early (a fail-fast), if one did (a run whose poll
+/// panicked ended early in its last poll); then its starts, its nodes against the
+/// reference, and its drops.
+fn drive_runs<'s, F: Future + Unpin>(
+    controls: &[Rc<Control>],
+    schedules: Vec<&'s mut dyn Schedule>,
+    mut order: Option<&mut Seeded>,
+    mut make: impl FnMut(usize) -> F,
+    mut done: impl FnMut(&mut Driver<'s>, Evaluation, Held<F::Output>) -> Result<Option<u32>, String>,
+) -> Result<bool, String> {
+    let lanes_at_most = if order.is_some() { LANES } else { 1 };
+    let mut waiting = schedules.into_iter().enumerate();
+    let mut lanes: Vec<Lane<'s, F>> = Vec::with_capacity(lanes_at_most);
+    // The runs that are over and whose nodes' wakers are kept, for stale wakes.
+    let mut over: Vec<&Rc<Control>> = Vec::new();
+    let mut fired = false;
+    loop {
+        while lanes.len() < lanes_at_most {
+            let Some((run, schedule)) = waiting.next() else {
+                break;
+            };
+            lanes.push(Lane {
+                run,
+                driver: Driver::new(&controls[run], schedule),
+                future: Some(Held::new(make(run))),
+            });
+        }
+        if lanes.is_empty() {
+            return Ok(fired);
+        }
+        let turn = match order.as_mut() {
+            Some(order) => {
+                stale_wakes_of_runs_over(&over, &lanes, order)?;
+                order.pick(lanes.len())
+            }
+            None => 0,
+        };
+        let lane = &mut lanes[turn];
+        let Some(ending) = lane.driver.step(&mut lane.future)? else {
+            continue;
+        };
+        let run = lane.run;
+        let overlapping = order.is_some();
+        let name = |problem: String| match overlapping {
+            true => format!("run {run}: {problem}"),
+            false => problem,
+        };
+        let ended_early = match ending {
+            Ending::Completed(output) => {
+                let eval = reference(&lane.driver);
+                done(&mut lane.driver, eval, output).map_err(name)?
+            }
+            Ending::Panicked => Some(lane.driver.polls),
+            Ending::Dropped => None,
+        };
+        let control = &controls[run];
+        check_starts(control, lane.driver.polls, ended_early).map_err(name)?;
+        check_nodes(control, &reference(&lane.driver)).map_err(name)?;
+        check_drops(control).map_err(name)?;
+        fired |= lane.driver.fired();
+        let lane = lanes.swap_remove(turn);
+        if let Some(order) = order.as_mut() {
+            if order.pick(2) == 0 {
+                control.let_go_of_wakers();
+            } else {
+                over.push(control);
             }
         }
-    };
-    check_starts(&control, driver.polls, ended_early)?;
-    check_nodes(&control, &reference(&control, &driver))?;
-    check_drops(&control)?;
-    Ok(driver.fired())
+        drop(lane);
+    }
+}
+
+/// Wakes some of the nodes' wakers that runs which are over left (by reference, by value, or
+/// from another thread): none may wake a task of the runs under way (nor panic, nor poll a
+/// node, which those runs' checks would find).
+fn stale_wakes_of_runs_over<F>(
+    over: &[&Rc<Control>],
+    lanes: &[Lane<'_, F>],
+    order: &mut Seeded,
+) -> Result<(), String> {
+    for _ in 0..order.stale_wakes() {
+        let wakers: Vec<Waker> = over
+            .iter()
+            .flat_map(|control| {
+                control
+                    .nodes
+                    .borrow()
+                    .iter()
+                    .filter_map(|trace| trace.waker.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if wakers.is_empty() {
+            return Ok(());
+        }
+        let waker = wakers[order.pick(wakers.len())].clone();
+        drop(wakers);
+        let before: Vec<usize> = lanes
+            .iter()
+            .map(|lane| lane.driver.all_parent_wakes())
+            .collect();
+        let delivery = order.delivery();
+        let woke =
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(move || match delivery {
+                Delivery::ByRef => waker.wake_by_ref(),
+                Delivery::ByValue => waker.wake(),
+                Delivery::FromThread => std::thread::spawn(move || waker.wake())
+                    .join()
+                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+            }));
+        if let Err(payload) = woke {
+            return Err(format!(
+                "a stale wake of a run that is over panicked: {}",
+                panic_message(&*payload)
+            ));
+        }
+        for (lane, before) in lanes.iter().zip(before) {
+            if lane.driver.all_parent_wakes() != before {
+                return Err(format!(
+                    "a stale wake of a run that is over woke the task of run {}",
+                    lane.run
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The reference for the run as it went: a node whose poll the task waker's armed panic
 /// came out of panicked in that attempt (its code, or the core's in its poll, raised it).
-fn reference(control: &Control, driver: &Driver<'_>) -> Evaluation {
+fn reference(driver: &Driver<'_>) -> Evaluation {
+    let control = driver.control();
     let message = driver.armed_message();
     let forced = message.and_then(|message| {
         control
@@ -264,7 +454,7 @@ fn all_futures_gone(driver: &Driver<'_>, when: &str) -> Result<(), String> {
 fn check_values(
     eval: &Evaluation,
     nodes: &[Node<Val>],
-    outputs: &Outputs<'_, (), Local>,
+    outputs: &Outputs<'_, Val, Local>,
     policy: Policy,
 ) -> Result<(), String> {
     for (index, want) in eval.results.iter().enumerate() {
