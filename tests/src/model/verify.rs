@@ -4,6 +4,7 @@
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::task::Waker;
@@ -111,6 +112,13 @@ fn build_fallible(spec: &Spec, kept: Option<usize>) -> (TryDag, Vec<Node<Val>>) 
     (kept_runs(b.build(), kept), nodes)
 }
 
+/// The DAG behind an `Arc`, as the owned runs take it (a local DAG's too: the runs and
+/// outputs share it on one thread).
+#[allow(clippy::arc_with_non_send_sync)]
+fn shared<E>(dag: LocalDag<Val, E>) -> Arc<LocalDag<Val, E>> {
+    Arc::new(dag)
+}
+
 fn kept_runs<E>(dag: LocalDag<Val, E>, kept: Option<usize>) -> LocalDag<Val, E> {
     match kept {
         Some(kept) => dag.with_kept_runs(kept),
@@ -118,12 +126,12 @@ fn kept_runs<E>(dag: LocalDag<Val, E>, kept: Option<usize>) -> LocalDag<Val, E> 
     }
 }
 
-/// `|run| dag.$method(&params[run])`, with no poll budget, catching the nodes' panics if the
-/// spec says so.
+/// `move |$index| $run`, with no poll budget, catching the nodes' panics if the spec says
+/// so.
 macro_rules! fallible_runs {
-    ($dag:ident, $method:ident, $params:ident, $spec:ident) => {
-        |run: usize| {
-            let run = $dag.$method(&$params[run]).with_poll_budget(usize::MAX);
+    (|$index:ident| $run:expr, $spec:ident) => {
+        move |$index: usize| {
+            let run = $run.with_poll_budget(usize::MAX);
             if $spec.catch_panics {
                 run.catch_panics()
             } else {
@@ -176,7 +184,9 @@ pub const LANES: usize = 3;
 /// take up the memory of runs that ended. When a run is over, `order` says whether the nodes'
 /// wakers it leaves are let go of (its waker block can then serve a later run) or kept; the
 /// kept ones get stale wakes while later runs are under way, which must wake no task and
-/// poll no node.
+/// poll no node. In half the cases (as `order` picks) the runs are owned runs
+/// (`Dag::run_owned` and its kin) and the DAG's own `Arc` is dropped once the last run has
+/// started: the runs, their outputs and the wakers they leave then outlive it.
 pub fn check_overlapping(
     spec: &Spec,
     schedules: &mut [Seeded],
@@ -187,6 +197,75 @@ pub fn check_overlapping(
         .map(|schedule| schedule as &mut dyn Schedule)
         .collect();
     check_runs(spec, schedules, Some(order)).map(|_| ())
+}
+
+/// The check of what a `run_settled` resolved to (borrowed or owned outputs alike): every
+/// future gone, the values, the failures recorded; then the settled outputs dropped.
+macro_rules! settled_done {
+    ($nodes:ident, $policy:ident) => {
+        |driver: &mut Driver<'_>, eval, settled| {
+            let control = driver.control().clone();
+            all_futures_gone(driver, "run_settled completed")?;
+            check_values(&eval, &$nodes, &settled.outputs, $policy)?;
+            check_recorded(
+                &control,
+                &eval,
+                Some(&settled.errors),
+                settled.outputs.failed(),
+            )?;
+            driver.drop_checked(settled.into_inner(), "the settled outputs", true)?;
+            Ok(None)
+        }
+    };
+}
+
+/// The check of what a `try_run` resolved to (borrowed or owned outputs alike): outputs as a
+/// settled run's, if no failure stopped it; else the failure that must have (and the poll
+/// it ended in).
+macro_rules! try_done {
+    ($nodes:ident, $policy:ident) => {
+        |driver: &mut Driver<'_>, eval: Evaluation, outcome| {
+            let control = driver.control().clone();
+            match outcome.into_inner() {
+                Ok(outputs) => {
+                    let outputs = Held::new(outputs);
+                    all_futures_gone(driver, "try_run completed")?;
+                    if eval.try_run_stops() {
+                        return Err(format!(
+                            "try_run completed, but a failure of the reference is not \
+                             tolerated: {:?} (tolerated: {:?})",
+                            eval.results, eval.tolerated
+                        ));
+                    }
+                    check_values(&eval, &$nodes, &outputs, $policy)?;
+                    check_recorded(&control, &eval, None, outputs.failed())?;
+                    driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
+                    Ok(None)
+                }
+                Err(error) => {
+                    // Fail-fast drops every running future at once.
+                    all_futures_gone(driver, "try_run failed")?;
+                    check_fail_fast(&control, &eval, driver.polls, &error)?;
+                    Ok(Some(driver.polls))
+                }
+            }
+        }
+    };
+}
+
+/// The check of what a `run` resolved to (borrowed or owned outputs alike).
+macro_rules! run_done {
+    ($nodes:ident, $policy:ident) => {
+        |driver: &mut Driver<'_>, eval, outputs| {
+            all_futures_gone(driver, "run completed")?;
+            check_values(&eval, &$nodes, &outputs, $policy)?;
+            if !outputs.failed().is_empty() {
+                return Err(format!("run lists failed nodes {:?}", outputs.failed()));
+            }
+            driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
+            Ok(None)
+        }
+    };
 }
 
 /// [`check_overlapping`], or [`check_run`] with one schedule and no `order`. Says whether an
@@ -202,83 +281,63 @@ fn check_runs(
         .iter()
         .map(|control| Val::Control(control.clone()))
         .collect();
+    let params = &params;
     let kept = order.as_mut().map(|order| [0, 1, 2, 8][order.pick(4)]);
+    // Runs that own an `Arc` of the DAG (`run_owned` and its kin), the caller's `Arc` dropped
+    // once the last run started: the runs, their outputs and the wakers they leave then
+    // outlive it, and the last of the runs and outputs frees it.
+    let owned = order.as_mut().is_some_and(|order| order.pick(2) == 0);
     let policy = spec.policy;
-    match policy {
-        Policy::Settled => {
+    match (policy, owned) {
+        (Policy::Settled, false) => {
             let (dag, nodes) = build_fallible(spec, kept);
+            let dag = &dag;
+            let make = fallible_runs!(|run| dag.run_settled(&params[run]), spec);
             drive_runs(
                 &controls,
                 schedules,
                 order,
-                fallible_runs!(dag, run_settled, params, spec),
-                |driver: &mut Driver<'_>, eval, settled| {
-                    let control = driver.control().clone();
-                    all_futures_gone(driver, "run_settled completed")?;
-                    check_values(&eval, &nodes, &settled.outputs, policy)?;
-                    check_recorded(
-                        &control,
-                        &eval,
-                        Some(&settled.errors),
-                        settled.outputs.failed(),
-                    )?;
-                    driver.drop_checked(settled.into_inner(), "the settled outputs", true)?;
-                    Ok(None)
-                },
+                make,
+                settled_done!(nodes, policy),
             )
         }
-        Policy::TryRun => {
+        (Policy::Settled, true) => {
             let (dag, nodes) = build_fallible(spec, kept);
+            let dag = shared(dag);
+            let make = fallible_runs!(|run| dag.run_settled_owned(params[run].clone()), spec);
             drive_runs(
                 &controls,
                 schedules,
                 order,
-                fallible_runs!(dag, try_run, params, spec),
-                |driver: &mut Driver<'_>, eval, outcome| {
-                    let control = driver.control().clone();
-                    match outcome.into_inner() {
-                        Ok(outputs) => {
-                            let outputs = Held::new(outputs);
-                            all_futures_gone(driver, "try_run completed")?;
-                            if eval.try_run_stops() {
-                                return Err(format!(
-                                    "try_run completed, but a failure of the reference is not \
-                                     tolerated: {:?} (tolerated: {:?})",
-                                    eval.results, eval.tolerated
-                                ));
-                            }
-                            check_values(&eval, &nodes, &outputs, policy)?;
-                            check_recorded(&control, &eval, None, outputs.failed())?;
-                            driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
-                            Ok(None)
-                        }
-                        Err(error) => {
-                            // Fail-fast drops every running future at once.
-                            all_futures_gone(driver, "try_run failed")?;
-                            check_fail_fast(&control, &eval, driver.polls, &error)?;
-                            Ok(Some(driver.polls))
-                        }
-                    }
-                },
+                make,
+                settled_done!(nodes, policy),
             )
         }
-        Policy::Run => {
+        (Policy::TryRun, false) => {
+            let (dag, nodes) = build_fallible(spec, kept);
+            let dag = &dag;
+            let make = fallible_runs!(|run| dag.try_run(&params[run]), spec);
+            drive_runs(&controls, schedules, order, make, try_done!(nodes, policy))
+        }
+        (Policy::TryRun, true) => {
+            let (dag, nodes) = build_fallible(spec, kept);
+            let dag = shared(dag);
+            let make = fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec);
+            drive_runs(&controls, schedules, order, make, try_done!(nodes, policy))
+        }
+        (Policy::Run, false) => {
             let (dag, nodes) = build_infallible(spec, kept);
-            drive_runs(
-                &controls,
-                schedules,
-                order,
-                |run| dag.run(&params[run]).with_poll_budget(usize::MAX),
-                |driver: &mut Driver<'_>, eval, outputs| {
-                    all_futures_gone(driver, "run completed")?;
-                    check_values(&eval, &nodes, &outputs, policy)?;
-                    if !outputs.failed().is_empty() {
-                        return Err(format!("run lists failed nodes {:?}", outputs.failed()));
-                    }
-                    driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
-                    Ok(None)
-                },
-            )
+            let make = |run: usize| dag.run(&params[run]).with_poll_budget(usize::MAX);
+            drive_runs(&controls, schedules, order, make, run_done!(nodes, policy))
+        }
+        (Policy::Run, true) => {
+            let (dag, nodes) = build_infallible(spec, kept);
+            let dag = shared(dag);
+            let make = move |run: usize| {
+                dag.run_owned(params[run].clone())
+                    .with_poll_budget(usize::MAX)
+            };
+            drive_runs(&controls, schedules, order, make, run_done!(nodes, policy))
         }
     }
 }
@@ -300,25 +359,30 @@ fn drive_runs<'s, F: Future + Unpin>(
     controls: &[Rc<Control>],
     schedules: Vec<&'s mut dyn Schedule>,
     mut order: Option<&mut Seeded>,
-    mut make: impl FnMut(usize) -> F,
+    make: impl FnMut(usize) -> F,
     mut done: impl FnMut(&mut Driver<'s>, Evaluation, Held<F::Output>) -> Result<Option<u32>, String>,
 ) -> Result<bool, String> {
     let lanes_at_most = if order.is_some() { LANES } else { 1 };
     let mut waiting = schedules.into_iter().enumerate();
+    // Dropped once the last run started (with an owned run's `Arc` of the DAG).
+    let mut make = Some(make);
     let mut lanes: Vec<Lane<'s, F>> = Vec::with_capacity(lanes_at_most);
     // The runs that are over and whose nodes' wakers are kept, for stale wakes.
     let mut over: Vec<&Rc<Control>> = Vec::new();
     let mut fired = false;
     loop {
         while lanes.len() < lanes_at_most {
-            let Some((run, schedule)) = waiting.next() else {
+            let (Some((run, schedule)), Some(start)) = (waiting.next(), make.as_mut()) else {
                 break;
             };
             lanes.push(Lane {
                 run,
                 driver: Driver::new(&controls[run], schedule),
-                future: Some(Held::new(make(run))),
+                future: Some(Held::new(start(run))),
             });
+            if waiting.len() == 0 {
+                make = None;
+            }
         }
         if lanes.is_empty() {
             return Ok(fired);
