@@ -196,10 +196,11 @@ fn check_overlapping(spec: &Spec, mut schedules: Vec<Seeded>, mut order: Seeded)
 proptest! {
     #![proptest_config(config(500))]
 
-    /// Four runs of one DAG, up to three at once, each against the reference: runs that take
-    /// memory from the DAG's pool while another holds some, allocate their own when it is
-    /// empty or keeps none, take up the memory of runs that ended, and stale wakes of runs
-    /// that are over while others are under way.
+    /// Four runs of one DAG, up to three at once, each against the reference (see
+    /// `model::check_overlapping`): runs that take memory from the DAG's pool while others
+    /// hold some, allocate their own when every place is held, take up the memory of runs
+    /// that ended while those runs' outputs are still held, owned runs that outlive the DAG's
+    /// `Arc`, and stale wakes of runs that are over while others are under way.
     #[test]
     fn overlapping_runs_of_one_dag_each_agree_with_the_reference(
         spec in spec(if cfg!(miri) { 6 } else { 40 }),

@@ -85,16 +85,36 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
 }
 
 /// The schedules [`super::check_overlapping`] runs a decoded spec with (for the fuzzer):
-/// four runs, the first under `schedule` itself, the others under copies of it with seeds of
-/// their own (its threads, drop point and task waker panic), and the order of their turns.
+/// four runs, the first under `schedule` itself, and the order of their turns. Each of the
+/// other runs and the order draw from a seed of their own, mixed from the decoded one and
+/// their number (so their numbers are not the first run's, shifted); the runs keep the
+/// decoded schedule's threads, and each draws from its seed whether it is dropped early (at
+/// a point of its own, if the decoded schedule drops its run) and whether the decoded task
+/// waker panic is armed in it.
 pub fn overlapping(schedule: &Seeded) -> ([Seeded; 4], Seeded) {
-    let mut seeds = schedule.clone();
-    let mut next = || {
-        let mut derived = schedule.clone();
-        derived.reseed(seeds.next_u64());
-        derived
+    let base = schedule.clone().next_u64();
+    let seed = |k: u64| splitmix64(base ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let derived = |k: u64| {
+        let seed = seed(k);
+        Seeded::new(seed)
+            .with_threads(schedule.threads)
+            .with_drop_after(
+                schedule
+                    .drop_after
+                    .filter(|_| seed & 1 == 0)
+                    .map(|polls| (polls + (seed >> 1) as u32 % 8) % 16),
+            )
+            .with_waker_panic(schedule.waker_panic.filter(|_| seed & 0b10 == 0))
     };
-    let runs = [schedule.clone(), next(), next(), next()];
-    let order = Seeded::new(seeds.next_u64()).with_threads(schedule.threads);
+    let runs = [schedule.clone(), derived(1), derived(2), derived(3)];
+    let order = Seeded::new(seed(4)).with_threads(schedule.threads);
     (runs, order)
+}
+
+/// SplitMix64's finaliser: a well-mixed number from `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

@@ -133,11 +133,6 @@ impl Seeded {
         self
     }
 
-    /// Starts its numbers over from `seed`, keeping the rest.
-    pub fn reseed(&mut self, seed: u64) {
-        self.state = seed;
-    }
-
     /// The next pseudo-random number.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.state | 1;
@@ -539,12 +534,13 @@ impl<'s> Driver<'s> {
         }
     }
 
-    /// In a run with an armed task waker panic, lets go of the nodes' wakers the driver
-    /// keeps before it drops the run: the run is then alone with its waker block, and takes
-    /// the task's wakers out without atomics (checking, in debug builds, that no wake left a
-    /// cell of the slot held).
+    /// In a run with an armed task waker panic, or whose nodes drop their wakers
+    /// ([`Control::drops_wakers`]), lets go of the nodes' wakers the driver keeps before it
+    /// drops the run: the run is then alone with its waker block, and takes the task's wakers
+    /// out without atomics (checking, in debug builds, that no wake left a cell of the slot
+    /// held), and gives the block back to the DAG's pool.
     fn let_go_of_node_wakers(&mut self) {
-        if self.tasks.plan.armed.is_none() {
+        if self.tasks.plan.armed.is_none() && !self.control.drops_wakers.get() {
             return;
         }
         self.control.let_go_of_wakers();

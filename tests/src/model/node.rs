@@ -110,6 +110,10 @@ pub(super) struct Control {
     pub(super) violations: RefCell<Vec<String>>,
     pub(super) futures_alive: Cell<i64>,
     pub(super) outputs_alive: Cell<i64>,
+    /// Whether the nodes drop the wakers they keep in their last attempt's last poll (and the
+    /// driver its own before it drops the run), so that no waker of the run's block is alive
+    /// when the run ends: the block then goes back to the DAG's pool for a later run.
+    pub(super) drops_wakers: Cell<bool>,
 }
 
 impl Control {
@@ -124,6 +128,7 @@ impl Control {
             violations: RefCell::new(Vec::new()),
             futures_alive: Cell::new(0),
             outputs_alive: Cell::new(0),
+            drops_wakers: Cell::new(false),
         })
     }
 
@@ -250,6 +255,14 @@ pub(super) struct Output {
 }
 
 impl Output {
+    /// Whether it is an output of the run whose control block is `control` (a fallback
+    /// value the DAG keeps is no run's).
+    pub(super) fn is_of(&self, control: &Rc<Control>) -> bool {
+        self.control
+            .as_ref()
+            .is_some_and(|own| Rc::ptr_eq(own, control))
+    }
+
     fn new(control: &Rc<Control>, index: usize, value: u64) -> Self {
         control.outputs_alive.set(control.outputs_alive.get() + 1);
         control.nodes.borrow_mut()[index].outputs_made += 1;
@@ -388,10 +401,17 @@ pub(super) struct NodeFuture<'a> {
     bomb: Option<DropBomb>,
 }
 
-/// The number an input holds.
-fn number(control: &Control, index: usize, value: &Val) -> u64 {
+/// The number an input holds, an output of the same run.
+fn number(control: &Rc<Control>, index: usize, value: &Val) -> u64 {
     match value {
-        Val::Num(output) => *output.value,
+        Val::Num(output) => {
+            if !output.is_of(control) {
+                control.violation(format!(
+                    "node {index}: an input is an output of another run"
+                ));
+            }
+            *output.value
+        }
         _ => {
             control.violation(format!("node {index}: an input is not a number"));
             0
@@ -582,6 +602,9 @@ impl Future for NodeFuture<'_> {
         };
         if let Some(bomb) = &mut this.bomb {
             bomb.ended = Some(ended);
+        }
+        if last && control.drops_wakers.get() {
+            control.nodes.borrow_mut()[index].waker = None;
         }
         if let Err(payload) = woke {
             control.finish(index, Outcome::Panicked(panic_message(&*payload)));

@@ -4,7 +4,7 @@
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::task::Waker;
@@ -119,6 +119,21 @@ fn shared<E>(dag: LocalDag<Val, E>) -> Arc<LocalDag<Val, E>> {
     Arc::new(dag)
 }
 
+/// `result`, once the DAG behind `freed` is freed: the last of its owned runs and their
+/// outputs let go of it (the wakers of its runs keep no hold on it).
+fn dag_freed<E>(
+    freed: &Weak<LocalDag<Val, E>>,
+    result: Result<bool, String>,
+) -> Result<bool, String> {
+    match freed.strong_count() {
+        0 => result,
+        left if result.is_ok() => Err(format!(
+            "the DAG outlived its owned runs and their outputs ({left} `Arc`s left)"
+        )),
+        _ => result,
+    }
+}
+
 fn kept_runs<E>(dag: LocalDag<Val, E>, kept: Option<usize>) -> LocalDag<Val, E> {
     match kept {
         Some(kept) => dag.with_kept_runs(kept),
@@ -178,15 +193,21 @@ pub const LANES: usize = 3;
 /// Runs `spec`'s DAG once per schedule, each run with a control block of its own (the run's
 /// parameter) and checked as [`check`] checks one, with up to [`LANES`] runs under way at
 /// once: `order` picks which of them the driver turns to next (a poll, and the wakes between
-/// polls that its schedule makes), and the next run starts as one ends. The DAG keeps the
-/// memory of 0, 1, 2 or 8 runs (`Dag::with_kept_runs`, as `order` picks), so that runs take
-/// memory from its pool while others hold some, allocate their own when it is empty, and
-/// take up the memory of runs that ended. When a run is over, `order` says whether the nodes'
-/// wakers it leaves are let go of (its waker block can then serve a later run) or kept; the
-/// kept ones get stale wakes while later runs are under way, which must wake no task and
-/// poll no node. In half the cases (as `order` picks) the runs are owned runs
-/// (`Dag::run_owned` and its kin) and the DAG's own `Arc` is dropped once the last run has
-/// started: the runs, their outputs and the wakers they leave then outlive it.
+/// polls that its schedule makes), and the next run starts as one ends. Each run's outputs
+/// are its own: no node receives, and no run resolves to, another run's. As `order` picks:
+///
+/// - the DAG keeps the memory of 0, 1, 2 or 8 runs (`Dag::with_kept_runs`), so that runs
+///   take memory from its pool while others hold some, allocate their own when every place
+///   is held, and take up the memory of runs that ended;
+/// - a run that resolved keeps its outputs, in half the cases, while later runs start and go
+///   on (they are checked and dropped at a later turn);
+/// - a run's nodes drop the wakers they keep in their last poll, in half the cases, so that
+///   its waker block goes back to the pool at its end for a later run; otherwise the wakers
+///   of a run that is over are kept (or let go of) and get stale wakes while later runs are
+///   under way and once they are all over, which must wake no task and poll no node;
+/// - in half the cases the runs are owned runs (`Dag::run_owned` and its kin), and the DAG's
+///   own `Arc` is dropped once the last run has started: the runs, their outputs and the
+///   wakers they leave outlive it, and once they are all over the DAG must be freed.
 pub fn check_overlapping(
     spec: &Spec,
     schedules: &mut [Seeded],
@@ -206,7 +227,7 @@ macro_rules! settled_done {
         |driver: &mut Driver<'_>, eval, settled| {
             let control = driver.control().clone();
             all_futures_gone(driver, "run_settled completed")?;
-            check_values(&eval, &$nodes, &settled.outputs, $policy)?;
+            check_values(&control, &eval, &$nodes, &settled.outputs, $policy)?;
             check_recorded(
                 &control,
                 &eval,
@@ -237,7 +258,7 @@ macro_rules! try_done {
                             eval.results, eval.tolerated
                         ));
                     }
-                    check_values(&eval, &$nodes, &outputs, $policy)?;
+                    check_values(&control, &eval, &$nodes, &outputs, $policy)?;
                     check_recorded(&control, &eval, None, outputs.failed())?;
                     driver.drop_checked(outputs.into_inner(), "the outputs", true)?;
                     Ok(None)
@@ -258,7 +279,7 @@ macro_rules! run_done {
     ($nodes:ident, $policy:ident) => {
         |driver: &mut Driver<'_>, eval, outputs| {
             all_futures_gone(driver, "run completed")?;
-            check_values(&eval, &$nodes, &outputs, $policy)?;
+            check_values(driver.control(), &eval, &$nodes, &outputs, $policy)?;
             if !outputs.failed().is_empty() {
                 return Err(format!("run lists failed nodes {:?}", outputs.failed()));
             }
@@ -304,14 +325,16 @@ fn check_runs(
         (Policy::Settled, true) => {
             let (dag, nodes) = build_fallible(spec, kept);
             let dag = shared(dag);
+            let freed = Arc::downgrade(&dag);
             let make = fallible_runs!(|run| dag.run_settled_owned(params[run].clone()), spec);
-            drive_runs(
+            let result = drive_runs(
                 &controls,
                 schedules,
                 order,
                 make,
                 settled_done!(nodes, policy),
-            )
+            );
+            dag_freed(&freed, result)
         }
         (Policy::TryRun, false) => {
             let (dag, nodes) = build_fallible(spec, kept);
@@ -322,8 +345,10 @@ fn check_runs(
         (Policy::TryRun, true) => {
             let (dag, nodes) = build_fallible(spec, kept);
             let dag = shared(dag);
+            let freed = Arc::downgrade(&dag);
             let make = fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec);
-            drive_runs(&controls, schedules, order, make, try_done!(nodes, policy))
+            let result = drive_runs(&controls, schedules, order, make, try_done!(nodes, policy));
+            dag_freed(&freed, result)
         }
         (Policy::Run, false) => {
             let (dag, nodes) = build_infallible(spec, kept);
@@ -333,11 +358,13 @@ fn check_runs(
         (Policy::Run, true) => {
             let (dag, nodes) = build_infallible(spec, kept);
             let dag = shared(dag);
+            let freed = Arc::downgrade(&dag);
             let make = move |run: usize| {
                 dag.run_owned(params[run].clone())
                     .with_poll_budget(usize::MAX)
             };
-            drive_runs(&controls, schedules, order, make, run_done!(nodes, policy))
+            let result = drive_runs(&controls, schedules, order, make, run_done!(nodes, policy));
+            dag_freed(&freed, result)
         }
     }
 }
@@ -349,12 +376,22 @@ struct Lane<'s, F> {
     future: Option<Held<F>>,
 }
 
+/// A run that resolved, whose output the driver holds while other runs go on (as a user
+/// holds a run's outputs while the next runs take memory from the DAG's pool); checked
+/// when it is let go of.
+struct Resolved<'s, T> {
+    run: usize,
+    driver: Driver<'s>,
+    output: Held<T>,
+}
+
 /// Drives run `i` (`make(i)`, with `controls[i]` as its parameter) under `schedules[i]`, at
-/// most [`LANES`] at once as `order` picks (one at a time without it), and checks each as it
-/// ends: `done` checks what a run that resolved resolved to, against the reference, and
-/// returns the poll that ended it early (a fail-fast), if one did (a run whose poll
-/// panicked ended early in its last poll); then its starts, its nodes against the
-/// reference, and its drops.
+/// most [`LANES`] at once as `order` picks (one at a time without it), and checks each once
+/// it is over ([`finish`]). With `order`, a run that resolved keeps its output, in half the
+/// cases, until a later turn (the next run starts meanwhile); a run's nodes drop the wakers
+/// they keep in their last poll, in half the cases, so that the waker block goes back to the
+/// DAG's pool at the run's end; and the wakers the runs that are over keep get stale wakes
+/// between turns, and once more when every run is over.
 fn drive_runs<'s, F: Future + Unpin>(
     controls: &[Rc<Control>],
     schedules: Vec<&'s mut dyn Schedule>,
@@ -367,96 +404,152 @@ fn drive_runs<'s, F: Future + Unpin>(
     // Dropped once the last run started (with an owned run's `Arc` of the DAG).
     let mut make = Some(make);
     let mut lanes: Vec<Lane<'s, F>> = Vec::with_capacity(lanes_at_most);
-    // The runs that are over and whose nodes' wakers are kept, for stale wakes.
-    let mut over: Vec<&Rc<Control>> = Vec::new();
+    let mut resolved: Vec<Resolved<'s, F::Output>> = Vec::new();
+    // The runs that are over and checked, whose nodes' wakers are kept, for stale wakes.
+    let mut over: Vec<usize> = Vec::new();
     let mut fired = false;
+    // What went wrong in one of several runs, saying which.
+    let named = |run: usize| move |problem: String| format!("run {run}: {problem}");
     loop {
         while lanes.len() < lanes_at_most {
             let (Some((run, schedule)), Some(start)) = (waiting.next(), make.as_mut()) else {
                 break;
             };
+            let control = &controls[run];
+            if let Some(order) = order.as_mut() {
+                control.drops_wakers.set(order.pick(2) == 0);
+            }
             lanes.push(Lane {
                 run,
-                driver: Driver::new(&controls[run], schedule),
+                driver: Driver::new(control, schedule),
                 future: Some(Held::new(start(run))),
             });
             if waiting.len() == 0 {
                 make = None;
             }
         }
-        if lanes.is_empty() {
-            return Ok(fired);
-        }
-        let turn = match order.as_mut() {
-            Some(order) => {
-                stale_wakes_of_runs_over(&over, &lanes, order)?;
-                order.pick(lanes.len())
+        let Some(order) = order.as_deref_mut() else {
+            // One run, to its end.
+            let Some(lane) = lanes.first_mut() else {
+                return Ok(fired);
+            };
+            if let Some(ending) = lane.driver.step(&mut lane.future)? {
+                let mut lane = lanes.remove(0);
+                finish(&mut lane.driver, ending, &mut done)?;
+                fired |= lane.driver.fired();
             }
-            None => 0,
-        };
-        let lane = &mut lanes[turn];
-        let Some(ending) = lane.driver.step(&mut lane.future)? else {
             continue;
         };
-        let run = lane.run;
-        let overlapping = order.is_some();
-        let name = |problem: String| match overlapping {
-            true => format!("run {run}: {problem}"),
-            false => problem,
-        };
-        let ended_early = match ending {
-            Ending::Completed(output) => {
-                let eval = reference(&lane.driver);
-                done(&mut lane.driver, eval, output).map_err(name)?
+        // The run that is over and checked now.
+        let run = if lanes.is_empty() || (!resolved.is_empty() && order.pick(3) == 0) {
+            // Let go of a resolved run's output: sometimes, and always once no run is under
+            // way.
+            if resolved.is_empty() {
+                stale_wakes_of_runs_over(controls, &over, &[], order)?;
+                return Ok(fired);
             }
-            Ending::Panicked => Some(lane.driver.polls),
-            Ending::Dropped => None,
-        };
-        let control = &controls[run];
-        check_starts(control, lane.driver.polls, ended_early).map_err(name)?;
-        check_nodes(control, &reference(&lane.driver)).map_err(name)?;
-        check_drops(control).map_err(name)?;
-        fired |= lane.driver.fired();
-        let lane = lanes.swap_remove(turn);
-        if let Some(order) = order.as_mut() {
-            if order.pick(2) == 0 {
-                control.let_go_of_wakers();
-            } else {
-                over.push(control);
+            let Resolved {
+                run,
+                mut driver,
+                output,
+            } = resolved.swap_remove(order.pick(resolved.len()));
+            finish(&mut driver, Ending::Completed(output), &mut done).map_err(named(run))?;
+            fired |= driver.fired();
+            run
+        } else {
+            let drivers: Vec<(usize, &Driver<'s>)> = lanes
+                .iter()
+                .map(|lane| (lane.run, &lane.driver))
+                .chain(
+                    resolved
+                        .iter()
+                        .map(|resolved| (resolved.run, &resolved.driver)),
+                )
+                .collect();
+            stale_wakes_of_runs_over(controls, &over, &drivers, order)?;
+            let turn = order.pick(lanes.len());
+            let lane = &mut lanes[turn];
+            let name = named(lane.run);
+            let Some(ending) = lane.driver.step(&mut lane.future).map_err(name)? else {
+                continue;
+            };
+            let lane = lanes.swap_remove(turn);
+            let (run, mut driver) = (lane.run, lane.driver);
+            match ending {
+                Ending::Completed(output) if order.pick(2) == 0 => {
+                    resolved.push(Resolved {
+                        run,
+                        driver,
+                        output,
+                    });
+                    continue;
+                }
+                ending => finish(&mut driver, ending, &mut done).map_err(name)?,
             }
+            fired |= driver.fired();
+            run
+        };
+        if order.pick(2) == 0 {
+            controls[run].let_go_of_wakers();
+        } else {
+            over.push(run);
         }
-        drop(lane);
     }
 }
 
-/// Wakes some of the nodes' wakers that runs which are over left (by reference, by value, or
-/// from another thread): none may wake a task of the runs under way (nor panic, nor poll a
-/// node, which those runs' checks would find).
-fn stale_wakes_of_runs_over<F>(
-    over: &[&Rc<Control>],
-    lanes: &[Lane<'_, F>],
+/// Checks a run that is over: `done` checks what a run that resolved resolved to, against
+/// the reference, and returns the poll that ended it early (a fail-fast), if one did (a run
+/// whose poll panicked ended early in its last poll); then its starts, its nodes against the
+/// reference, and its drops.
+fn finish<'s, T>(
+    driver: &mut Driver<'s>,
+    ending: Ending<T>,
+    done: &mut impl FnMut(&mut Driver<'s>, Evaluation, Held<T>) -> Result<Option<u32>, String>,
+) -> Result<(), String> {
+    let ended_early = match ending {
+        Ending::Completed(output) => {
+            let eval = reference(driver);
+            done(driver, eval, output)?
+        }
+        Ending::Panicked => Some(driver.polls),
+        Ending::Dropped => None,
+    };
+    let control = driver.control().clone();
+    check_starts(&control, driver.polls, ended_early)?;
+    check_nodes(&control, &reference(driver))?;
+    check_drops(&control)
+}
+
+/// Wakes some of the nodes' wakers that the runs `over` keep (by reference, by value, or
+/// from another thread): none may panic, nor wake the task of a run of `drivers` (under way,
+/// or resolved and held), nor poll a node (which the checks of the runs under way would
+/// find).
+fn stale_wakes_of_runs_over(
+    controls: &[Rc<Control>],
+    over: &[usize],
+    drivers: &[(usize, &Driver<'_>)],
     order: &mut Seeded,
 ) -> Result<(), String> {
     for _ in 0..order.stale_wakes() {
-        let wakers: Vec<Waker> = over
+        let wakers: Vec<(usize, Waker)> = over
             .iter()
-            .flat_map(|control| {
-                control
+            .flat_map(|&run| {
+                controls[run]
                     .nodes
                     .borrow()
                     .iter()
-                    .filter_map(|trace| trace.waker.clone())
+                    .filter_map(|trace| trace.waker.clone().map(|waker| (run, waker)))
                     .collect::<Vec<_>>()
             })
             .collect();
         if wakers.is_empty() {
             return Ok(());
         }
-        let waker = wakers[order.pick(wakers.len())].clone();
+        let (of, waker) = wakers[order.pick(wakers.len())].clone();
         drop(wakers);
-        let before: Vec<usize> = lanes
+        let before: Vec<usize> = drivers
             .iter()
-            .map(|lane| lane.driver.all_parent_wakes())
+            .map(|(_, driver)| driver.all_parent_wakes())
             .collect();
         let delivery = order.delivery();
         let woke =
@@ -469,15 +562,14 @@ fn stale_wakes_of_runs_over<F>(
             }));
         if let Err(payload) = woke {
             return Err(format!(
-                "a stale wake of a run that is over panicked: {}",
+                "a stale wake of run {of}, which is over, panicked: {}",
                 panic_message(&*payload)
             ));
         }
-        for (lane, before) in lanes.iter().zip(before) {
-            if lane.driver.all_parent_wakes() != before {
+        for ((run, driver), before) in drivers.iter().zip(before) {
+            if driver.all_parent_wakes() != before {
                 return Err(format!(
-                    "a stale wake of a run that is over woke the task of run {}",
-                    lane.run
+                    "a stale wake of run {of}, which is over, woke the task of run {run}"
                 ));
             }
         }
@@ -513,9 +605,11 @@ fn all_futures_gone(driver: &Driver<'_>, when: &str) -> Result<(), String> {
     }
 }
 
-/// Every node's output is the reference's value (its fallback's, if it fell back); failed,
-/// panicked and skipped nodes have none (`run` has none of them).
+/// Every node's output is the reference's value (its fallback's, if it fell back), an output
+/// of the run whose control block is `control`; failed, panicked and skipped nodes have none
+/// (`run` has none of them).
 fn check_values(
+    control: &Rc<Control>,
     eval: &Evaluation,
     nodes: &[Node<Val>],
     outputs: &Outputs<'_, Val, Local>,
@@ -523,7 +617,13 @@ fn check_values(
 ) -> Result<(), String> {
     for (index, want) in eval.results.iter().enumerate() {
         match (want.value(), outputs.get(nodes[index])) {
-            (Some(want), Ok(Val::Num(output))) if want == *output.value => {}
+            (Some(want), Ok(Val::Num(output))) if want == *output.value => {
+                if !output.is_of(control) {
+                    return Err(format!(
+                        "{policy:?}: node {index}'s output is another run's"
+                    ));
+                }
+            }
             (None, Err(OutputError::NotCompleted { .. })) if policy != Policy::Run => {}
             (_, got) => {
                 let got = got.map(|value| match value {
