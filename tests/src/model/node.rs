@@ -110,9 +110,10 @@ pub(super) struct Control {
     pub(super) violations: RefCell<Vec<String>>,
     pub(super) futures_alive: Cell<i64>,
     pub(super) outputs_alive: Cell<i64>,
-    /// Whether the nodes drop the wakers they keep in their last attempt's last poll (and the
-    /// driver its own before it drops the run), so that no waker of the run's block is alive
-    /// when the run ends: the block then goes back to the DAG's pool for a later run.
+    /// Whether each node future lets go of the wakers kept for its node as it is dropped
+    /// (completed, failed or cancelled; and the driver of its own before it drops the run),
+    /// so that no waker of the run's block is alive when the run ends: the block then goes
+    /// back to the DAG's pool for a later run.
     pub(super) drops_wakers: Cell<bool>,
 }
 
@@ -334,7 +335,16 @@ impl Drop for InputGuard<'_> {
                 ));
             }
         }
-        control.nodes.borrow_mut()[self.index].future_drops += 1;
+        let mut nodes = control.nodes.borrow_mut();
+        nodes[self.index].future_drops += 1;
+        if control.drops_wakers.get() {
+            // Whether it completed, failed or is cancelled (a `try_run` failing fast).
+            nodes[self.index].waker = None;
+            control
+                .parked
+                .borrow_mut()
+                .retain(|(parked, _)| *parked != self.index);
+        }
         control.futures_alive.set(control.futures_alive.get() - 1);
     }
 }
@@ -602,9 +612,6 @@ impl Future for NodeFuture<'_> {
         };
         if let Some(bomb) = &mut this.bomb {
             bomb.ended = Some(ended);
-        }
-        if last && control.drops_wakers.get() {
-            control.nodes.borrow_mut()[index].waker = None;
         }
         if let Err(payload) = woke {
             control.finish(index, Outcome::Panicked(panic_message(&*payload)));

@@ -201,8 +201,9 @@ pub const LANES: usize = 3;
 ///   is held, and take up the memory of runs that ended;
 /// - a run that resolved keeps its outputs, in half the cases, while later runs start and go
 ///   on (they are checked and dropped at a later turn);
-/// - a run's nodes drop the wakers they keep in their last poll, in half the cases, so that
-///   its waker block goes back to the pool at its end for a later run; otherwise the wakers
+/// - a run's node futures let go of the wakers kept for them as they are dropped (completed,
+///   failed or cancelled), in half the cases, so that its waker block goes back to the pool
+///   at its end for a later run; otherwise the wakers
 ///   of a run that is over are kept (or let go of) and get stale wakes while later runs are
 ///   under way and once they are all over, which must wake no task and poll no node;
 /// - in half the cases the runs are owned runs (`Dag::run_owned` and its kin), and the DAG's
@@ -388,9 +389,9 @@ struct Resolved<'s, T> {
 /// Drives run `i` (`make(i)`, with `controls[i]` as its parameter) under `schedules[i]`, at
 /// most [`LANES`] at once as `order` picks (one at a time without it), and checks each once
 /// it is over ([`finish`]). With `order`, a run that resolved keeps its output, in half the
-/// cases, until a later turn (the next run starts meanwhile); a run's nodes drop the wakers
-/// they keep in their last poll, in half the cases, so that the waker block goes back to the
-/// DAG's pool at the run's end; and the wakers the runs that are over keep get stale wakes
+/// cases, until a later turn (the next run starts meanwhile); a run's node futures let go of
+/// the wakers kept for them as they are dropped, in half the cases, so that the waker block
+/// goes back to the DAG's pool at the run's end; and the wakers the runs that are over keep get stale wakes
 /// between turns, and once more when every run is over.
 fn drive_runs<'s, F: Future + Unpin>(
     controls: &[Rc<Control>],
