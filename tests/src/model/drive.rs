@@ -32,6 +32,21 @@ pub enum Delivery {
     FromThread,
 }
 
+impl Delivery {
+    /// Wakes `waker` this way. A panic of the waking thread (the task waker's) goes on here.
+    pub(super) fn wake(self, waker: Waker) {
+        match self {
+            Delivery::ByRef => waker.wake_by_ref(),
+            Delivery::ByValue => waker.wake(),
+            Delivery::FromThread => {
+                if let Err(payload) = std::thread::spawn(move || waker.wake()).join() {
+                    resume_unwind(payload);
+                }
+            }
+        }
+    }
+}
+
 /// Chooses what the driver does between polls.
 pub trait Schedule {
     /// Which of the `count` candidates (`0..count`) to wake next: a parked node, or a
@@ -789,16 +804,7 @@ impl<'s> Driver<'s> {
 
     fn deliver(&mut self, waker: Waker) -> Result<(), String> {
         let delivery = self.schedule.delivery();
-        self.waking(move || match delivery {
-            Delivery::ByRef => waker.wake_by_ref(),
-            Delivery::ByValue => waker.wake(),
-            // A panic of the thread (the task waker's) goes on here.
-            Delivery::FromThread => {
-                if let Err(payload) = std::thread::spawn(move || waker.wake()).join() {
-                    resume_unwind(payload);
-                }
-            }
-        })
+        self.waking(move || delivery.wake(waker))
     }
 
     /// Runs `wake`, a node's wake between polls: it panics exactly if the armed task waker

@@ -15,7 +15,7 @@ use dagfut::{
     Outputs, Timer,
 };
 
-use super::drive::{Delivery, Driver, Ending, Held, Schedule, Seeded};
+use super::drive::{Driver, Ending, Held, Schedule, Seeded};
 use super::node::{
     Control, Failed, Outcome, Val, fallback, node0, node1, node2, node3, node4, panic_message,
     run0, run1, run2, run3, run4,
@@ -119,15 +119,14 @@ fn shared<E>(dag: LocalDag<Val, E>) -> Arc<LocalDag<Val, E>> {
     Arc::new(dag)
 }
 
-/// `result`, once the DAG behind `freed` is freed: the last of its owned runs and their
-/// outputs let go of it (the wakers of its runs keep no hold on it).
+/// `result`, if it is an error or the DAG behind `freed` is freed: the last of its owned
+/// runs and their outputs let go of it (the wakers of its runs keep no hold on it).
 fn dag_freed<E>(
     freed: &Weak<LocalDag<Val, E>>,
     result: Result<bool, String>,
 ) -> Result<bool, String> {
     match freed.strong_count() {
-        0 => result,
-        left if result.is_ok() => Err(format!(
+        left if left > 0 && result.is_ok() => Err(format!(
             "the DAG outlived its owned runs and their outputs ({left} `Arc`s left)"
         )),
         _ => result,
@@ -203,9 +202,9 @@ pub const LANES: usize = 3;
 ///   on (they are checked and dropped at a later turn);
 /// - a run's node futures let go of the wakers kept for them as they are dropped (completed,
 ///   failed or cancelled), in half the cases, so that its waker block goes back to the pool
-///   at its end for a later run; otherwise the wakers
-///   of a run that is over are kept (or let go of) and get stale wakes while later runs are
-///   under way and once they are all over, which must wake no task and poll no node;
+///   at its end for a later run; otherwise the wakers of a run that is over are kept (or
+///   let go of) and get stale wakes while later runs are under way and once they are all
+///   over, which must wake no task and poll no node;
 /// - in half the cases the runs are owned runs (`Dag::run_owned` and its kin), and the DAG's
 ///   own `Arc` is dropped once the last run has started: the runs, their outputs and the
 ///   wakers they leave outlive it, and once they are all over the DAG must be freed.
@@ -554,13 +553,7 @@ fn stale_wakes_of_runs_over(
             .collect();
         let delivery = order.delivery();
         let woke =
-            std::panic::catch_unwind(core::panic::AssertUnwindSafe(move || match delivery {
-                Delivery::ByRef => waker.wake_by_ref(),
-                Delivery::ByValue => waker.wake(),
-                Delivery::FromThread => std::thread::spawn(move || waker.wake())
-                    .join()
-                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
-            }));
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(move || delivery.wake(waker)));
         if let Err(payload) = woke {
             return Err(format!(
                 "a stale wake of run {of}, which is over, panicked: {}",
