@@ -488,25 +488,30 @@ fn overlapping_runs_in_any_order_leave_the_cache_whole() {
 
 /// A run whose node's waker outlives it cannot leave its waker block: it empties the block's
 /// place instead, so the next run allocates a block (only that) and leaves it, and the run
-/// after allocates nothing. (A place left marked held would make every later run allocate.)
+/// after allocates nothing. (A place left marked held would make every later run allocate,
+/// once every place is: with one place, at once.)
 #[test]
 fn a_waker_block_kept_alive_is_replaced_once() {
-    let b = DagBuilder::<u64>::new();
-    let node = b.add_node(keeps_its_waker_if_odd, b.param());
-    let dag = b.build();
-    KEPT.with(|kept| kept.borrow_mut().reserve(1));
-    assert_eq!(futures_executor::block_on(dag.run(&2))[node], 3);
-    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&4))[node], 5));
-    assert_eq!(made, 0);
-    // This run's waker block lives on in `KEPT`: the run cannot leave it.
-    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&5))[node], 6));
-    assert_eq!(made, 0);
-    KEPT.with(|kept| assert_eq!(kept.borrow().len(), 1));
-    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&6))[node], 7));
-    assert_eq!(made, 1, "a new waker block, nothing else");
-    let made = allocations_by(|| assert_eq!(futures_executor::block_on(dag.run(&8))[node], 9));
-    assert_eq!(made, 0, "the new block was left for this run");
-    KEPT.with(|kept| kept.borrow_mut().clear());
+    for places in [1, 8] {
+        let b = DagBuilder::<u64>::new();
+        let node = b.add_node(keeps_its_waker_if_odd, b.param());
+        let dag = b.build().with_kept_runs(places);
+        KEPT.with(|kept| kept.borrow_mut().reserve(1));
+        let run = |param: u64| futures_executor::block_on(dag.run(&param))[node];
+        assert_eq!(run(2), 3);
+        assert_eq!(allocations_by(|| assert_eq!(run(4), 5)), 0);
+        // This run's waker block lives on in `KEPT`: the run cannot leave it.
+        assert_eq!(allocations_by(|| assert_eq!(run(5), 6)), 0);
+        KEPT.with(|kept| assert_eq!(kept.borrow().len(), 1));
+        let made = allocations_by(|| assert_eq!(run(6), 7));
+        assert_eq!(made, 1, "a new waker block, nothing else ({places} places)");
+        let made = allocations_by(|| assert_eq!(run(8), 9));
+        assert_eq!(
+            made, 0,
+            "the new block was left for this run ({places} places)"
+        );
+        KEPT.with(|kept| kept.borrow_mut().clear());
+    }
 }
 
 /// A run whose task's waker panics as the run drops it still puts its memory back: the runs
