@@ -13,6 +13,11 @@ use dagfut_tests::model::{
 use proptest::prelude::*;
 use proptest::sample::Index;
 
+/// Every check below runs under `model::leak_checked`: what a run leaves allocated (a block
+/// the pool lost, an `Arc` of the DAG) or frees with a wrong size fails it, natively.
+#[global_allocator]
+static ALLOCATOR: model::LeakCheck = model::LeakCheck;
+
 /// One node: inputs, parks, fails, panics, wakes itself, wakes a finished node, and bits
 /// that say which inputs are optional and what policy it has (see [`node_spec`]: one draw
 /// instead of nine keeps the generation as fast as it was before they existed).
@@ -151,7 +156,8 @@ fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
 fn check(spec: &Spec, mut schedule: Seeded) {
     model::quiet_intended_panics();
     let start = schedule.clone();
-    if let Err(problem) = model::check(spec, &mut schedule) {
+    if let Err(problem) = model::leak_checked(|| model::check(spec, &mut schedule)).and_then(|r| r)
+    {
         panic!("{problem}\n{spec:?}\n{start:?}");
     }
 }
@@ -188,7 +194,9 @@ proptest! {
 fn check_overlapping(spec: &Spec, mut schedules: Vec<Seeded>, mut order: Seeded) {
     model::quiet_intended_panics();
     let start = (schedules.clone(), order.clone());
-    if let Err(problem) = model::check_overlapping(spec, &mut schedules, &mut order) {
+    let checked =
+        model::leak_checked(|| model::check_overlapping(spec, &mut schedules, &mut order));
+    if let Err(problem) = checked.and_then(|r| r) {
         panic!("{problem}\n{spec:?}\n{start:?}");
     }
 }
@@ -245,6 +253,57 @@ fn diamond() -> Spec {
             node(&[1, 2], 0),
         ],
         ..Spec::default()
+    }
+}
+
+/// The leak check the checks above run under fails where it must: on an allocation left
+/// live, on one freed with another size than it was made with, and without its allocator.
+#[test]
+fn the_leak_check_finds_what_it_must() {
+    let still_live = |made: usize| format!("1 of the {made} allocations made are still live");
+    assert_eq!(model::leak_checked(|| Box::new(1u64).as_ref() + 1), Ok(2));
+    // What the work returns is still live as the check counts (it is dropped with the error).
+    let leaked = model::leak_checked(|| Box::new(1u64));
+    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    // Grown (a reallocation keeps the allocation's record), or made before and grown.
+    let grown = model::leak_checked(|| (0..100u64).collect::<Vec<_>>().len());
+    assert_eq!(grown, Ok(100));
+    let leaked = model::leak_checked(|| {
+        let mut grown = vec![0u64];
+        grown.extend(0..100);
+        grown
+    });
+    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    let mut before = vec![0u64];
+    let leaked = model::leak_checked(|| {
+        before.extend(0..100);
+        Box::new(1u64)
+    });
+    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    drop(before);
+    // Freed on another thread: counted all the same.
+    let value = Box::new(1u64);
+    assert!(model::leak_checked(|| std::thread::spawn(move || drop(value)).join()).is_ok());
+    let moved = model::leak_checked(|| {
+        let value = Box::new(1u64);
+        std::thread::spawn(move || drop(value)).join().unwrap();
+    });
+    assert_eq!(moved, Ok(()));
+    // A free with a wrong size breaks `GlobalAlloc`'s contract, which the check does not pass
+    // on to the system allocator (it frees with the size it recorded); Miri would stop at the
+    // caller.
+    if !cfg!(miri) {
+        let wrong = model::leak_checked(|| {
+            let layout = std::alloc::Layout::new::<[u64; 2]>();
+            // SAFETY: allocated with a non-zero size, freed once. The size it is freed with is
+            // wrong on purpose: the leak check frees it with the right one.
+            unsafe {
+                let memory = std::alloc::alloc(layout);
+                assert!(!memory.is_null());
+                std::alloc::dealloc(memory, std::alloc::Layout::new::<u64>());
+            }
+        });
+        assert!(wrong.unwrap_err().contains("freed with another size"));
     }
 }
 
@@ -599,7 +658,7 @@ fn decoded_optional_inputs_and_policies() {
 fn check_armed(spec: &Spec, mut schedule: Seeded) -> bool {
     model::quiet_intended_panics();
     let start = schedule.clone();
-    match model::check_run(spec, &mut schedule) {
+    match model::leak_checked(|| model::check_run(spec, &mut schedule)).and_then(|r| r) {
         Ok(fired) => fired,
         Err(problem) => panic!("{problem}\n{spec:?}\n{start:?}"),
     }
@@ -804,7 +863,7 @@ fn check_scripted(spec: &Spec, mut schedule: Scripted) {
     let (delivery, waker_panic, drop_after) =
         (schedule.delivery, schedule.waker_panic, schedule.drop_after);
     let context = format!("{delivery:?}, {waker_panic:?}, dropped after {drop_after:?}");
-    match model::check_run(spec, &mut schedule) {
+    match model::leak_checked(|| model::check_run(spec, &mut schedule)).and_then(|r| r) {
         Ok(fired) => assert!(fired, "the armed panic did not come: {context}"),
         Err(problem) => panic!("{problem}\n{context}"),
     }
