@@ -261,23 +261,26 @@ fn diamond() -> Spec {
 #[test]
 fn the_leak_check_finds_what_it_must() {
     let still_live = |made: usize| format!("1 of the {made} allocations made are still live");
-    assert_eq!(model::leak_checked(|| Box::new(1u64).as_ref() + 1), Ok(2));
+    // `black_box`: an optimised build would elide an allocation it can see through.
+    let boxed = || std::hint::black_box(Box::new(1u64));
+    assert_eq!(model::leak_checked(|| *boxed() + 1), Ok(2));
     // What the work returns is still live as the check counts (it is dropped with the error).
-    let leaked = model::leak_checked(|| Box::new(1u64));
+    let leaked = model::leak_checked(boxed);
     assert!(leaked.unwrap_err().contains(&still_live(1)));
     // Grown (a reallocation keeps the allocation's record), or made before and grown.
-    let grown = model::leak_checked(|| (0..100u64).collect::<Vec<_>>().len());
+    let collected = || std::hint::black_box((0..100u64).collect::<Vec<_>>());
+    let grown = model::leak_checked(|| collected().len());
     assert_eq!(grown, Ok(100));
     let leaked = model::leak_checked(|| {
         let mut grown = vec![0u64];
         grown.extend(0..100);
-        grown
+        std::hint::black_box(grown)
     });
     assert!(leaked.unwrap_err().contains(&still_live(1)));
     let mut before = vec![0u64];
     let leaked = model::leak_checked(|| {
         before.extend(0..100);
-        Box::new(1u64)
+        boxed()
     });
     assert!(leaked.unwrap_err().contains(&still_live(1)));
     drop(before);
@@ -285,7 +288,7 @@ fn the_leak_check_finds_what_it_must() {
     let value = Box::new(1u64);
     assert!(model::leak_checked(|| std::thread::spawn(move || drop(value)).join()).is_ok());
     let moved = model::leak_checked(|| {
-        let value = Box::new(1u64);
+        let value = boxed();
         std::thread::spawn(move || drop(value)).join().unwrap();
     });
     assert_eq!(moved, Ok(()));
@@ -298,7 +301,7 @@ fn the_leak_check_finds_what_it_must() {
             // SAFETY: allocated with a non-zero size, freed once. The size it is freed with is
             // wrong on purpose: the leak check frees it with the right one.
             unsafe {
-                let memory = std::alloc::alloc(layout);
+                let memory = std::hint::black_box(std::alloc::alloc(layout));
                 assert!(!memory.is_null());
                 std::alloc::dealloc(memory, std::alloc::Layout::new::<u64>());
             }
