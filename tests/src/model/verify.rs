@@ -84,7 +84,7 @@ macro_rules! by_arity {
 type TryDag = LocalDag<Val, Failed>;
 
 /// `spec`'s DAG, keeping the memory of `kept` runs if that is given (else the default).
-fn build_fallible(spec: &Spec, kept: Option<usize>) -> (TryDag, Vec<Node<Val>>) {
+fn build_fallible(spec: &Spec) -> (TryDag, Vec<Node<Val>>) {
     let b = LocalDagBuilder::<Val, Failed>::new().with_timer(AtOnce);
     let shared = b.param();
     let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
@@ -109,7 +109,7 @@ fn build_fallible(spec: &Spec, kept: Option<usize>) -> (TryDag, Vec<Node<Val>>) 
         let node = by_arity!(add, list, optional, [node0, node1, node2, node3, node4]);
         nodes.push(node);
     }
-    (kept_runs(b.build(), kept), nodes)
+    (b.build(), nodes)
 }
 
 /// The DAG behind an `Arc`, as the owned runs take it (a local DAG's too: the runs and
@@ -157,7 +157,7 @@ macro_rules! fallible_runs {
 
 /// A DAG whose nodes cannot fail, for `run`, keeping the memory of `kept` runs if that is
 /// given.
-fn build_infallible(spec: &Spec, kept: Option<usize>) -> (LocalDag<Val>, Vec<Node<Val>>) {
+fn build_infallible(spec: &Spec) -> (LocalDag<Val>, Vec<Node<Val>>) {
     let b = LocalDagBuilder::<Val>::new();
     let shared = b.param();
     let mut nodes: Vec<Node<Val>> = Vec::with_capacity(spec.nodes.len());
@@ -172,7 +172,7 @@ fn build_infallible(spec: &Spec, kept: Option<usize>) -> (LocalDag<Val>, Vec<Nod
         let node = by_arity!(add, list, optional, [run0, run1, run2, run3, run4]);
         nodes.push(node);
     }
-    (kept_runs(b.build(), kept), nodes)
+    (b.build(), nodes)
 }
 
 /// Runs `spec` with its policy under `schedule` and checks everything the module's
@@ -197,14 +197,18 @@ pub const LANES: usize = 3;
 ///
 /// - the DAG keeps the memory of 0, 1, 2 or 8 runs (`Dag::with_kept_runs`), so that runs
 ///   take memory from its pool while others hold some, allocate their own when every place
-///   is held, and take up the memory of runs that ended;
+///   is held, and take up the memory of runs that ended; in half the cases the first run or
+///   two go as a round of their own on the default pool of 8 places first, so that
+///   `with_kept_runs` replaces a pool that holds their memory (the later runs' stale wakes
+///   reach their wakers too);
 /// - a run that resolved keeps its outputs, in half the cases, while later runs start and go
 ///   on (they are checked and dropped at a later turn);
 /// - a run's node futures let go of the wakers kept for them as they are dropped (completed,
 ///   failed or cancelled), in half the cases, so that its waker block goes back to the pool
-///   at its end for a later run; otherwise the wakers of a run that is over are kept (or
-///   let go of) and get stale wakes while later runs are under way and once they are all
-///   over, which must wake no task and poll no node;
+///   at its end for a later run; otherwise the wakers of a run that is over (resolved and
+///   held, or checked) are kept (or let go of once it is checked) and get stale wakes while
+///   later runs are under way and once they are all over, which must wake no task, poll no
+///   node and change no output;
 /// - in half the cases the runs are owned runs (`Dag::run_owned` and its kin), and the DAG's
 ///   own `Arc` is dropped once the last run has started: the runs, their outputs and the
 ///   wakers they leave outlive it, and once they are all over the DAG must be freed.
@@ -304,68 +308,135 @@ fn check_runs(
         .collect();
     let params = &params;
     let kept = order.as_mut().map(|order| [0, 1, 2, 8][order.pick(4)]);
+    // In half the overlapping cases, the first run or two go as a round of their own on the
+    // DAG's default pool; then `with_kept_runs` replaces the pool, holding their memory, and
+    // the rest run on the new one, while the first round's wakers get stale wakes.
+    let first_round = order
+        .as_mut()
+        .map_or(0, |order| [0, 0, 1, 2][order.pick(4)]);
+    let mut rest = schedules;
+    let first = rest.drain(..first_round).collect::<Vec<_>>();
+    let mut over = Vec::new();
+    let mut rounds = Rounds {
+        controls: &controls,
+        over: &mut over,
+    };
     // Runs that own an `Arc` of the DAG (`run_owned` and its kin), the caller's `Arc` dropped
     // once the last run started: the runs, their outputs and the wakers they leave then
     // outlive it, and the last of the runs and outputs frees it.
     let owned = order.as_mut().is_some_and(|order| order.pick(2) == 0);
     let policy = spec.policy;
+    // Two rounds of runs of the DAG that `$build` makes, each run made by `$make` (a closure
+    // of the run's index that uses `$dag`) and checked by `$done`: the first round on the
+    // DAG's default pool, the rest after `with_kept_runs`. Borrowed runs:
+    macro_rules! borrowed {
+        ($build:ident, |$dag:ident| $make:expr, $done:ident) => {{
+            let (dag, nodes) = $build(spec);
+            let fired = {
+                let $dag = &dag;
+                rounds.drive(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
+            };
+            let $dag = &kept_runs(dag, kept);
+            Ok(fired | rounds.drive(first_round, rest, order, $make, $done!(nodes, policy))?)
+        }};
+    }
+    // Owned runs: the first round's runs take a clone of the `Arc`, the rest the last one.
+    macro_rules! owned {
+        ($build:ident, |$dag:ident| $make:expr, $done:ident) => {{
+            let (dag, nodes) = $build(spec);
+            let dag = shared(dag);
+            let fired = {
+                let $dag = dag.clone();
+                rounds.drive(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
+            };
+            let $dag = rekept(dag, kept)?;
+            let freed = Arc::downgrade(&$dag);
+            let result = rounds.drive(first_round, rest, order, $make, $done!(nodes, policy));
+            dag_freed(&freed, result.map(|later| fired | later))
+        }};
+    }
     match (policy, owned) {
-        (Policy::Settled, false) => {
-            let (dag, nodes) = build_fallible(spec, kept);
-            let dag = &dag;
-            let make = fallible_runs!(|run| dag.run_settled(&params[run]), spec);
-            drive_runs(
-                &controls,
-                schedules,
-                order,
-                make,
-                settled_done!(nodes, policy),
-            )
-        }
-        (Policy::Settled, true) => {
-            let (dag, nodes) = build_fallible(spec, kept);
-            let dag = shared(dag);
-            let freed = Arc::downgrade(&dag);
-            let make = fallible_runs!(|run| dag.run_settled_owned(params[run].clone()), spec);
-            let result = drive_runs(
-                &controls,
-                schedules,
-                order,
-                make,
-                settled_done!(nodes, policy),
-            );
-            dag_freed(&freed, result)
-        }
-        (Policy::TryRun, false) => {
-            let (dag, nodes) = build_fallible(spec, kept);
-            let dag = &dag;
-            let make = fallible_runs!(|run| dag.try_run(&params[run]), spec);
-            drive_runs(&controls, schedules, order, make, try_done!(nodes, policy))
-        }
-        (Policy::TryRun, true) => {
-            let (dag, nodes) = build_fallible(spec, kept);
-            let dag = shared(dag);
-            let freed = Arc::downgrade(&dag);
-            let make = fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec);
-            let result = drive_runs(&controls, schedules, order, make, try_done!(nodes, policy));
-            dag_freed(&freed, result)
-        }
-        (Policy::Run, false) => {
-            let (dag, nodes) = build_infallible(spec, kept);
-            let make = |run: usize| dag.run(&params[run]).with_poll_budget(usize::MAX);
-            drive_runs(&controls, schedules, order, make, run_done!(nodes, policy))
-        }
-        (Policy::Run, true) => {
-            let (dag, nodes) = build_infallible(spec, kept);
-            let dag = shared(dag);
-            let freed = Arc::downgrade(&dag);
-            let make = move |run: usize| {
+        (Policy::Settled, false) => borrowed!(
+            build_fallible,
+            |dag| fallible_runs!(|run| dag.run_settled(&params[run]), spec),
+            settled_done
+        ),
+        (Policy::Settled, true) => owned!(
+            build_fallible,
+            |dag| fallible_runs!(|run| dag.run_settled_owned(params[run].clone()), spec),
+            settled_done
+        ),
+        (Policy::TryRun, false) => borrowed!(
+            build_fallible,
+            |dag| fallible_runs!(|run| dag.try_run(&params[run]), spec),
+            try_done
+        ),
+        (Policy::TryRun, true) => owned!(
+            build_fallible,
+            |dag| fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec),
+            try_done
+        ),
+        (Policy::Run, false) => borrowed!(
+            build_infallible,
+            |dag| |run: usize| dag.run(&params[run]).with_poll_budget(usize::MAX),
+            run_done
+        ),
+        (Policy::Run, true) => owned!(
+            build_infallible,
+            |dag| move |run: usize| {
                 dag.run_owned(params[run].clone())
                     .with_poll_budget(usize::MAX)
-            };
-            let result = drive_runs(&controls, schedules, order, make, run_done!(nodes, policy));
-            dag_freed(&freed, result)
+            },
+            run_done
+        ),
+    }
+}
+
+/// The DAG of owned runs after their first round, keeping the memory of `kept` runs if that
+/// is given: it must be the last `Arc` of it (the first round's runs, outputs and wakers are
+/// done with it).
+fn rekept<E>(
+    dag: Arc<LocalDag<Val, E>>,
+    kept: Option<usize>,
+) -> Result<Arc<LocalDag<Val, E>>, String> {
+    match Arc::try_unwrap(dag) {
+        Ok(dag) => Ok(shared(kept_runs(dag, kept))),
+        Err(dag) => Err(format!(
+            "the DAG outlived the first round of owned runs and their outputs ({} `Arc`s)",
+            Arc::strong_count(&dag)
+        )),
+    }
+}
+
+/// What the rounds of runs of one DAG share: the runs' control blocks, and the runs that are
+/// over and checked whose nodes' wakers are kept (for stale wakes in the later rounds too).
+struct Rounds<'c> {
+    controls: &'c [Rc<Control>],
+    over: &'c mut Vec<usize>,
+}
+
+impl Rounds<'_> {
+    /// [`drive_runs`] of the runs `first..` (one per schedule).
+    fn drive<'s, F: Future + Unpin>(
+        &mut self,
+        first: usize,
+        schedules: Vec<&'s mut dyn Schedule>,
+        order: Option<&mut Seeded>,
+        make: impl FnMut(usize) -> F,
+        done: impl FnMut(&mut Driver<'s>, Evaluation, Held<F::Output>) -> Result<Option<u32>, String>,
+    ) -> Result<bool, String> {
+        if schedules.is_empty() {
+            return Ok(false);
         }
+        drive_runs(
+            self.controls,
+            first,
+            self.over,
+            schedules,
+            order,
+            make,
+            done,
+        )
     }
 }
 
@@ -390,23 +461,27 @@ struct Resolved<'s, T> {
 /// it is over ([`finish`]). With `order`, a run that resolved keeps its output, in half the
 /// cases, until a later turn (the next run starts meanwhile); a run's node futures let go of
 /// the wakers kept for them as they are dropped, in half the cases, so that the waker block
-/// goes back to the DAG's pool at the run's end; and the wakers the runs that are over keep get stale wakes
-/// between turns, and once more when every run is over.
+/// goes back to the DAG's pool at the run's end; and the wakers the runs that are over keep
+/// (resolved and held, or checked) get stale wakes between turns, and once more when every
+/// run is over.
 fn drive_runs<'s, F: Future + Unpin>(
     controls: &[Rc<Control>],
+    first: usize,
+    over: &mut Vec<usize>,
     schedules: Vec<&'s mut dyn Schedule>,
     mut order: Option<&mut Seeded>,
     make: impl FnMut(usize) -> F,
     mut done: impl FnMut(&mut Driver<'s>, Evaluation, Held<F::Output>) -> Result<Option<u32>, String>,
 ) -> Result<bool, String> {
     let lanes_at_most = if order.is_some() { LANES } else { 1 };
-    let mut waiting = schedules.into_iter().enumerate();
+    let mut waiting = schedules
+        .into_iter()
+        .enumerate()
+        .map(|(index, schedule)| (first + index, schedule));
     // Dropped once the last run started (with an owned run's `Arc` of the DAG).
     let mut make = Some(make);
     let mut lanes: Vec<Lane<'s, F>> = Vec::with_capacity(lanes_at_most);
     let mut resolved: Vec<Resolved<'s, F::Output>> = Vec::new();
-    // The runs that are over and checked, whose nodes' wakers are kept, for stale wakes.
-    let mut over: Vec<usize> = Vec::new();
     let mut fired = false;
     // What went wrong in one of several runs, saying which.
     let named = |run: usize| move |problem: String| format!("run {run}: {problem}");
@@ -445,7 +520,7 @@ fn drive_runs<'s, F: Future + Unpin>(
             // Let go of a resolved run's output: sometimes, and always once no run is under
             // way.
             if resolved.is_empty() {
-                stale_wakes_of_runs_over(controls, &over, &[], order)?;
+                stale_wakes_of_runs_over(controls, over, &[], order)?;
                 return Ok(fired);
             }
             let Resolved {
@@ -466,7 +541,14 @@ fn drive_runs<'s, F: Future + Unpin>(
                         .map(|resolved| (resolved.run, &resolved.driver)),
                 )
                 .collect();
-            stale_wakes_of_runs_over(controls, &over, &drivers, order)?;
+            // The runs that resolved and whose outputs are held are over too: their wakers
+            // get stale wakes before they are checked.
+            let over_or_held: Vec<usize> = over
+                .iter()
+                .copied()
+                .chain(resolved.iter().map(|resolved| resolved.run))
+                .collect();
+            stale_wakes_of_runs_over(controls, &over_or_held, &drivers, order)?;
             let turn = order.pick(lanes.len());
             let lane = &mut lanes[turn];
             let name = named(lane.run);
@@ -521,9 +603,10 @@ fn finish<'s, T>(
 }
 
 /// Wakes some of the nodes' wakers that the runs `over` keep (by reference, by value, or
-/// from another thread): none may panic, nor wake the task of a run of `drivers` (under way,
-/// or resolved and held), nor poll a node (which the checks of the runs under way would
-/// find).
+/// from another thread; runs checked, or resolved and held): none may panic, nor wake the
+/// task of a run of `drivers` (under way, or resolved and held), nor poll a node (which the
+/// checks of the runs under way would find), nor change what a held run resolved to (which
+/// its check finds).
 fn stale_wakes_of_runs_over(
     controls: &[Rc<Control>],
     over: &[usize],
