@@ -156,8 +156,7 @@ fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
 fn check(spec: &Spec, mut schedule: Seeded) {
     model::quiet_intended_panics();
     let start = schedule.clone();
-    if let Err(problem) = model::leak_checked(|| model::check(spec, &mut schedule)).and_then(|r| r)
-    {
+    if let Err(problem) = model::leak_checked_result(|| model::check(spec, &mut schedule)) {
         panic!("{problem}\n{spec:?}\n{start:?}");
     }
 }
@@ -195,8 +194,8 @@ fn check_overlapping(spec: &Spec, mut schedules: Vec<Seeded>, mut order: Seeded)
     model::quiet_intended_panics();
     let start = (schedules.clone(), order.clone());
     let checked =
-        model::leak_checked(|| model::check_overlapping(spec, &mut schedules, &mut order));
-    if let Err(problem) = checked.and_then(|r| r) {
+        model::leak_checked_result(|| model::check_overlapping(spec, &mut schedules, &mut order));
+    if let Err(problem) = checked {
         panic!("{problem}\n{spec:?}\n{start:?}");
     }
 }
@@ -260,43 +259,54 @@ fn diamond() -> Spec {
 /// live, on one freed with another size than it was made with, and without its allocator.
 #[test]
 fn the_leak_check_finds_what_it_must() {
-    let still_live = |made: usize| format!("1 of the {made} allocations made are still live");
+    let still_live = |made: usize| {
+        Err(format!(
+            "1 of the {made} allocations made are still live: a leak"
+        ))
+    };
     // `black_box`: an optimised build would elide an allocation it can see through.
     let boxed = || std::hint::black_box(Box::new(1u64));
-    assert_eq!(model::leak_checked(|| *boxed() + 1), Ok(2));
-    // What the work returns is still live as the check counts (it is dropped with the error).
-    let leaked = model::leak_checked(boxed);
-    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    assert_eq!(model::leak_checked(|| *boxed() + 1), (2, Ok(())));
+    // What the work returns is still live as the check counts.
+    assert_eq!(model::leak_checked(boxed).1, still_live(1));
     // Grown (a reallocation keeps the allocation's record), or made before and grown.
     let collected = || std::hint::black_box((0..100u64).collect::<Vec<_>>());
-    let grown = model::leak_checked(|| collected().len());
-    assert_eq!(grown, Ok(100));
-    let leaked = model::leak_checked(|| {
+    assert_eq!(model::leak_checked(|| collected().len()), (100, Ok(())));
+    let grown = model::leak_checked(|| {
         let mut grown = vec![0u64];
         grown.extend(0..100);
         std::hint::black_box(grown)
     });
-    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    assert_eq!(grown.1, still_live(1));
     let mut before = vec![0u64];
-    let leaked = model::leak_checked(|| {
+    let grown_before = model::leak_checked(|| {
         before.extend(0..100);
         boxed()
     });
-    assert!(leaked.unwrap_err().contains(&still_live(1)));
+    assert_eq!(grown_before.1, still_live(1));
     drop(before);
     // Freed on another thread: counted all the same.
     let value = Box::new(1u64);
-    assert!(model::leak_checked(|| std::thread::spawn(move || drop(value)).join()).is_ok());
+    let freed = model::leak_checked(|| std::thread::spawn(move || drop(value)).join().is_ok());
+    assert_eq!(freed, (true, Ok(())));
     let moved = model::leak_checked(|| {
         let value = boxed();
-        std::thread::spawn(move || drop(value)).join().unwrap();
+        std::thread::spawn(move || drop(value)).join().is_ok()
     });
-    assert_eq!(moved, Ok(()));
+    assert_eq!(moved, (true, Ok(())));
+    // A check's own problem comes first: its message is still live as the check ends.
+    let problem = || Err::<(), String>(format!("{} went wrong", "something"));
+    assert_eq!(model::leak_checked(problem).1, still_live(1));
+    assert_eq!(
+        model::leak_checked_result(problem),
+        Err("something went wrong".into())
+    );
+    assert_eq!(model::leak_checked_result(|| Ok(*boxed())), Ok(1));
     // A free with a wrong size breaks `GlobalAlloc`'s contract, which the check does not pass
     // on to the system allocator (it frees with the size it recorded); Miri would stop at the
     // caller.
     if !cfg!(miri) {
-        let wrong = model::leak_checked(|| {
+        let (_, wrong) = model::leak_checked(|| {
             let layout = std::alloc::Layout::new::<[u64; 2]>();
             // SAFETY: allocated with a non-zero size, freed once. The size it is freed with is
             // wrong on purpose: the leak check frees it with the right one.
@@ -306,7 +316,10 @@ fn the_leak_check_finds_what_it_must() {
                 std::alloc::dealloc(memory, std::alloc::Layout::new::<u64>());
             }
         });
-        assert!(wrong.unwrap_err().contains("freed with another size"));
+        assert_eq!(
+            wrong,
+            Err("allocations freed with another size than they were made with: 1".into())
+        );
     }
 }
 
@@ -661,7 +674,7 @@ fn decoded_optional_inputs_and_policies() {
 fn check_armed(spec: &Spec, mut schedule: Seeded) -> bool {
     model::quiet_intended_panics();
     let start = schedule.clone();
-    match model::leak_checked(|| model::check_run(spec, &mut schedule)).and_then(|r| r) {
+    match model::leak_checked_result(|| model::check_run(spec, &mut schedule)) {
         Ok(fired) => fired,
         Err(problem) => panic!("{problem}\n{spec:?}\n{start:?}"),
     }
@@ -866,7 +879,7 @@ fn check_scripted(spec: &Spec, mut schedule: Scripted) {
     let (delivery, waker_panic, drop_after) =
         (schedule.delivery, schedule.waker_panic, schedule.drop_after);
     let context = format!("{delivery:?}, {waker_panic:?}, dropped after {drop_after:?}");
-    match model::leak_checked(|| model::check_run(spec, &mut schedule)).and_then(|r| r) {
+    match model::leak_checked_result(|| model::check_run(spec, &mut schedule)) {
         Ok(fired) => assert!(fired, "the armed panic did not come: {context}"),
         Err(problem) => panic!("{problem}\n{context}"),
     }

@@ -1,18 +1,19 @@
 //! The node-policy suite on a virtual clock: exact timings, no waiting (and fit for Miri).
 
-use dagfut_tests::model::{LeakCheck, leak_checked};
+use dagfut_tests::model::{LeakCheck, leak_checked_result};
 use dagfut_tests::policy;
 use dagfut_tests::virtual_time::{VirtualTimer, block_on};
 
-/// Every check below runs under `leak_checked`: the attempts, timers and fallbacks a policy
+/// Every check below runs under `leak_checked_result`: the attempts, timers and fallbacks a policy
 /// makes must all be freed once the run and its outputs are gone.
 #[global_allocator]
 static ALLOCATOR: LeakCheck = LeakCheck;
 
 fn on_virtual_time<F: Future<Output = ()>>(check: impl FnOnce(VirtualTimer) -> F) {
-    let checked = leak_checked(|| {
+    let checked = leak_checked_result(|| {
         let timer = VirtualTimer::new();
         block_on(&timer, check(timer.clone()));
+        Ok(())
     });
     if let Err(problem) = checked {
         panic!("{problem}");

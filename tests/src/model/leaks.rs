@@ -9,12 +9,17 @@
 //! The allocations a check makes are recorded in a table beside them, by address (the
 //! memory itself is the system allocator's, untouched): frees from any thread count (a waker
 //! dropped on another thread frees its block there); allocations count only when the thread
-//! that runs the check makes them. Tests running in parallel each have a check of their own.
+//! that runs the check makes them. Tests running in parallel each have a check of their own,
+//! up to [`CHECKS`] at once.
+//!
+//! What the work prints while the test harness captures its output grows the harness's
+//! buffer, which outlives the check: a check's work prints nothing (the model prints only
+//! the problem it returns).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 use core::panic::AssertUnwindSafe;
-use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::alloc::System;
 use std::panic::{catch_unwind, resume_unwind};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,38 +32,32 @@ use alloc::string::String;
 pub struct LeakCheck;
 
 /// How many checks can run at once (test threads).
-const CHECKS: usize = 64;
+pub const CHECKS: usize = 64;
 
 /// One check's counts.
+#[derive(Clone, Copy)]
 struct Counts {
-    /// Claimed by a check under way.
-    used: AtomicBool,
-    /// Which check holds it (a new number at each claim, 0 when none does): frees of what an
+    /// Which check holds them (a new number at each claim, 0 when none does): frees of what an
     /// earlier check leaked do not count against a later one.
-    generation: AtomicUsize,
+    generation: usize,
     /// Allocations the check made, freed or not.
-    made: AtomicUsize,
+    made: usize,
     /// Allocations the check made that are still live.
-    live: AtomicIsize,
+    live: usize,
     /// Frees (or reallocations) of the check's allocations that named another size than the
     /// allocation's.
-    wrong_size: AtomicUsize,
+    wrong_size: usize,
     /// Allocations the table had no room to record.
-    unrecorded: AtomicUsize,
+    unrecorded: usize,
 }
 
-#[allow(clippy::declare_interior_mutable_const)]
 const FREE: Counts = Counts {
-    used: AtomicBool::new(false),
-    generation: AtomicUsize::new(0),
-    made: AtomicUsize::new(0),
-    live: AtomicIsize::new(0),
-    wrong_size: AtomicUsize::new(0),
-    unrecorded: AtomicUsize::new(0),
+    generation: 0,
+    made: 0,
+    live: 0,
+    wrong_size: 0,
+    unrecorded: 0,
 };
-
-static COUNTS: [Counts; CHECKS] = [FREE; CHECKS];
-static GENERATIONS: AtomicUsize = AtomicUsize::new(0);
 
 std::thread_local! {
     /// The mark this thread gives its allocations now ([`NONE`]: no check is under way).
@@ -66,15 +65,8 @@ std::thread_local! {
 }
 
 /// The mark of an allocation no check made. Any other names the check that made it: its
-/// generation times [`CHECKS`], plus its slot in `COUNTS`.
+/// generation times [`CHECKS`], plus its slot in `Recorded::checks`.
 const NONE: usize = 0;
-
-/// The counts of the check that made an allocation marked `mark`, if that check is still
-/// its slot's holder.
-fn counts(mark: usize) -> Option<&'static Counts> {
-    let counts = &COUNTS[mark % CHECKS];
-    (mark != NONE && counts.generation.load(Relaxed) == mark / CHECKS).then_some(counts)
-}
 
 /// The table's size, in bits: room for more live allocations than the checks of all test
 /// threads at once make.
@@ -96,17 +88,24 @@ const EMPTY: Entry = Entry {
 };
 
 /// The live allocations the checks made, in open addressing by address (linear probing,
-/// deletion by shifting back, so that a lookup stops at the first empty entry).
+/// deletion by shifting back, so that a lookup stops at the first empty entry), and the
+/// checks' counts. Each count changes, and a check starts and ends, under the lock, so that
+/// a free racing the end of a check counts against that check or against none.
 struct Recorded {
     entries: [Entry; TABLE],
     len: usize,
+    checks: [Counts; CHECKS],
+    generations: usize,
 }
 
-/// The table. Locked by a check's allocations, and by frees while it holds anything
-/// (`RECORDED`); never while allocating or freeing, so no thread takes the lock twice.
+/// The table. Locked by a check's allocations, by frees while it holds anything
+/// (`RECORDED`), and as a check starts and ends; never while allocating or freeing, so no
+/// thread takes the lock twice.
 static RECORDS: Mutex<Recorded> = Mutex::new(Recorded {
     entries: [EMPTY; TABLE],
     len: 0,
+    checks: [FREE; CHECKS],
+    generations: 0,
 });
 /// How many entries the table holds: frees skip the lock while it holds none.
 static RECORDED: AtomicUsize = AtomicUsize::new(0);
@@ -121,6 +120,28 @@ fn home(address: usize) -> usize {
 }
 
 impl Recorded {
+    /// The counts of the check that made an allocation marked `mark`, if that check is still
+    /// under way.
+    fn counts(&mut self, mark: usize) -> Option<&mut Counts> {
+        let counts = &mut self.checks[mark % CHECKS];
+        (mark != NONE && counts.generation == mark / CHECKS).then_some(counts)
+    }
+
+    /// Records an allocation of the check that marked it, if that check is under way.
+    fn record(&mut self, entry: Entry) {
+        if self.counts(entry.mark).is_none() {
+            return;
+        }
+        let recorded = self.insert(entry);
+        if let Some(counts) = self.counts(entry.mark) {
+            if recorded {
+                counts.live += 1;
+            } else {
+                counts.unrecorded += 1;
+            }
+        }
+    }
+
     fn insert(&mut self, entry: Entry) -> bool {
         if self.len + 1 >= TABLE {
             return false;
@@ -133,6 +154,19 @@ impl Recorded {
         self.len += 1;
         RECORDED.store(self.len, Relaxed);
         true
+    }
+
+    /// Forgets the allocation at `address`, freed (or moved) with `size` named, if a check
+    /// made it; counts it against that check if it is still under way.
+    fn forget(&mut self, address: usize, size: usize) -> Option<Entry> {
+        let entry = self.remove(address)?;
+        if let Some(counts) = self.counts(entry.mark) {
+            counts.live -= 1;
+            if entry.size != size {
+                counts.wrong_size += 1;
+            }
+        }
+        Some(entry)
     }
 
     fn remove(&mut self, address: usize) -> Option<Entry> {
@@ -187,22 +221,24 @@ impl Recorded {
     }
 }
 
+/// This thread's mark, if it runs a check.
+fn mark() -> Option<usize> {
+    // `try_with`: a thread's last allocations come after its locals are gone.
+    Some(MARK.try_with(Cell::get).unwrap_or(NONE)).filter(|&mark| mark != NONE)
+}
+
 /// Records an allocation of `size` bytes at `memory` if this thread runs a check.
 fn allocated(memory: *mut u8, size: usize) -> *mut u8 {
-    // `try_with`: a thread's last allocations come after its locals are gone.
-    let mark = MARK.try_with(Cell::get).unwrap_or(NONE);
-    if let Some(counts) = counts(mark).filter(|_| !memory.is_null()) {
-        counts.made.fetch_add(1, Relaxed);
-        let entry = Entry {
+    if let Some(mark) = mark().filter(|_| !memory.is_null()) {
+        let mut records = records();
+        if let Some(counts) = records.counts(mark) {
+            counts.made += 1;
+        }
+        records.record(Entry {
             address: memory as usize,
             mark,
             size,
-        };
-        if records().insert(entry) {
-            counts.live.fetch_add(1, Relaxed);
-        } else {
-            counts.unrecorded.fetch_add(1, Relaxed);
-        }
+        });
     }
     memory
 }
@@ -212,14 +248,7 @@ fn freed(memory: *mut u8, size: usize) -> Option<Entry> {
     if RECORDED.load(Relaxed) == 0 {
         return None;
     }
-    let entry = records().remove(memory as usize)?;
-    if let Some(counts) = counts(entry.mark) {
-        counts.live.fetch_sub(1, Relaxed);
-        if entry.size != size {
-            counts.wrong_size.fetch_add(1, Relaxed);
-        }
-    }
-    Some(entry)
+    records().forget(memory as usize, size)
 }
 
 // SAFETY: every call goes to `System` with the caller's arguments, unchanged (but the size of
@@ -261,28 +290,17 @@ unsafe impl GlobalAlloc for LeakCheck {
             let layout = Layout::from_size_align_unchecked(size, layout.align());
             System.realloc(memory, layout, new_size)
         };
-        let Some(entry) = entry else {
-            return moved;
-        };
-        let Some(counts) = counts(entry.mark) else {
-            return moved;
-        };
-        if moved.is_null() {
-            // The old allocation stays, and so does its record.
-            if records().insert(entry) {
-                counts.live.fetch_add(1, Relaxed);
-            }
-            return moved;
-        }
-        let entry = Entry {
-            address: moved as usize,
-            mark: entry.mark,
-            size: new_size,
-        };
-        if records().insert(entry) {
-            counts.live.fetch_add(1, Relaxed);
-        } else {
-            counts.unrecorded.fetch_add(1, Relaxed);
+        if let Some(entry) = entry {
+            // Recorded again if its check is still under way (a failed move leaves the
+            // allocation where it was, with its size).
+            records().record(match moved.is_null() {
+                true => entry,
+                false => Entry {
+                    address: moved as usize,
+                    size: new_size,
+                    ..entry
+                },
+            });
         }
         moved
     }
@@ -290,62 +308,75 @@ unsafe impl GlobalAlloc for LeakCheck {
 
 /// Runs `work` on this thread, and says whether everything it allocated on this thread is
 /// freed by its end (on any thread), each allocation with the size it was allocated with.
-/// A panic of `work` goes on, once the check is over.
+/// Returns what `work` returned, and that verdict: what `work` returns is still live as the
+/// check ends, so a caller reads it first (an error message it allocated is a leak to the
+/// verdict, and the message is the news). A panic of `work` goes on, once the check is over.
 ///
 /// # Errors
-/// What was left (how many allocations, still live), or freed with another size; or that
-/// [`LeakCheck`] is not the global allocator (nothing was counted: every check allocates).
-pub fn leak_checked<R>(work: impl FnOnce() -> R) -> Result<R, String> {
-    let generation = GENERATIONS.fetch_add(1, Relaxed) % (usize::MAX / CHECKS) + 1;
-    let slot = (0..CHECKS)
-        .find(|&slot| {
-            COUNTS[slot]
-                .used
-                .compare_exchange(false, true, Relaxed, Relaxed)
-                .is_ok()
-        })
-        .expect("more leak checks at once than there are counts for");
-    let counts = &COUNTS[slot];
-    counts.made.store(0, Relaxed);
-    counts.live.store(0, Relaxed);
-    counts.wrong_size.store(0, Relaxed);
-    counts.unrecorded.store(0, Relaxed);
-    counts.generation.store(generation, Relaxed);
-    let before = MARK.with(|mark| mark.replace(generation * CHECKS + slot));
+/// The verdict is what was left (how many allocations, still live), or freed with another
+/// size; or that [`LeakCheck`] is not the global allocator (nothing was counted).
+///
+/// # Panics
+/// If more than [`CHECKS`] checks are under way at once.
+pub fn leak_checked<R>(work: impl FnOnce() -> R) -> (R, Result<(), String>) {
+    let mark = {
+        let mut records = records();
+        records.generations = records.generations % (usize::MAX / CHECKS - 1) + 1;
+        let generation = records.generations;
+        let slot = (0..CHECKS)
+            .find(|&slot| records.checks[slot].generation == 0)
+            .expect("more leak checks at once than there are counts for");
+        records.checks[slot] = Counts { generation, ..FREE };
+        generation * CHECKS + slot
+    };
+    let before = MARK.with(|current| current.replace(mark));
     let outcome = catch_unwind(AssertUnwindSafe(work));
-    MARK.with(|mark| mark.set(before));
-    let (made, live, wrong_size, unrecorded) = (
-        counts.made.load(Relaxed),
-        counts.live.load(Relaxed),
-        counts.wrong_size.load(Relaxed),
-        counts.unrecorded.load(Relaxed),
-    );
-    // Frees of what this check leaked count against no one from here on.
-    counts.generation.store(0, Relaxed);
-    if live != 0 {
-        records().forget_leaks_of(generation * CHECKS + slot);
-    }
-    counts.used.store(false, Relaxed);
+    MARK.with(|current| current.set(before));
+    let counts = {
+        let mut records = records();
+        let counts = records.checks[mark % CHECKS];
+        // Frees of what this check leaked count against no one from here on.
+        records.checks[mark % CHECKS] = FREE;
+        if counts.live != 0 {
+            records.forget_leaks_of(mark);
+        }
+        counts
+    };
     let result = outcome.unwrap_or_else(|payload| resume_unwind(payload));
-    if made == 0 {
-        return Err(
-            "the leak check counted no allocation: `LeakCheck` is not the global allocator".into(),
-        );
-    }
-    if unrecorded != 0 {
-        return Err(format!(
+    let Counts {
+        made,
+        live,
+        wrong_size,
+        unrecorded,
+        ..
+    } = counts;
+    let verdict = if made == 0 {
+        Err("the leak check counted no allocation: `LeakCheck` is not the global allocator".into())
+    } else if unrecorded != 0 {
+        Err(format!(
             "{unrecorded} of the {made} allocations made found no room in the leak check's table"
-        ));
-    }
-    if live != 0 {
-        return Err(format!(
+        ))
+    } else if live != 0 {
+        Err(format!(
             "{live} of the {made} allocations made are still live: a leak"
-        ));
-    }
-    if wrong_size != 0 {
-        return Err(format!(
-            "{wrong_size} allocations were freed with another size than they were made with"
-        ));
-    }
-    Ok(result)
+        ))
+    } else if wrong_size != 0 {
+        Err(format!(
+            "allocations freed with another size than they were made with: {wrong_size}"
+        ))
+    } else {
+        Ok(())
+    };
+    (result, verdict)
+}
+
+/// [`leak_checked`] of work that says what went wrong, if anything: its problem first (a
+/// message it allocated is still live as the check ends), else the leak check's verdict.
+///
+/// # Errors
+/// The work's problem, or the leak check's.
+pub fn leak_checked_result<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let (result, verdict) = leak_checked(work);
+    let value = result?;
+    verdict.map(|()| value)
 }

@@ -81,8 +81,9 @@
 //!   exactly once, and no future after an output it borrows.
 //!
 //! A test binary that installs [`LeakCheck`] as its global allocator and runs a check under
-//! [`leak_checked`] also finds what the run leaves allocated once everything is dropped (a
-//! block the DAG's pool lost), or frees with another size than it was made with.
+//! [`leak_checked`] (or [`leak_checked_result`]) also finds what the run leaves allocated
+//! once everything is dropped (a block the DAG's pool lost), or frees with another size than
+//! it was made with.
 
 // Threads, `catch_unwind` and the runs' `catch_panics` need `std`: the model is for hosted
 // targets (the crate's `no_std` proof is built for `target_os = "none"` ones).
@@ -103,7 +104,7 @@ use alloc::vec::Vec;
 
 pub use decode::{decode, overlapping};
 pub use drive::{Delivery, Schedule, Seeded, Tasks, WakerOp, WakerPanic};
-pub use leaks::{LeakCheck, leak_checked};
+pub use leaks::{CHECKS, LeakCheck, leak_checked, leak_checked_result};
 pub use node::{panic_message, quiet_intended_panics};
 pub use verify::{LANES, check, check_drop_counts, check_overlapping, check_run};
 
