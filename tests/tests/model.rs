@@ -218,6 +218,18 @@ proptest! {
     }
 }
 
+/// Overlapping runs of a small DAG, from none to six of them, each number with several
+/// orders (a first round of up to two runs takes what there is).
+#[test]
+fn overlapping_runs_take_any_number_of_schedules() {
+    for runs in 0..=6 {
+        for seed in 0..if cfg!(miri) { 2 } else { 20 } {
+            let schedules = (0..runs).map(|run| Seeded::new(seed * 7 + run)).collect();
+            check_overlapping(&diamond(), schedules, Seeded::new(seed));
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config(200))]
 

@@ -313,7 +313,8 @@ fn check_runs(
     // the rest run on the new one, while the first round's wakers get stale wakes.
     let first_round = order
         .as_mut()
-        .map_or(0, |order| [0, 0, 1, 2][order.pick(4)]);
+        .map_or(0, |order| [0, 0, 1, 2][order.pick(4)])
+        .min(schedules.len());
     let mut rest = schedules;
     let first = rest.drain(..first_round).collect::<Vec<_>>();
     let mut over = Vec::new();
