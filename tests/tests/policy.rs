@@ -4,8 +4,8 @@ use dagfut_tests::model::{LeakCheck, leak_checked_result};
 use dagfut_tests::policy;
 use dagfut_tests::virtual_time::{VirtualTimer, block_on};
 
-/// Every check below runs under `leak_checked_result`: the attempts, timers and fallbacks a policy
-/// makes must all be freed once the run and its outputs are gone.
+/// Every check below runs under `leak_checked_result`: the attempts, timers and fallbacks a
+/// policy makes must all be freed once the run and its outputs are gone.
 #[global_allocator]
 static ALLOCATOR: LeakCheck = LeakCheck;
 

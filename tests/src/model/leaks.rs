@@ -133,12 +133,11 @@ impl Recorded {
             return;
         }
         let recorded = self.insert(entry);
-        if let Some(counts) = self.counts(entry.mark) {
-            if recorded {
-                counts.live += 1;
-            } else {
-                counts.unrecorded += 1;
-            }
+        let counts = &mut self.checks[entry.mark % CHECKS];
+        if recorded {
+            counts.live += 1;
+        } else {
+            counts.unrecorded += 1;
         }
     }
 

@@ -83,7 +83,8 @@ macro_rules! by_arity {
 /// block, so that runs of one DAG that overlap each have their own.
 type TryDag = LocalDag<Val, Failed>;
 
-/// `spec`'s DAG, keeping the memory of `kept` runs if that is given (else the default).
+/// `spec`'s DAG, keeping the memory of the default number of runs (the overlapping checks set
+/// another with `with_kept_runs`).
 fn build_fallible(spec: &Spec) -> (TryDag, Vec<Node<Val>>) {
     let b = LocalDagBuilder::<Val, Failed>::new().with_timer(AtOnce);
     let shared = b.param();
@@ -155,8 +156,7 @@ macro_rules! fallible_runs {
     };
 }
 
-/// A DAG whose nodes cannot fail, for `run`, keeping the memory of `kept` runs if that is
-/// given.
+/// A DAG whose nodes cannot fail, for `run` (as [`build_fallible`]'s).
 fn build_infallible(spec: &Spec) -> (LocalDag<Val>, Vec<Node<Val>>) {
     let b = LocalDagBuilder::<Val>::new();
     let shared = b.param();
@@ -317,16 +317,22 @@ fn check_runs(
         .min(schedules.len());
     let mut rest = schedules;
     let first = rest.drain(..first_round).collect::<Vec<_>>();
+    // The runs that are over and checked, whose nodes' wakers are kept: for stale wakes in
+    // the later round too.
     let mut over = Vec::new();
-    let mut rounds = Rounds {
-        controls: &controls,
-        over: &mut over,
-    };
     // Runs that own an `Arc` of the DAG (`run_owned` and its kin), the caller's `Arc` dropped
     // once the last run started: the runs, their outputs and the wakers they leave then
     // outlive it, and the last of the runs and outputs frees it.
     let owned = order.as_mut().is_some_and(|order| order.pick(2) == 0);
     let policy = spec.policy;
+    // The runs `$first..` of a round, one per schedule of `$schedules`.
+    macro_rules! round {
+        ($first:expr, $schedules:expr, $order:expr, $make:expr, $done:expr) => {
+            drive_runs(
+                &controls, $first, &mut over, $schedules, $order, $make, $done,
+            )
+        };
+    }
     // Two rounds of runs of the DAG that `$build` makes, each run made by `$make` (a closure
     // of the run's index that uses `$dag`) and checked by `$done`: the first round on the
     // DAG's default pool, the rest after `with_kept_runs`. Borrowed runs:
@@ -335,10 +341,10 @@ fn check_runs(
             let (dag, nodes) = $build(spec);
             let fired = {
                 let $dag = &dag;
-                rounds.drive(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
+                round!(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
             };
             let $dag = &kept_runs(dag, kept);
-            Ok(fired | rounds.drive(first_round, rest, order, $make, $done!(nodes, policy))?)
+            Ok(fired | round!(first_round, rest, order, $make, $done!(nodes, policy))?)
         }};
     }
     // Owned runs: the first round's runs take a clone of the `Arc`, the rest the last one.
@@ -348,11 +354,11 @@ fn check_runs(
             let dag = shared(dag);
             let fired = {
                 let $dag = dag.clone();
-                rounds.drive(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
+                round!(0, first, order.as_deref_mut(), $make, $done!(nodes, policy))?
             };
             let $dag = rekept(dag, kept)?;
             let freed = Arc::downgrade(&$dag);
-            let result = rounds.drive(first_round, rest, order, $make, $done!(nodes, policy));
+            let result = round!(first_round, rest, order, $make, $done!(nodes, policy));
             dag_freed(&freed, result.map(|later| fired | later))
         }};
     }
@@ -409,38 +415,6 @@ fn rekept<E>(
     }
 }
 
-/// What the rounds of runs of one DAG share: the runs' control blocks, and the runs that are
-/// over and checked whose nodes' wakers are kept (for stale wakes in the later rounds too).
-struct Rounds<'c> {
-    controls: &'c [Rc<Control>],
-    over: &'c mut Vec<usize>,
-}
-
-impl Rounds<'_> {
-    /// [`drive_runs`] of the runs `first..` (one per schedule).
-    fn drive<'s, F: Future + Unpin>(
-        &mut self,
-        first: usize,
-        schedules: Vec<&'s mut dyn Schedule>,
-        order: Option<&mut Seeded>,
-        make: impl FnMut(usize) -> F,
-        done: impl FnMut(&mut Driver<'s>, Evaluation, Held<F::Output>) -> Result<Option<u32>, String>,
-    ) -> Result<bool, String> {
-        if schedules.is_empty() {
-            return Ok(false);
-        }
-        drive_runs(
-            self.controls,
-            first,
-            self.over,
-            schedules,
-            order,
-            make,
-            done,
-        )
-    }
-}
-
 /// A run under way: its driver and its future.
 struct Lane<'s, F> {
     run: usize,
@@ -457,14 +431,14 @@ struct Resolved<'s, T> {
     output: Held<T>,
 }
 
-/// Drives run `i` (`make(i)`, with `controls[i]` as its parameter) under `schedules[i]`, at
-/// most [`LANES`] at once as `order` picks (one at a time without it), and checks each once
+/// Drives run `first + i` (`make(first + i)`, with `controls[first + i]` as its parameter)
+/// under `schedules[i]`, at most [`LANES`] at once as `order` picks (one at a time without it), and checks each once
 /// it is over ([`finish`]). With `order`, a run that resolved keeps its output, in half the
 /// cases, until a later turn (the next run starts meanwhile); a run's node futures let go of
 /// the wakers kept for them as they are dropped, in half the cases, so that the waker block
 /// goes back to the DAG's pool at the run's end; and the wakers the runs that are over keep
-/// (resolved and held, or checked) get stale wakes between turns, and once more when every
-/// run is over.
+/// (resolved and held, or checked: these are added to `over`, which may hold runs of an
+/// earlier round) get stale wakes between turns, and once more when every run is over.
 fn drive_runs<'s, F: Future + Unpin>(
     controls: &[Rc<Control>],
     first: usize,
