@@ -202,7 +202,7 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     /// Nodes receive it by reference, so it is never cloned.
     ///
     /// # Panics
-    /// If the DAG already holds `u32::MAX - 2` constants.
+    /// If the DAG already holds 2,147,483,645 constants.
     #[track_caller]
     pub fn add_constant<T: Value<K>>(&self, value: T) -> Node<T> {
         added(self.try_add_constant(value))
@@ -211,7 +211,7 @@ impl<P, K: Flavor, E, Tm> DagBuilder<P, K, E, Tm> {
     /// Adds a constant as [`add_constant`](Self::add_constant) does, or says why it cannot.
     ///
     /// # Errors
-    /// [`BuildError::TooManyNodes`] if the DAG already holds `u32::MAX - 2` constants.
+    /// [`BuildError::TooManyNodes`] if the DAG already holds 2,147,483,645 constants.
     pub fn try_add_constant<T: Value<K>>(&self, value: T) -> Result<Node<T>, BuildError> {
         let mut parts = self.parts.borrow_mut();
         let index = parts.constants.len();

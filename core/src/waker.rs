@@ -6,7 +6,11 @@
 //! stack at once. A wake is O(1), and never allocates memory but the first touch of a proto
 //! waker (below), which makes the block. A wake by reference never frees memory; a wake by
 //! value gives up its waker's reference, as a drop does, so the wake of the last waker of an
-//! ended run frees the block.
+//! ended run frees the block. A wake by value that queues its task behind another wake (so it
+//! has no parent to wake) hands its reference to the run instead, with the push (a mark in its
+//! slot): the run gives all such references up at once when it closes the block, which saves
+//! the wake its atomic decrement. A wake that hands its reference over touches nothing after
+//! its push.
 //!
 //! The block is reference counted: the run holds one reference and every `Waker` clone one
 //! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
@@ -32,7 +36,7 @@
 //! +-------------------------------+------------------+------------------+-----
 //! | Header                        | Slot 0           | Slot 1           | ...  len slots
 //! | refs, head, closed, len,      | index: 0         | index: 1         |
-//! | ticket (cache),               |                  |                  |
+//! | ticket (cache), handed,       |                  |                  |
 //! | parent (the run's waker)      | next: IDLE/…     | next: IDLE/…     |
 //! +-------------------------------+------------------+------------------+-----
 //! ^ Block (provenance of it all)  ^ SLOTS_OFFSET: a waker's data points at its slot
@@ -52,17 +56,29 @@ use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
 
 /// `Slot::next` of a task that is not queued.
 const IDLE: u32 = u32::MAX;
+/// Set in a queued slot's `next` (beside its link) by a wake by value that handed its waker's
+/// reference to the run with its push. A link with it set is never `IDLE`.
+const HANDED: u32 = 1 << 31;
 /// The end of the stack (and `Header::head` of an empty stack).
-const END: u32 = u32::MAX - 1;
-/// The number of tasks a block can hold: indexes stay below both sentinels.
-pub(crate) const MAX_TASKS: usize = (u32::MAX - 2) as usize;
+const END: u32 = HANDED - 2;
+/// `Header::head` once the run closed the block while wakers of it were alive: no wake pushes
+/// any more (each gives up its own reference then), and what was on the stack is the run's.
+const CLOSED: u32 = HANDED - 3;
+/// The number of tasks a block can hold: indexes stay below the sentinels and clear of
+/// `HANDED`.
+pub(crate) const MAX_TASKS: usize = CLOSED as usize;
+/// How many handed references the run keeps before it gives them up at once, before the end
+/// (so that a long run's count stays far from `acquire`'s limit, on 32-bit targets too).
+const HANDED_LIMIT: usize = 1 << 20;
 
 /// # Invariants
-/// - `refs` counts the `WakeQueue` and every live `Waker` clone; the block is freed when it
-///   drops to zero, with the layout given by `len`.
+/// - `refs` counts the `WakeQueue`, every live `Waker` clone, and every reference a wake by
+///   value handed to the run (on the stack with `HANDED`, or drained and counted in `handed`);
+///   the block is freed when it drops to zero, with the layout given by `len`.
 /// - A slot is on the stack (or owned by the run after a drain) exactly while its `next` is
 ///   not `IDLE`; only the thread that moved it away from `IDLE` writes its `next` until the run
 ///   drains it, and then only the run writes it until it stores `IDLE` again.
+/// - Once `head` is `CLOSED` no wake pushes (nor hands over a reference) any more.
 #[repr(C)]
 struct Header {
     refs: AtomicUsize,
@@ -74,6 +90,10 @@ struct Header {
     /// The ticket (`Ticket::carry`) with which the run that made the block may put it back in
     /// the cache: 0 for none (written before the block is published, never after).
     ticket: u32,
+    /// How many references the run's drains took over from wakes by value (`HANDED`) and have
+    /// not given up yet. Only the run reads and writes it (loads and stores, no
+    /// read-modify-write): atomic only so that it may sit in the shared header.
+    handed: AtomicUsize,
     parent: ParentWaker,
 }
 
@@ -150,10 +170,14 @@ impl Block {
         )
     }
 
-    fn wake(self, index: u32) {
+    /// Queues task `index` and wakes the parent if this wake is the one to. `by_value`: the
+    /// caller gives up a waker's reference after the wake, which the wake may hand to the run
+    /// instead (returns `true` then: the caller gives up nothing, and must not touch the block
+    /// again, which the run may free at any moment from then on).
+    fn wake(self, index: u32, by_value: bool) -> bool {
         let header = self.header();
         if header.closed.load(Ordering::Acquire) != 0 {
-            return;
+            return false;
         }
         let slot = self.slot(index);
         // Claim the slot: only one waker pushes it until the run takes it off again.
@@ -167,17 +191,31 @@ impl Block {
             if header.parent.owed() {
                 header.parent.wake();
             }
-            return;
+            return false;
         }
         let mut head = header.head.load(Ordering::Relaxed);
         loop {
-            slot.next.store(head, Ordering::Relaxed);
+            if head == CLOSED {
+                // The run ended meanwhile: nothing to queue, the reference stays the caller's.
+                return false;
+            }
+            // Behind another wake (which wakes the parent), and no wake owed: the reference
+            // goes with the push. (`owed` is read before the push: a wake that hands its
+            // reference over reads nothing after it. A wake owed by a panic that comes between
+            // this read and the push is made by the next node wake, as one that comes after a
+            // wake's read after its push is.)
+            let hand = by_value && head != END && !header.parent.owed();
+            slot.next.store(
+                if hand { head | HANDED } else { head },
+                Ordering::Relaxed,
+            );
             match header.head.compare_exchange_weak(
                 head,
                 index,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
+                Ok(_) if hand => return true,
                 Ok(_) => break,
                 Err(current) => head = current,
             }
@@ -188,6 +226,7 @@ impl Block {
         if head == END || header.parent.owed() {
             header.parent.wake();
         }
+        false
     }
 }
 
@@ -205,13 +244,23 @@ fn acquire(header: &Header) {
 /// # Safety
 /// `header` points to a live block and the caller gives up one reference it owns.
 unsafe fn release(header: NonNull<Header>) {
+    // SAFETY: as the caller guarantees.
+    unsafe { release_many(header, 1) };
+}
+
+/// Gives up `count` references at once, and frees the block when they were the last ones.
+///
+/// # Safety
+/// `header` points to a live block and the caller gives up `count` (at least one) references
+/// it owns.
+unsafe fn release_many(header: NonNull<Header>, count: usize) {
     // SAFETY: the caller owns a reference, so the block is live.
     let len = unsafe { header.as_ref() }.len;
     // SAFETY: as above.
     if unsafe { header.as_ref() }
         .refs
-        .fetch_sub(1, Ordering::Release)
-        != 1
+        .fetch_sub(count, Ordering::Release)
+        != count
     {
         return;
     }
@@ -277,14 +326,19 @@ unsafe fn wake_waker(data: *const ()) {
         }
     }
     let release = Release(data);
-    // SAFETY: the waker being consumed holds a reference until `release` drops.
-    unsafe { wake_by_ref_waker(release.0) };
+    // SAFETY: the waker being consumed holds a reference until `release` drops, or until the
+    // wake hands it to the run.
+    let (block, index) = unsafe { Block::from_waker_data(release.0) };
+    if block.wake(index, true) {
+        // Handed to the run with the push: nothing to give up, nothing more to touch.
+        core::mem::forget(release);
+    }
 }
 
 unsafe fn wake_by_ref_waker(data: *const ()) {
     // SAFETY: the waker holds a reference.
     let (block, index) = unsafe { Block::from_waker_data(data) };
-    block.wake(index);
+    block.wake(index, false);
 }
 
 unsafe fn drop_waker(data: *const ()) {
@@ -446,6 +500,7 @@ impl<'a> WakeQueue<'a> {
                 closed: AtomicU32::new(0),
                 len: self.len,
                 ticket: carried,
+                handed: AtomicUsize::new(0),
                 parent: ParentWaker::default(),
             });
             let slots = block.as_ptr().add(SLOTS_OFFSET).cast::<Slot>();
@@ -468,7 +523,7 @@ impl<'a> WakeQueue<'a> {
                 // goes back where it came from. No waker of it exists.
                 // SAFETY: the block just made, reachable by no one else, with its one
                 // reference.
-                unsafe { self.give_back(Block(header), ticket) };
+                unsafe { self.give_back(Block(header), ticket, 1) };
                 // SAFETY: non-null: the compare-and-swap failed on it.
                 Block(unsafe { NonNull::new_unchecked(other) })
             }
@@ -479,15 +534,15 @@ impl<'a> WakeQueue<'a> {
     /// `ticket`, or frees it.
     ///
     /// # Safety
-    /// The caller owns `block` and its one reference, and gives both up.
-    unsafe fn give_back(&self, block: Block, ticket: Ticket) {
+    /// The caller owns `block` and all its `refs` references, and gives them up.
+    unsafe fn give_back(&self, block: Block, ticket: Ticket, refs: usize) {
         if let Some(cache) = self.cache {
             if cache.get().wakes.leave(ticket, block.0.cast()).is_ok() {
                 return;
             }
         }
-        // SAFETY: as the caller guarantees: the last reference.
-        unsafe { release(block.0) };
+        // SAFETY: as the caller guarantees: the last references.
+        unsafe { release_many(block.0, refs) };
     }
 
     /// Registers the waker of the task polling the run (nothing to do while there is no
@@ -596,14 +651,20 @@ fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32))
     let header = block.header();
     let mut top = header.head.swap(END, Ordering::Acquire);
     // The taken list is ours now (its slots are not IDLE, so no waker writes them):
-    // reverse it in place so the oldest wake is polled first.
+    // reverse it in place so the oldest wake is polled first, and take over the references
+    // handed with the pushes.
     let mut reversed = END;
+    let mut handed = 0;
     while top != END {
         let slot = block.slot(top);
         let next = slot.next.load(Ordering::Relaxed);
+        handed += (next / HANDED) as usize;
         slot.next.store(reversed, Ordering::Relaxed);
         reversed = top;
-        top = next;
+        top = next & !HANDED;
+    }
+    if handed != 0 {
+        keep_handed(header, handed);
     }
     let mut count = 0;
     while reversed != END {
@@ -613,6 +674,33 @@ fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32))
         reversed = block.slot(reversed).next.load(Ordering::Relaxed);
     }
     count
+}
+
+/// Adds `handed` references (taken over by a drain) to those the run gives up when it closes
+/// the block, or gives them all up now if they come to `HANDED_LIMIT`.
+#[inline(always)]
+fn keep_handed(header: &Header, handed: usize) {
+    let kept = header.handed.load(Ordering::Relaxed) + handed;
+    if kept < HANDED_LIMIT {
+        header.handed.store(kept, Ordering::Relaxed);
+    } else {
+        header.handed.store(0, Ordering::Relaxed);
+        // Never the last references: the queue's own stays. `Release`, as every other
+        // decrement: the block's last owner frees it after this (with its `Acquire` fence).
+        header.refs.fetch_sub(kept, Ordering::Release);
+    }
+}
+
+/// Counts the references handed with the pushes of the stack from `top` (the run's, by a
+/// swap of `head`) down.
+fn handed_on_stack(block: Block, mut top: u32) -> usize {
+    let mut handed = 0;
+    while top != END {
+        let next = block.slot(top).next.load(Ordering::Relaxed);
+        handed += (next / HANDED) as usize;
+        top = next & !HANDED;
+    }
+    handed
 }
 
 /// Marks task `index` of `block` not queued: a wake from now on queues it again.
@@ -656,7 +744,7 @@ unsafe fn wake_proto(data: *const ()) {
 unsafe fn wake_by_ref_proto(data: *const ()) {
     // SAFETY: the proto waker is borrowed.
     let (block, index) = unsafe { proto_target(data) };
-    block.wake(index);
+    block.wake(index, false);
 }
 
 unsafe fn drop_proto(_: *const ()) {
@@ -687,24 +775,35 @@ impl WakeQueue<'_> {
     /// run whose nodes were all ready made no block.
     #[inline(never)]
     fn close(&mut self, block: Block) {
-        /// Gives up the queue's reference even if dropping the parent's waker panics.
-        struct Release(NonNull<Header>);
+        /// Gives up the queue's references even if dropping the parent's waker panics.
+        struct Release(NonNull<Header>, usize);
         impl Drop for Release {
             fn drop(&mut self) {
-                // SAFETY: the queue's own reference, given up exactly once, here.
-                unsafe { release(self.0) };
+                // SAFETY: the queue's own references, given up exactly once, here.
+                unsafe { release_many(self.0, self.1) };
             }
         }
-        let release = Release(block.0);
         let header = block.header();
         let ticket = Ticket::carried(header.ticket);
         header.closed.store(1, Ordering::Release);
+        // The queue's own reference, and those its drains took over from wakes by value.
+        let mut owned = 1 + header.handed.load(Ordering::Relaxed);
         // With no waker of the block alive, no one can reach it but us, and no one can make
         // one (no proto waker is lent outside a poll of the run): the next run may have it.
         // `Acquire` pairs with the `Release` of the last other reference's drop, so every
-        // access of that waker happened before. A run whose wakers were all woken by value or
-        // dropped (the common end) takes this path, with no other atomic read-modify-write.
-        let alone = header.refs.load(Ordering::Acquire) == 1;
+        // access of that waker happened before (and the drains' `Acquire` with the pushes of
+        // the wakes that handed theirs over). A run whose wakers were all woken by value or
+        // dropped, and whose wakes were all drained (the common end), takes this path, with
+        // no other atomic read-modify-write.
+        let mut alone = header.refs.load(Ordering::Acquire) == owned;
+        if !alone {
+            // Wakers alive, or references handed with pushes the run never drained: from now
+            // on no wake pushes (one that tries gives up its own reference), and the references
+            // on the stack are the queue's to give up.
+            owned += handed_on_stack(block, header.head.swap(CLOSED, Ordering::Acquire));
+            alone = header.refs.load(Ordering::Acquire) == owned;
+        }
+        let release = Release(block.0, owned);
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
@@ -715,7 +814,7 @@ impl WakeQueue<'_> {
             [None, None]
         };
         // The last other waker may have gone since: then the block is ours alone too.
-        if alone || header.refs.load(Ordering::Acquire) == 1 {
+        if alone || header.refs.load(Ordering::Acquire) == owned {
             // No wake can reach the parent's slot any more. What is left there is taken with
             // plain accesses: the waker, if the run is alone with the block; else what a wake
             // that held a cell as the run took the waker left behind, should its waker's wake
@@ -730,9 +829,9 @@ impl WakeQueue<'_> {
                 [None, None]
             };
             core::mem::forget(release);
-            // SAFETY: the queue's reference, the last one, given up here; the parent's waker
+            // SAFETY: the queue's references, the last ones, given up here; the parent's waker
             // is taken.
-            unsafe { self.give_back(block, ticket) };
+            unsafe { self.give_back(block, ticket, owned) };
             drop(late);
         } else {
             if let Some(cache) = self.cache {
@@ -789,6 +888,76 @@ mod tests {
         // The block is closed but still allocated: waking does nothing, dropping frees it.
         clone.wake_by_ref();
         clone.wake();
+    }
+
+    /// A clone of the waker of `task` (the block is made if it is not yet).
+    fn clone_of(queue: &WakeQueue<'_>, task: u32) -> Waker {
+        let proto = queue.proto(task);
+        (*queue.waker(task, &proto)).clone()
+    }
+
+    /// The block's references the run took over from its drains so far.
+    fn handed(queue: &WakeQueue<'_>) -> usize {
+        queue.block().header().handed.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_wake_by_value_behind_another_hands_its_reference_to_the_run() {
+        let queue = WakeQueue::new(3, None);
+        let [w0, w1, w2] = [0, 1, 2].map(|task| clone_of(&queue, task));
+        assert_eq!(queue.ref_count(), 4);
+        // First on the stack: it wakes the parent, and gives its reference up itself.
+        w0.wake();
+        assert_eq!(queue.ref_count(), 3);
+        // Behind it: the reference goes with the push, and stays counted until the run ends.
+        w1.wake();
+        assert_eq!(queue.ref_count(), 3);
+        let mut ready = ReadyQueue::owned(3);
+        let mut order = alloc::vec::Vec::new();
+        assert_eq!(queue.drain_into(&mut ready, |task| order.push(task)), 2);
+        assert_eq!(order, [0, 1]);
+        assert_eq!((handed(&queue), queue.ref_count()), (1, 3));
+        // A wake by reference never hands anything over, behind another wake or not.
+        assert_eq!((ready.pop(), ready.pop()), (Some(0), Some(1)));
+        queue.mark_polled(0);
+        queue.mark_polled(1);
+        w2.wake_by_ref();
+        let w1 = clone_of(&queue, 1);
+        w1.wake_by_ref();
+        assert_eq!(queue.drain_into(&mut ready, |_| {}), 2);
+        assert_eq!((handed(&queue), queue.ref_count()), (1, 4));
+        drop((w1, w2));
+        // The run's end gives up its own reference and the handed one: the block is freed
+        // (Miri reports a leak otherwise).
+        assert_eq!(queue.ref_count(), 2);
+    }
+
+    #[test]
+    fn references_handed_with_pushes_never_drained_go_with_the_end_of_the_run() {
+        let queue = WakeQueue::new(3, None);
+        let [w0, w1, w2] = [0, 1, 2].map(|task| clone_of(&queue, task));
+        w1.wake_by_ref();
+        w2.wake();
+        // Not drained: the run ends with a waker alive (`w0`) and a handed reference on the
+        // stack, which it gives up as it closes the block; `w0` gives up the last one.
+        assert_eq!(queue.ref_count(), 4);
+        drop(queue);
+        w1.wake();
+        w0.wake();
+    }
+
+    #[test]
+    fn handed_references_are_given_up_at_the_limit() {
+        let queue = WakeQueue::new(1, None);
+        let block = queue.block();
+        let header = block.header();
+        // As if drains had taken over `HANDED_LIMIT - 1` references, then one more.
+        header.refs.store(HANDED_LIMIT, Ordering::Relaxed);
+        keep_handed(header, HANDED_LIMIT - 1);
+        assert_eq!((handed(&queue), queue.ref_count()), (HANDED_LIMIT - 1, HANDED_LIMIT));
+        header.refs.store(HANDED_LIMIT + 1, Ordering::Relaxed);
+        keep_handed(header, 1);
+        assert_eq!((handed(&queue), queue.ref_count()), (0, 1));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! loom models of the waker block: every interleaving of wakes against the run's poll, the
 //! completion of the woken node, the drop of the run, the last waker clone's drop, a wake
-//! that finds the task being woken by another, a wake whose task's waker panics as the run
-//! ends (and whose drop panics too; for `dag!`, the waker it leaves goes with the site's next
-//! run), and node wakes racing a wake of the task that panics (heap runs and `dag!`).
+//! that finds the task being woken by another, a wake that hands its waker's reference to the
+//! run racing the run's drop, a wake whose task's waker panics as the run ends (and whose
+//! drop panics too; for `dag!`, the waker it leaves goes with the site's next run), and node
+//! wakes racing a wake of the task that panics (heap runs and `dag!`).
 //!
 //! ```text
 //! RUSTFLAGS="--cfg dagfut_loom -C debug-assertions" LOOM_MAX_PREEMPTIONS=2 cargo test -p dagfut --release --test loom
@@ -253,6 +254,38 @@ fn a_wake_racing_the_drop_of_the_run() {
     REACHED.assert_all([
         "the wake after the drop (ignored)",
         "the wake before the drop",
+    ]);
+}
+
+/// A wake by value that queues its node behind another node's wake hands its waker's
+/// reference to the run with its push, and touches the block no more. Racing the drop of the
+/// run: its push comes before the run closes the block (then the run gives that reference up
+/// with its own), or the wake finds the block closed, before its push or as it pushes (then
+/// it gives its reference up itself). Either way the block is freed exactly once, by
+/// whichever gives up the last reference, and no later than when both are done.
+#[test]
+fn a_wake_that_hands_its_reference_over_racing_the_drop_of_the_run() {
+    static REACHED: Reached<2> = Reached::new();
+    loom::model(|| {
+        let (first, second, dag, _, _) = two_gates();
+        let mut run = dag.run(&());
+        let (_task, _waker) = first_poll(&mut run);
+        watch_block(&first.waker().expect("the node parked"));
+        // The first wake on the stack: it wakes the task, and gives up its own reference.
+        first.open();
+        let opener = open_later(&second);
+        drop(run);
+        let freed_as_the_run_ended = block_freed();
+        opener.join().unwrap();
+        assert!(
+            block_freed(),
+            "the waker block outlived every reference to it"
+        );
+        REACHED.hit(usize::from(freed_as_the_run_ended));
+    });
+    REACHED.assert_all([
+        "the late wake still held a reference as the run ended",
+        "the block freed by the end of the run (the wake handed its reference over, or came first)",
     ]);
 }
 
