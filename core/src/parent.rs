@@ -23,7 +23,10 @@ const TAKE: usize = 16;
 /// The wake stacks in front of the slot let only the first node wake since the run's last
 /// drain through (`owed` lets the next one through too), and the next wake that holds a cell
 /// clears it as it wakes: without it, a run whose task waker panicked once would sleep for
-/// good, every later node wake finding the stack not empty.
+/// good, every later node wake finding the stack not empty. (A node wake by value that hands
+/// its reference to the run with its push reads this before the push, not after: it may not
+/// touch the block after it. So a panic between its read and its push is left to the next node
+/// wake, as one after a wake's read after its push always was.)
 const OWED: usize = 64;
 
 /// The `HELD` bit of cell `cell`.

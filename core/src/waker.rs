@@ -8,12 +8,12 @@
 //! value gives up its waker's reference, as a drop does, so the wake of the last waker of an
 //! ended run frees the block. A wake by value that queues its task behind another wake (so it
 //! has no parent to wake) hands its reference to the run instead, with the push (a mark in its
-//! slot): the run gives all such references up at once when it closes the block, which saves
-//! the wake its atomic decrement. A wake that hands its reference over touches nothing after
-//! its push.
+//! slot): the run gives all such references up at once when it closes the block (or, in a long
+//! run, each time it has taken over 2^20 of them), which saves the wake its atomic decrement.
+//! A wake that hands its reference over touches nothing after its push.
 //!
-//! The block is reference counted: the run holds one reference and every `Waker` clone one
-//! more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
+//! The block is reference counted: the run holds one reference (and those handed to it) and
+//! every `Waker` clone one more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
 //! later wakes do nothing, and the last reference frees it.
 //!
 //! The run makes its block only when a node first touches its waker. Until then each node is
@@ -62,27 +62,31 @@ const HANDED: u32 = 1 << 31;
 /// The end of the stack (and `Header::head` of an empty stack).
 const END: u32 = HANDED - 2;
 /// `Header::head` once the run closed the block while wakers of it were alive: no wake pushes
-/// any more (each gives up its own reference then), and what was on the stack is the run's.
+/// any more (a wake by value gives up its own reference then), and what was on the stack is
+/// the run's.
 const CLOSED: u32 = HANDED - 3;
 /// The number of tasks a block can hold: indexes stay below the sentinels and clear of
 /// `HANDED`.
 pub(crate) const MAX_TASKS: usize = CLOSED as usize;
 /// How many handed references the run keeps before it gives them up at once, before the end
-/// (so that a long run's count stays far from `acquire`'s limit, on 32-bit targets too).
-const HANDED_LIMIT: usize = 1 << 20;
+/// (so that a long run's count stays far from `acquire`'s limit, on 32-bit targets too). Small
+/// in the unit tests, whose drains reach it.
+const HANDED_LIMIT: usize = if cfg!(test) { 4 } else { 1 << 20 };
 
 /// # Invariants
 /// - `refs` counts the `WakeQueue`, every live `Waker` clone, and every reference a wake by
 ///   value handed to the run (on the stack with `HANDED`, or drained and counted in `handed`);
 ///   the block is freed when it drops to zero, with the layout given by `len`.
-/// - A slot is on the stack (or owned by the run after a drain) exactly while its `next` is
-///   not `IDLE`; only the thread that moved it away from `IDLE` writes its `next` until the run
-///   drains it, and then only the run writes it until it stores `IDLE` again.
-/// - Once `head` is `CLOSED` no wake pushes (nor hands over a reference) any more.
+/// - Until `head` is `CLOSED`, a slot is on the stack (or owned by the run after a drain)
+///   exactly while its `next` is not `IDLE`; only the thread that moved it away from `IDLE`
+///   writes its `next` until the run drains it, and then only the run writes it until it
+///   stores `IDLE` again.
+/// - Once `head` is `CLOSED` no wake pushes (nor hands over a reference) any more: a slot
+///   that a wake claimed and could not push then stays claimed, on no stack.
 #[repr(C)]
 struct Header {
     refs: AtomicUsize,
-    /// Top of the stack of woken tasks, `END` when empty.
+    /// Top of the stack of woken tasks, `END` when empty, `CLOSED` once the run closed it.
     head: AtomicU32,
     /// 1 once the run has ended: wakes do nothing.
     closed: AtomicU32,
@@ -787,7 +791,7 @@ impl WakeQueue<'_> {
         let ticket = Ticket::carried(header.ticket);
         header.closed.store(1, Ordering::Release);
         // The queue's own reference, and those its drains took over from wakes by value.
-        let mut owned = 1 + header.handed.load(Ordering::Relaxed);
+        let mut release = Release(block.0, 1 + header.handed.load(Ordering::Relaxed));
         // With no waker of the block alive, no one can reach it but us, and no one can make
         // one (no proto waker is lent outside a poll of the run): the next run may have it.
         // `Acquire` pairs with the `Release` of the last other reference's drop, so every
@@ -795,15 +799,15 @@ impl WakeQueue<'_> {
         // the wakes that handed theirs over). A run whose wakers were all woken by value or
         // dropped, and whose wakes were all drained (the common end), takes this path, with
         // no other atomic read-modify-write.
-        let mut alone = header.refs.load(Ordering::Acquire) == owned;
+        let mut alone = header.refs.load(Ordering::Acquire) == release.1;
         if !alone {
             // Wakers alive, or references handed with pushes the run never drained: from now
-            // on no wake pushes (one that tries gives up its own reference), and the references
-            // on the stack are the queue's to give up.
-            owned += handed_on_stack(block, header.head.swap(CLOSED, Ordering::Acquire));
-            alone = header.refs.load(Ordering::Acquire) == owned;
+            // on no wake pushes (a wake by value that tries gives up its own reference), and
+            // the references on the stack are the queue's to give up.
+            release.1 += handed_on_stack(block, header.head.swap(CLOSED, Ordering::Acquire));
+            alone = header.refs.load(Ordering::Acquire) == release.1;
         }
-        let release = Release(block.0, owned);
+        let owned = release.1;
         // Let go of the parent's waker now: a late wake finds nothing to wake. (Never
         // registered: the slot is empty, as the block's header was written by this run.) It is
         // dropped last, so that a waker whose drop panics cannot strand the ticket.
@@ -938,8 +942,8 @@ mod tests {
         let [w0, w1, w2] = [0, 1, 2].map(|task| clone_of(&queue, task));
         w1.wake_by_ref();
         w2.wake();
-        // Not drained: the run ends with a waker alive (`w0`) and a handed reference on the
-        // stack, which it gives up as it closes the block; `w0` gives up the last one.
+        // Not drained: the run ends with wakers alive (`w0`, `w1`) and a handed reference on
+        // the stack, which it gives up as it closes the block; `w0` gives up the last one.
         assert_eq!(queue.ref_count(), 4);
         drop(queue);
         w1.wake();
@@ -948,15 +952,23 @@ mod tests {
 
     #[test]
     fn handed_references_are_given_up_at_the_limit() {
-        let queue = WakeQueue::new(1, None);
-        let block = queue.block();
-        let header = block.header();
-        // As if drains had taken over `HANDED_LIMIT - 1` references, then one more.
-        header.refs.store(HANDED_LIMIT, Ordering::Relaxed);
-        keep_handed(header, HANDED_LIMIT - 1);
-        assert_eq!((handed(&queue), queue.ref_count()), (HANDED_LIMIT - 1, HANDED_LIMIT));
-        header.refs.store(HANDED_LIMIT + 1, Ordering::Relaxed);
-        keep_handed(header, 1);
+        assert_eq!(HANDED_LIMIT, 4, "the unit tests' limit");
+        let queue = WakeQueue::new(6, None);
+        let mut wakers = (0..6)
+            .map(|task| clone_of(&queue, task))
+            .collect::<alloc::vec::Vec<_>>();
+        assert_eq!(queue.ref_count(), 7);
+        let mut ready = ReadyQueue::owned(6);
+        // Twice: one wake that finds the stack empty (it gives its reference up) and two
+        // behind it (they hand theirs over), then a drain.
+        for round in 0..2 {
+            wakers.drain(..3).for_each(Waker::wake);
+            assert_eq!(queue.drain_into(&mut ready, |_| {}), 3);
+            if round == 0 {
+                assert_eq!((handed(&queue), queue.ref_count()), (2, 6));
+            }
+        }
+        // 2 + 2 taken over: the limit, given up at once.
         assert_eq!((handed(&queue), queue.ref_count()), (0, 1));
     }
 
@@ -1006,6 +1018,74 @@ mod tests {
             assert!(clones.iter().all(|clone| clone.will_wake(&clones[0])));
             clones[2].wake_by_ref();
             assert_eq!(queue.drain_into(&mut ReadyQueue::owned(2), |_| {}), 1);
+        }
+    }
+}
+
+/// The hand-over of a wake's reference under loom (`RUSTFLAGS="--cfg dagfut_loom" cargo test
+/// -p dagfut --lib waker::loom_models`): a wake by value behind another wake, on its own
+/// thread, racing the end of the run, in every interleaving.
+#[cfg(all(test, dagfut_loom))]
+// Test code on `std`: its atomics count what the model reached, next to loom's.
+#[allow(clippy::std_instead_of_alloc, clippy::std_instead_of_core)]
+mod loom_models {
+    use super::*;
+    use core::mem::ManuallyDrop;
+    use loom::thread;
+    use std::sync::atomic::{AtomicUsize as Count, Ordering::SeqCst};
+
+    /// Whichever way the wake went (its reference handed with its push; the block found closed
+    /// as it pushed; found closed before its claim), the block keeps exactly one reference
+    /// once both are done: the one a third waker kept apart to look at it.
+    #[test]
+    fn a_wake_by_value_behind_another_racing_the_end_of_the_run() {
+        static REACHED: [Count; 3] = [const { Count::new(0) }; 3];
+        loom::model(|| {
+            let queue = WakeQueue::new(2, None);
+            let proto = (queue.proto(0), queue.proto(1));
+            let first = (*queue.waker(0, &proto.0)).clone();
+            let late = (*queue.waker(1, &proto.1)).clone();
+            let look = late.clone();
+            // First on the stack: the one to wake the parent, so it keeps its reference for
+            // that, and gives it up after.
+            first.wake();
+            let waker = thread::spawn(move || {
+                // `Waker::wake` of `late`, with what the wake did seen.
+                let late = ManuallyDrop::new(late);
+                // SAFETY: a waker of the block, whose reference `late` holds.
+                let (block, index) = unsafe { Block::from_waker_data(late.data()) };
+                let handed = block.wake(index, true);
+                if !handed {
+                    // SAFETY: `late`'s reference, which the wake kept: given up here.
+                    unsafe { release(block.0) };
+                }
+                handed
+            });
+            drop(queue);
+            let handed = waker.join().unwrap();
+            // SAFETY: a waker of the block, whose reference `look` holds.
+            let (block, index) = unsafe { Block::from_waker_data(look.data()) };
+            assert_eq!(
+                block.header().refs.load(Ordering::Relaxed),
+                1,
+                "the block's references, once the run and the wake are done"
+            );
+            let claimed = block.slot(index).next.load(Ordering::Relaxed) != IDLE;
+            REACHED[match (handed, claimed) {
+                (true, _) => 0,
+                (false, true) => 1,
+                (false, false) => 2,
+            }]
+            .fetch_add(1, SeqCst);
+            drop(look);
+        });
+        let outcomes = [
+            "the reference handed with the push, before the end",
+            "the block closed as the wake pushed",
+            "the block closed before the wake's claim",
+        ];
+        for (count, outcome) in REACHED.iter().zip(outcomes) {
+            assert!(count.load(SeqCst) > 0, "never reached: {outcome}");
         }
     }
 }

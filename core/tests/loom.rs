@@ -197,6 +197,7 @@ fn wakes_from_two_threads_at_once() {
         let waker = task.waker();
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        watch_block(&first.waker().expect("the node parked"));
         let threads =
             [first.clone(), second.clone()].map(|gate| thread::spawn(move || gate.open()));
         for thread in threads {
@@ -209,6 +210,11 @@ fn wakes_from_two_threads_at_once() {
         };
         assert_eq!(out[x] + out[y], 2);
         drop(run);
+        // The second wake handed its reference to the run with its push: the run gave it up.
+        assert!(
+            block_freed(),
+            "the waker block outlived every reference to it"
+        );
         // The run takes the wakes in the order they were pushed (and then polls the batch in
         // index order).
         assert_eq!(woken.0.len(), 2);
@@ -284,8 +290,8 @@ fn a_wake_that_hands_its_reference_over_racing_the_drop_of_the_run() {
         REACHED.hit(usize::from(freed_as_the_run_ended));
     });
     REACHED.assert_all([
-        "the late wake still held a reference as the run ended",
-        "the block freed by the end of the run (the wake handed its reference over, or came first)",
+        "the late wake still held its reference as the run ended",
+        "the block freed by the end of the run (the late wake's reference handed over, or given up)",
     ]);
 }
 
@@ -357,6 +363,7 @@ fn a_wake_that_finds_the_task_being_woken_is_not_lost() {
         let mut cx = Context::from_waker(&waker);
         // Both nodes park; the run registers the task's waker.
         assert!(Pin::new(&mut run).poll(&mut cx).is_pending());
+        watch_block(&first.waker().expect("the node parked"));
         let openers = [first, second].map(|gate| thread::spawn(move || gate.open()));
         let out = loop {
             if let Poll::Ready(out) = Pin::new(&mut run).poll(&mut cx) {
@@ -370,6 +377,13 @@ fn a_wake_that_finds_the_task_being_woken_is_not_lost() {
             opener.join().unwrap();
             id
         });
+        // A wake that handed its reference to the run, drained or not as the run ended: the
+        // run gave it up.
+        drop(run);
+        assert!(
+            block_freed(),
+            "the waker block outlived every reference to it"
+        );
         let woken_by = task.woken_by.lock().unwrap();
         let twice = ids
             .iter()
