@@ -13,8 +13,8 @@
 //! A wake that hands its reference over touches nothing after its push.
 //!
 //! The block is reference counted: the run holds one reference (and those handed to it) and
-//! every `Waker` clone one more, so a waker that outlives its run stays valid. When the run ends it *closes* the block:
-//! later wakes do nothing, and the last reference frees it.
+//! every `Waker` clone one more, so a waker that outlives its run stays valid. When the run
+//! ends it *closes* the block: later wakes do nothing, and the last reference frees it.
 //!
 //! The run makes its block only when a node first touches its waker. Until then each node is
 //! polled with a *proto* waker that points at a [`Proto`] on the run's stack (the run's queue
