@@ -14,7 +14,8 @@
 //!
 //! The block is reference counted: the run holds one reference (and those handed to it) and
 //! every `Waker` clone one more, so a waker that outlives its run stays valid. When the run
-//! ends it *closes* the block: later wakes do nothing, and the last reference frees it.
+//! ends with wakers of the block alive it *closes* the block's stack: later wakes do nothing,
+//! and the last reference frees it. (With none alive, no wake can come.)
 //!
 //! The run makes its block only when a node first touches its waker. Until then each node is
 //! polled with a *proto* waker that points at a [`Proto`] on the run's stack (the run's queue
@@ -35,7 +36,7 @@
 //! ```text
 //! +-------------------------------+------------------+------------------+-----
 //! | Header                        | Slot 0           | Slot 1           | ...  len slots
-//! | refs, head, closed, len,      | index: 0         | index: 1         |
+//! | refs, head, len,              | index: 0         | index: 1         |
 //! | ticket (cache), handed,       |                  |                  |
 //! | parent (the run's waker)      | next: IDLE/…     | next: IDLE/…     |
 //! +-------------------------------+------------------+------------------+-----
@@ -65,6 +66,12 @@ const END: u32 = HANDED - 2;
 /// any more (a wake by value gives up its own reference then), and what was on the stack is
 /// the run's.
 const CLOSED: u32 = HANDED - 3;
+/// The task a queued slot's `next` links to, and whether its wake handed a reference over.
+#[inline(always)]
+fn split_link(next: u32) -> (u32, usize) {
+    (next & !HANDED, (next / HANDED) as usize)
+}
+
 /// The number of tasks a block can hold: indexes stay below the sentinels and clear of
 /// `HANDED`.
 pub(crate) const MAX_TASKS: usize = CLOSED as usize;
@@ -86,10 +93,9 @@ const HANDED_LIMIT: usize = if cfg!(test) { 4 } else { 1 << 20 };
 #[repr(C)]
 struct Header {
     refs: AtomicUsize,
-    /// Top of the stack of woken tasks, `END` when empty, `CLOSED` once the run closed it.
+    /// Top of the stack of woken tasks, `END` when empty, `CLOSED` once the run closed it
+    /// (wakes do nothing then).
     head: AtomicU32,
-    /// 1 once the run has ended: wakes do nothing.
-    closed: AtomicU32,
     len: u32,
     /// The ticket (`Ticket::carry`) with which the run that made the block may put it back in
     /// the cache: 0 for none (written before the block is published, never after).
@@ -180,7 +186,8 @@ impl Block {
     /// again, which the run may free at any moment from then on).
     fn wake(self, index: u32, by_value: bool) -> bool {
         let header = self.header();
-        if header.closed.load(Ordering::Acquire) != 0 {
+        // Closed: nothing to queue. (Checked again at the push, which may race the close.)
+        if header.head.load(Ordering::Relaxed) == CLOSED {
             return false;
         }
         let slot = self.slot(index);
@@ -501,7 +508,6 @@ impl<'a> WakeQueue<'a> {
             header.as_ptr().write(Header {
                 refs: AtomicUsize::new(1),
                 head: AtomicU32::new(END),
-                closed: AtomicU32::new(0),
                 len: self.len,
                 ticket: carried,
                 handed: AtomicUsize::new(0),
@@ -661,11 +667,11 @@ fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32))
     let mut handed = 0;
     while top != END {
         let slot = block.slot(top);
-        let next = slot.next.load(Ordering::Relaxed);
-        handed += (next / HANDED) as usize;
+        let (next, mark) = split_link(slot.next.load(Ordering::Relaxed));
+        handed += mark;
         slot.next.store(reversed, Ordering::Relaxed);
         reversed = top;
-        top = next & !HANDED;
+        top = next;
     }
     if handed != 0 {
         keep_handed(header, handed);
@@ -700,9 +706,9 @@ fn keep_handed(header: &Header, handed: usize) {
 fn handed_on_stack(block: Block, mut top: u32) -> usize {
     let mut handed = 0;
     while top != END {
-        let next = block.slot(top).next.load(Ordering::Relaxed);
-        handed += (next / HANDED) as usize;
-        top = next & !HANDED;
+        let (next, mark) = split_link(block.slot(top).next.load(Ordering::Relaxed));
+        handed += mark;
+        top = next;
     }
     handed
 }
@@ -789,7 +795,6 @@ impl WakeQueue<'_> {
         }
         let header = block.header();
         let ticket = Ticket::carried(header.ticket);
-        header.closed.store(1, Ordering::Release);
         // The queue's own reference, and those its drains took over from wakes by value.
         let mut release = Release(block.0, 1 + header.handed.load(Ordering::Relaxed));
         // With no waker of the block alive, no one can reach it but us, and no one can make
