@@ -28,6 +28,14 @@ const TAKE: usize = 16;
 /// touch the block after it. So a panic between its read and its push is left to the next node
 /// wake, as one after a wake's read after its push always was.)
 const OWED: usize = 64;
+/// `ParentWaker::state`: the run's side ended the hand-overs ([`ParentWaker::end_handing`]):
+/// a wake that lets go of a cell from now on keeps its reference.
+const ENDED: usize = 128;
+/// `ParentWaker::state`, from this bit up: how many wakes handed their reference to the run as
+/// they let go of a cell ([`ParentWaker::wake_handing`]) and the run has not taken over yet.
+const HANDED_SHIFT: u32 = 8;
+/// One hand-over in the count of `ParentWaker::state`.
+const HANDED_ONE: usize = 1 << HANDED_SHIFT;
 
 /// The `HELD` bit of cell `cell`.
 #[inline(always)]
@@ -80,6 +88,13 @@ pub(crate) type Taken = [Option<core::task::Waker>; 2];
 /// the wake stack came before it held the cell, so before the registration (which reads the
 /// cell held, with `Acquire`, from the wake's `Release`), and the run's drain after the
 /// registration sees it.
+///
+/// Hand-overs (the runtime's waker block only). A wake by value that would give up its
+/// waker's reference after its wake counts it in the state word instead, with the
+/// read-modify-write that lets go of its cell ([`wake_handing`](Self::wake_handing)), when it
+/// takes the common path and the run's side has not ended the hand-overs
+/// ([`end_handing`](Self::end_handing): a wake that holds a cell then fails its letting go,
+/// and keeps its reference). The run's side reads the count and takes it over.
 pub(crate) struct ParentWaker {
     state: AtomicUsize,
     cells: [WakerCell; 2],
@@ -300,6 +315,13 @@ impl ParentWaker {
         self.state.load(Ordering::Relaxed) & OWED != 0
     }
 
+    /// Marks a wake owed, as a panic in the task waker's wake does (unit tests of the slot's
+    /// users).
+    #[cfg(test)]
+    pub(crate) fn owe(&self) {
+        self.state.fetch_or(OWED, Ordering::Relaxed);
+    }
+
     /// Wakes the current waker, if any, by reference; never waits.
     ///
     /// A panic in the waker's `wake_by_ref` (or `clone`) goes on to this wake's caller, and
@@ -312,6 +334,26 @@ impl ParentWaker {
     /// it makes every node wake save more registers.
     #[inline(never)]
     pub(crate) fn wake(&self) {
+        self.wake_with(false);
+    }
+
+    /// [`wake`](Self::wake) for a caller that owns a reference to what holds the slot (the
+    /// runtime's waker block) and would give it up right after: in the common case (alone
+    /// with the slot, no request pending, the hand-overs not ended) the letting go of the cell
+    /// counts it in the state instead, for the run to take over, and this returns `true`. The
+    /// caller then gives up nothing and must not touch the slot (nor what holds it) again:
+    /// the run may free it at any moment from then on. Returns `false` otherwise, the
+    /// reference still the caller's.
+    #[cfg(feature = "alloc")] // only the runtime's waker block counts references
+    #[inline(never)]
+    pub(crate) fn wake_handing(&self) -> bool {
+        self.wake_with(true)
+    }
+
+    /// `wake`, handing the caller's reference over with the letting go if `hand` (see
+    /// [`wake_handing`](Self::wake_handing)).
+    #[inline(always)]
+    fn wake_with(&self, hand: bool) -> bool {
         // The common case, alone with the slot (no cell held, no request pending): hold the
         // current cell, wake, let go of it with the state as it was, which fails if a request
         // came meanwhile. Anything else takes the general path: a request already in the
@@ -328,24 +370,58 @@ impl ParentWaker {
         {
             // SAFETY: the cell is held by us (just above).
             unsafe { self.wake_held(cell) };
+            // Handed over with the letting go, unless the run ended the hand-overs before the
+            // cell was held (one that ends them while it is held makes the exchange fail).
+            let hand = hand && state & ENDED == 0;
+            let after = if hand { state + HANDED_ONE } else { state };
             if self
                 .state
                 .compare_exchange(
                     state | held(cell),
-                    state,
+                    after,
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 )
                 .is_err()
             {
-                // A request came meanwhile: answered, and a `NOTIFY` by waking again.
+                // A request came meanwhile: answered, and a `NOTIFY` by waking again. The
+                // reference stays the caller's.
                 if let Some(now) = self.let_go(cell, state | held(cell)) {
                     self.wake_contended(now);
                 }
+                return false;
             }
-            return;
+            // Handed over: nothing of the slot is touched from here on.
+            return hand;
         }
         self.wake_contended(self.state.load(Ordering::Relaxed));
+        false
+    }
+
+    /// How many references wakes handed to the run as they let go of a cell
+    /// ([`wake_handing`](Self::wake_handing)), not taken over yet. `Acquire`: every access
+    /// those wakes made happens before the caller's next ones.
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    pub(crate) fn handed(&self) -> usize {
+        self.state.load(Ordering::Acquire) >> HANDED_SHIFT
+    }
+
+    /// Takes over `count` of the references counted by [`handed`](Self::handed) (the run's
+    /// side, which owns them from now on), so that the count stays far from its limit in a
+    /// long run (it takes `usize::BITS - 8` bits).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn take_handed(&self, count: usize) {
+        self.state
+            .fetch_sub(count << HANDED_SHIFT, Ordering::Acquire);
+    }
+
+    /// Ends the hand-overs: a wake that lets go of a cell from now on keeps its reference.
+    /// Returns the count of those handed over until now ([`handed`](Self::handed)). The run's
+    /// side, once, as the run ends with wakers alive.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn end_handing(&self) -> usize {
+        self.state.fetch_or(ENDED, Ordering::Acquire) >> HANDED_SHIFT
     }
 
     /// Wakes the waker of `cell`, by reference.

@@ -8,9 +8,11 @@
 //! value gives up its waker's reference, as a drop does, so the wake of the last waker of an
 //! ended run frees the block. A wake by value that queues its task behind another wake (so it
 //! has no parent to wake) hands its reference to the run instead, with the push (a mark in its
-//! slot): the run gives all such references up at once when it closes the block (or, in a long
-//! run, each time it has taken over 2^20 of them), which saves the wake its atomic decrement.
-//! A wake that hands its reference over touches nothing after its push.
+//! slot); the first wake on the stack hands it over as it lets go of the parent's slot (a count
+//! in the slot's state word, [`ParentWaker::wake_handing`]). The run gives all such references
+//! up at once when it closes the block (or, in a long run, each time it has taken over 2^20 of
+//! one kind), which saves each wake its atomic decrement. A wake that hands its reference
+//! over touches nothing after the operation that hands it.
 //!
 //! The block is reference counted: the run holds one reference (and those handed to it) and
 //! every `Waker` clone one more, so a waker that outlives its run stays valid. When the run
@@ -82,7 +84,8 @@ const HANDED_LIMIT: usize = if cfg!(test) { 4 } else { 1 << 20 };
 
 /// # Invariants
 /// - `refs` counts the `WakeQueue`, every live `Waker` clone, and every reference a wake by
-///   value handed to the run (on the stack with `HANDED`, or drained and counted in `handed`);
+///   value handed to the run (on the stack with `HANDED`, drained and counted in `handed`, or
+///   counted in `parent`'s state, [`ParentWaker::handed`]);
 ///   the block is freed when it drops to zero, with the layout given by `len`.
 /// - Until `head` is `CLOSED`, a slot is on the stack (or owned by the run after a drain)
 ///   exactly while its `next` is not `IDLE`; only the thread that moved it away from `IDLE`
@@ -235,6 +238,11 @@ impl Block {
         // drained by the poll that this wake causes. Unless that wake's task waker panicked:
         // then the wake is owed, and this one makes it.
         if head == END || header.parent.owed() {
+            if by_value {
+                // The reference may go with the parent slot's letting go (then nothing of the
+                // block is touched after it).
+                return header.parent.wake_handing();
+            }
             header.parent.wake();
         }
         false
@@ -673,6 +681,14 @@ fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32))
         reversed = top;
         top = next;
     }
+    // With those handed as wakes let go of the parent's slot, taken over only when they come
+    // to the limit (at most one per drain: only a wake that found the stack empty hands its
+    // reference over there).
+    let parent = header.parent.handed();
+    if parent >= HANDED_LIMIT {
+        header.parent.take_handed(parent);
+        handed += parent;
+    }
     if handed != 0 {
         keep_handed(header, handed);
     }
@@ -795,8 +811,13 @@ impl WakeQueue<'_> {
         }
         let header = block.header();
         let ticket = Ticket::carried(header.ticket);
-        // The queue's own reference, and those its drains took over from wakes by value.
-        let mut release = Release(block.0, 1 + header.handed.load(Ordering::Relaxed));
+        // The queue's own reference, those its drains took over from wakes by value, and
+        // those handed over as wakes let go of the parent's slot.
+        let parent_handed = header.parent.handed();
+        let mut release = Release(
+            block.0,
+            1 + header.handed.load(Ordering::Relaxed) + parent_handed,
+        );
         // With no waker of the block alive, no one can reach it but us, and no one can make
         // one (no proto waker is lent outside a poll of the run): the next run may have it.
         // `Acquire` pairs with the `Release` of the last other reference's drop, so every
@@ -810,6 +831,10 @@ impl WakeQueue<'_> {
             // on no wake pushes (a wake by value that tries gives up its own reference), and
             // the references on the stack are the queue's to give up.
             release.1 += handed_on_stack(block, header.head.swap(CLOSED, Ordering::Acquire));
+            // Nor does a wake hand its reference over as it lets go of the parent's slot: one
+            // that holds it now keeps its own. Those that did since the count read above are
+            // the queue's too.
+            release.1 += header.parent.end_handing() - parent_handed;
             alone = header.refs.load(Ordering::Acquire) == release.1;
         }
         let owned = release.1;
@@ -905,28 +930,32 @@ mod tests {
         (*queue.waker(task, &proto)).clone()
     }
 
-    /// The block's references the run took over from its drains so far.
-    fn handed(queue: &WakeQueue<'_>) -> usize {
-        queue.block().header().handed.load(Ordering::Relaxed)
+    /// The block's references the run took over from its drains so far, and those handed
+    /// over as wakes let go of the parent's slot, not taken over yet.
+    fn handed(queue: &WakeQueue<'_>) -> (usize, usize) {
+        let block = queue.block();
+        let header = block.header();
+        (header.handed.load(Ordering::Relaxed), header.parent.handed())
     }
 
     #[test]
-    fn a_wake_by_value_behind_another_hands_its_reference_to_the_run() {
+    fn a_wake_by_value_hands_its_reference_to_the_run() {
         let queue = WakeQueue::new(3, None);
         let [w0, w1, w2] = [0, 1, 2].map(|task| clone_of(&queue, task));
         assert_eq!(queue.ref_count(), 4);
-        // First on the stack: it wakes the parent, and gives its reference up itself.
+        // First on the stack: it wakes the parent, and hands its reference over as it lets
+        // go of the parent's slot.
         w0.wake();
-        assert_eq!(queue.ref_count(), 3);
-        // Behind it: the reference goes with the push, and stays counted until the run ends.
+        assert_eq!((handed(&queue), queue.ref_count()), ((0, 1), 4));
+        // Behind it: the reference goes with the push. Both stay counted until the run ends.
         w1.wake();
-        assert_eq!(queue.ref_count(), 3);
+        assert_eq!(queue.ref_count(), 4);
         let mut ready = ReadyQueue::owned(3);
         let mut order = alloc::vec::Vec::new();
         assert_eq!(queue.drain_into(&mut ready, |task| order.push(task)), 2);
         assert_eq!(order, [0, 1]);
-        assert_eq!((handed(&queue), queue.ref_count()), (1, 3));
-        // A wake by reference never hands anything over, behind another wake or not.
+        assert_eq!((handed(&queue), queue.ref_count()), ((1, 1), 4));
+        // A wake by reference never hands anything over, first on the stack or not.
         assert_eq!((ready.pop(), ready.pop()), (Some(0), Some(1)));
         queue.mark_polled(0);
         queue.mark_polled(1);
@@ -934,11 +963,51 @@ mod tests {
         let w1 = clone_of(&queue, 1);
         w1.wake_by_ref();
         assert_eq!(queue.drain_into(&mut ready, |_| {}), 2);
-        assert_eq!((handed(&queue), queue.ref_count()), (1, 4));
+        assert_eq!((handed(&queue), queue.ref_count()), ((1, 1), 5));
         drop((w1, w2));
-        // The run's end gives up its own reference and the handed one: the block is freed
-        // (Miri reports a leak otherwise).
-        assert_eq!(queue.ref_count(), 2);
+        // The run's end gives up its own reference and the two handed ones: the block is
+        // freed (Miri reports a leak otherwise).
+        assert_eq!(queue.ref_count(), 3);
+    }
+
+    #[test]
+    fn a_wake_by_value_that_cannot_have_the_parent_slot_alone_keeps_its_reference() {
+        let queue = WakeQueue::new(2, None);
+        let [w0, w1] = [0, 1].map(|task| clone_of(&queue, task));
+        let block = queue.block();
+        let header = block.header();
+        // A wake of the task's waker owed (as after a panic in it): the first wake by value
+        // takes the general path, which makes that wake, and gives its reference up itself.
+        header.parent.owe();
+        w0.wake();
+        assert_eq!((handed(&queue), queue.ref_count()), ((0, 0), 2));
+        assert!(!header.parent.owed());
+        // Hand-overs ended (as the run's end does with wakers alive): kept, given up.
+        assert_eq!(header.parent.end_handing(), 0);
+        let mut ready = ReadyQueue::owned(2);
+        assert_eq!(queue.drain_into(&mut ready, |_| {}), 1);
+        w1.wake();
+        assert_eq!((handed(&queue), queue.ref_count()), ((0, 0), 1));
+    }
+
+    #[test]
+    fn references_handed_as_wakes_let_go_of_the_parent_slot_are_taken_over_at_the_limit() {
+        let queue = WakeQueue::new(5, None);
+        let mut wakers = (0..5)
+            .map(|task| clone_of(&queue, task))
+            .collect::<alloc::vec::Vec<_>>();
+        let mut ready = ReadyQueue::owned(5);
+        // One wake at a time, each first on the stack, each drained: at most one hand-over to
+        // the parent's slot per drain.
+        for round in 0..HANDED_LIMIT {
+            wakers.remove(0).wake();
+            assert_eq!(queue.drain_into(&mut ready, |_| {}), 1);
+            if round + 1 < HANDED_LIMIT {
+                assert_eq!((handed(&queue), queue.ref_count()), ((0, round + 1), 6));
+            }
+        }
+        // The drain that found the limit took them over, and gave them up at once.
+        assert_eq!((handed(&queue), queue.ref_count()), ((0, 0), 2));
     }
 
     #[test]
@@ -964,17 +1033,19 @@ mod tests {
             .collect::<alloc::vec::Vec<_>>();
         assert_eq!(queue.ref_count(), 7);
         let mut ready = ReadyQueue::owned(6);
-        // Twice: one wake that finds the stack empty (it gives its reference up) and two
-        // behind it (they hand theirs over), then a drain.
+        // Twice: one wake that finds the stack empty (it hands its reference over as it lets
+        // go of the parent's slot) and two behind it (they hand theirs over with their
+        // pushes), then a drain.
         for round in 0..2 {
             wakers.drain(..3).for_each(Waker::wake);
             assert_eq!(queue.drain_into(&mut ready, |_| {}), 3);
             if round == 0 {
-                assert_eq!((handed(&queue), queue.ref_count()), (2, 6));
+                assert_eq!((handed(&queue), queue.ref_count()), ((2, 1), 7));
             }
         }
-        // 2 + 2 taken over: the limit, given up at once.
-        assert_eq!((handed(&queue), queue.ref_count()), (0, 1));
+        // 2 + 2 taken over with the pushes: the limit, given up at once. The two handed as
+        // the parent's slot was let go stay below theirs, until the run ends.
+        assert_eq!((handed(&queue), queue.ref_count()), ((0, 2), 3));
     }
 
     #[test]
@@ -1028,8 +1099,8 @@ mod tests {
 }
 
 /// The hand-over of a wake's reference under loom (`RUSTFLAGS="--cfg dagfut_loom" cargo test
-/// -p dagfut --lib waker::loom_models`): a wake by value behind another wake, on its own
-/// thread, racing the end of the run, in every interleaving.
+/// -p dagfut --lib waker::loom_models`): a wake by value behind another wake, or the first on
+/// the stack, on its own thread, racing the end of the run, in every interleaving.
 #[cfg(all(test, dagfut_loom))]
 // Test code on `std`: its atomics count what the model reached, next to loom's.
 #[allow(clippy::std_instead_of_alloc, clippy::std_instead_of_core)]
@@ -1038,6 +1109,53 @@ mod loom_models {
     use core::mem::ManuallyDrop;
     use loom::thread;
     use std::sync::atomic::{AtomicUsize as Count, Ordering::SeqCst};
+
+    /// `Waker::wake` of `waker` on a thread of its own, which says whether the wake handed the
+    /// waker's reference to the run.
+    fn wake_on_a_thread(waker: Waker) -> thread::JoinHandle<bool> {
+        thread::spawn(move || {
+            let waker = ManuallyDrop::new(waker);
+            // SAFETY: a waker of the block, whose reference `waker` holds.
+            let (block, index) = unsafe { Block::from_waker_data(waker.data()) };
+            let handed = block.wake(index, true);
+            if !handed {
+                // SAFETY: `waker`'s reference, which the wake kept: given up here.
+                unsafe { release(block.0) };
+            }
+            handed
+        })
+    }
+
+    /// Counts the outcome of one execution of a model: the wake handed its reference over, or
+    /// kept it, with or without what the model `saw` besides.
+    fn note(reached: &[Count; 3], handed: bool, saw: bool) {
+        reached[match (handed, saw) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        }]
+        .fetch_add(1, SeqCst);
+    }
+
+    /// Asserts that loom reached each of the `outcomes` counted by [`note`].
+    fn assert_reached(reached: &[Count; 3], outcomes: [&str; 3]) {
+        for (count, outcome) in reached.iter().zip(outcomes) {
+            assert!(count.load(SeqCst) > 0, "never reached: {outcome}");
+        }
+    }
+
+    /// The block of `look` (a waker of it, holding a reference) and its task, once the run and
+    /// the wake are done: asserts that `look`'s is the one reference left.
+    fn only_reference(look: &Waker) -> (Block, u32) {
+        // SAFETY: a waker of the block, whose reference `look` holds.
+        let (block, index) = unsafe { Block::from_waker_data(look.data()) };
+        assert_eq!(
+            block.header().refs.load(Ordering::Relaxed),
+            1,
+            "the block's references, once the run and the wake are done"
+        );
+        (block, index)
+    }
 
     /// Whichever way the wake went (its reference handed with its push; the block found closed
     /// as it pushed; found closed before its claim), the block keeps exactly one reference
@@ -1051,46 +1169,72 @@ mod loom_models {
             let first = (*queue.waker(0, &proto.0)).clone();
             let late = (*queue.waker(1, &proto.1)).clone();
             let look = late.clone();
-            // First on the stack: the one to wake the parent, so it keeps its reference for
-            // that, and gives it up after.
+            // First on the stack: the one to wake the parent (no parent registered here; it
+            // hands its reference over as it lets go of the empty slot).
             first.wake();
-            let waker = thread::spawn(move || {
-                // `Waker::wake` of `late`, with what the wake did seen.
-                let late = ManuallyDrop::new(late);
-                // SAFETY: a waker of the block, whose reference `late` holds.
-                let (block, index) = unsafe { Block::from_waker_data(late.data()) };
-                let handed = block.wake(index, true);
-                if !handed {
-                    // SAFETY: `late`'s reference, which the wake kept: given up here.
-                    unsafe { release(block.0) };
-                }
-                handed
-            });
+            let waker = wake_on_a_thread(late);
             drop(queue);
             let handed = waker.join().unwrap();
-            // SAFETY: a waker of the block, whose reference `look` holds.
-            let (block, index) = unsafe { Block::from_waker_data(look.data()) };
-            assert_eq!(
-                block.header().refs.load(Ordering::Relaxed),
-                1,
-                "the block's references, once the run and the wake are done"
-            );
+            let (block, index) = only_reference(&look);
             let claimed = block.slot(index).next.load(Ordering::Relaxed) != IDLE;
-            REACHED[match (handed, claimed) {
-                (true, _) => 0,
-                (false, true) => 1,
-                (false, false) => 2,
-            }]
-            .fetch_add(1, SeqCst);
+            note(&REACHED, handed, claimed);
             drop(look);
         });
-        let outcomes = [
-            "the reference handed with the push, before the end",
-            "the block closed as the wake pushed",
-            "the block closed before the wake's claim",
-        ];
-        for (count, outcome) in REACHED.iter().zip(outcomes) {
-            assert!(count.load(SeqCst) > 0, "never reached: {outcome}");
+        assert_reached(
+            &REACHED,
+            [
+                "the reference handed with the push, before the end",
+                "the block closed as the wake pushed",
+                "the block closed before the wake's claim",
+            ],
+        );
+    }
+
+    /// The parent's waker of the model: counts its wakes (on `std` atomics, which loom does
+    /// not see: the model's threads run one at a time).
+    struct Parent(Count);
+
+    impl std::task::Wake for Parent {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
         }
+    }
+
+    /// The first wake by value on the stack wakes the parent and hands its reference over as
+    /// it lets go of the parent's slot, unless the run ended the hand-overs first: racing the
+    /// end of the run (which takes the parent's waker, perhaps from under the wake), the
+    /// block keeps exactly one reference once both are done, the one a second waker kept
+    /// apart to look at it.
+    #[test]
+    fn the_first_wake_by_value_racing_the_end_of_the_run() {
+        static REACHED: [Count; 3] = [const { Count::new(0) }; 3];
+        loom::model(|| {
+            let mut queue = WakeQueue::new(1, None);
+            let first = {
+                let proto = queue.proto(0);
+                (*queue.waker(0, &proto)).clone()
+            };
+            let look = first.clone();
+            let parent = std::sync::Arc::new(Parent(Count::new(0)));
+            queue.register(&Waker::from(parent.clone()));
+            let waker = wake_on_a_thread(first);
+            drop(queue);
+            let handed = waker.join().unwrap();
+            only_reference(&look);
+            // The run took the parent's waker (or the wake took it out for the run): only
+            // this model's handle is left.
+            assert_eq!(std::sync::Arc::strong_count(&parent), 1);
+            let woken = parent.0.load(SeqCst) > 0;
+            note(&REACHED, handed, woken);
+            drop(look);
+        });
+        assert_reached(
+            &REACHED,
+            [
+                "the reference handed as the wake let go of the parent's slot, before the end",
+                "the parent woken, the hand-overs ended or its waker taken meanwhile",
+                "the block closed before the wake's push, or the parent's waker taken before",
+            ],
+        );
     }
 }

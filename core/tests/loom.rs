@@ -245,21 +245,36 @@ fn a_wake_racing_the_completion_of_the_same_node() {
     REACHED.assert_all(["the late wake absorbed", "the late wake woke the parent"]);
 }
 
+/// The wake is the first on the stack: it wakes the task, and hands its waker's reference to
+/// the run as it lets go of the parent's slot, unless the run ended first (then it gives the
+/// reference up itself). Either way the block is freed once both are done.
 #[test]
 fn a_wake_racing_the_drop_of_the_run() {
     static REACHED: Reached<2> = Reached::new();
+    static FREED: Reached<2> = Reached::new();
     loom::model(|| {
         let (gate, dag, _) = one_gate();
         let mut run = dag.run(&());
         let (task, _waker) = first_poll(&mut run);
+        watch_block(&gate.waker().expect("the node parked"));
         let opener = open_later(&gate);
         drop(run);
+        let freed_as_the_run_ended = block_freed();
         opener.join().unwrap();
+        assert!(
+            block_freed(),
+            "the waker block outlived every reference to it"
+        );
         REACHED.hit(task.wakes());
+        FREED.hit(usize::from(freed_as_the_run_ended));
     });
     REACHED.assert_all([
         "the wake after the drop (ignored)",
         "the wake before the drop",
+    ]);
+    FREED.assert_all([
+        "the wake still held its reference as the run ended",
+        "the block freed by the end of the run (the wake's reference handed over, or given up)",
     ]);
 }
 
