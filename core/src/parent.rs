@@ -400,7 +400,7 @@ impl ParentWaker {
 
     /// How many references wakes handed to the run as they let go of a cell
     /// ([`wake_handing`](Self::wake_handing)), not taken over yet. `Acquire`: every access
-    /// those wakes made happens before the caller's next ones.
+    /// made by the wakes counted in the value read happens before the caller's next ones.
     #[cfg(feature = "alloc")]
     #[inline(always)]
     pub(crate) fn handed(&self) -> usize {

@@ -10,8 +10,8 @@
 //! has no parent to wake) hands its reference to the run instead, with the push (a mark in its
 //! slot); the first wake on the stack hands it over as it lets go of the parent's slot (a count
 //! in the slot's state word, [`ParentWaker::wake_handing`]). The run gives all such references
-//! up at once when it closes the block (or, in a long run, each time it has taken over 2^20 of
-//! one kind), which saves each wake its atomic decrement. A wake that hands its reference
+//! up at once when it closes the block (or, in a long run, each time the drains have taken over
+//! 2^20 of them), which saves each wake its atomic decrement. A wake that hands its reference
 //! over touches nothing after the operation that hands it.
 //!
 //! The block is reference counted: the run holds one reference (and those handed to it) and
@@ -682,8 +682,9 @@ fn drain_woken(block: Block, ready: &mut ReadyQueue, mut woken: impl FnMut(u32))
         top = next;
     }
     // With those handed as wakes let go of the parent's slot, taken over only when they come
-    // to the limit (at most one per drain: only a wake that found the stack empty hands its
-    // reference over there).
+    // to the limit (about one per drain: only a wake that found the stack empty, or one that
+    // makes a wake owed, hands its reference over there, so more than one between two drains
+    // only if such wakes were held up between their push and their letting go).
     let parent = header.parent.handed();
     if parent >= HANDED_LIMIT {
         header.parent.take_handed(parent);
@@ -822,7 +823,10 @@ impl WakeQueue<'_> {
         // one (no proto waker is lent outside a poll of the run): the next run may have it.
         // `Acquire` pairs with the `Release` of the last other reference's drop, so every
         // access of that waker happened before (and the drains' `Acquire` with the pushes of
-        // the wakes that handed theirs over). A run whose wakers were all woken by value or
+        // the wakes that handed theirs over with them, and the `Acquire` read of the parent's
+        // state, `handed` above or `end_handing` below, with the letting go of those that
+        // handed theirs over there: a wake that did so after that read still has its
+        // reference in `refs`). A run whose wakers were all woken by value or
         // dropped, and whose wakes were all drained (the common end), takes this path, with
         // no other atomic read-modify-write.
         let mut alone = header.refs.load(Ordering::Acquire) == release.1;
@@ -856,7 +860,8 @@ impl WakeQueue<'_> {
             // registered: nothing to take.)
             let late = if self.registered {
                 // SAFETY: no wake can reach the slot any more, and every one before happens
-                // before this (the `Acquire` loads of `refs` above); `&mut self` (`close`,
+                // before this (the `Acquire` loads of `refs` and reads of the parent's state
+                // above); `&mut self` (`close`,
                 // from `shut`): no `register` runs.
                 unsafe { header.parent.take_alone() }
             } else {
@@ -1236,5 +1241,83 @@ mod loom_models {
                 "the block closed before the wake's push, or the parent's waker taken before",
             ],
         );
+    }
+
+    /// Two wakes by value, each on a thread of its own, racing each other and the end of the
+    /// run: the one that finds the stack empty wakes the parent (handing its reference over
+    /// as it lets go of the parent's slot), the other queues behind it (handing its reference
+    /// over with its push), unless the run ended first. The run's end counts both kinds
+    /// (when it is alone with the block, or after closing the stack and ending the
+    /// hand-overs): once all are done the block keeps exactly one reference, the one a third
+    /// waker kept apart to look at it.
+    #[test]
+    fn two_wakes_by_value_racing_each_other_and_the_end_of_the_run() {
+        static REACHED: [Count; 3] = [const { Count::new(0) }; 3];
+        loom::model(|| {
+            let mut queue = WakeQueue::new(2, None);
+            let [a, b] = [0, 1].map(|task| {
+                let proto = queue.proto(task);
+                (*queue.waker(task, &proto)).clone()
+            });
+            let look = a.clone();
+            let parent = std::sync::Arc::new(Parent(Count::new(0)));
+            queue.register(&Waker::from(parent.clone()));
+            let (a, b) = (wake_on_a_thread(a), wake_on_a_thread(b));
+            drop(queue);
+            let handed = [a, b].map(|wake| usize::from(wake.join().unwrap()));
+            only_reference(&look);
+            assert_eq!(std::sync::Arc::strong_count(&parent), 1);
+            REACHED[handed[0] + handed[1]].fetch_add(1, SeqCst);
+            drop(look);
+        });
+        for (count, outcome) in REACHED.iter().zip([
+            "neither reference handed over",
+            "one handed over",
+            "both handed over, one with its push, one as it let go of the parent's slot",
+        ]) {
+            assert!(count.load(SeqCst) > 0, "never reached: {outcome}");
+        }
+    }
+
+    /// A wake by value that hands its reference over as it lets go of the parent's slot,
+    /// bringing the count to the limit, racing the drain that takes the count over when it
+    /// finds it there (`HANDED_LIMIT` is 4 in unit tests): taken over by that drain or by the
+    /// run's end, the reference is given up once.
+    #[test]
+    fn a_hand_over_racing_the_drain_that_takes_the_count_over() {
+        static REACHED: [Count; 2] = [const { Count::new(0) }; 2];
+        loom::model(|| {
+            let queue = WakeQueue::new(1, None);
+            let waker = || {
+                let proto = queue.proto(0);
+                (*queue.waker(0, &proto)).clone()
+            };
+            let look = waker();
+            let mut ready = ReadyQueue::owned(1);
+            // One below the limit: each wake first on the stack, each drained and polled.
+            for _ in 1..HANDED_LIMIT {
+                waker().wake();
+                assert_eq!(queue.drain_into(&mut ready, |_| {}), 1);
+                assert_eq!(ready.pop(), Some(0));
+                queue.mark_polled(0);
+            }
+            let late = wake_on_a_thread(waker());
+            // Let the wake run first (loom alone explores only the drain before it here).
+            thread::yield_now();
+            queue.drain_into(&mut ready, |_| {});
+            let handed = late.join().unwrap();
+            assert!(handed, "alone with the parent's slot, the wake hands its reference over");
+            let taken_by_the_drain = queue.block().header().parent.handed() == 0;
+            drop(queue);
+            only_reference(&look);
+            REACHED[usize::from(taken_by_the_drain)].fetch_add(1, SeqCst);
+            drop(look);
+        });
+        for (count, outcome) in REACHED.iter().zip([
+            "the count at the limit after the drain, taken over by the run's end",
+            "the count taken over by the drain",
+        ]) {
+            assert!(count.load(SeqCst) > 0, "never reached: {outcome}");
+        }
     }
 }
