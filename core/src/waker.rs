@@ -861,8 +861,7 @@ impl WakeQueue<'_> {
             let late = if self.registered {
                 // SAFETY: no wake can reach the slot any more, and every one before happens
                 // before this (the `Acquire` loads of `refs` and reads of the parent's state
-                // above); `&mut self` (`close`,
-                // from `shut`): no `register` runs.
+                // above); `&mut self` (`close`, from `shut`): no `register` runs.
                 unsafe { header.parent.take_alone() }
             } else {
                 [None, None]
