@@ -15,6 +15,12 @@
 //! guarantees it: a task becomes ready once, and a woken task is not queued again before it is
 //! polled).
 //!
+//! The two batches share one list of a word per task. Tasks are queued at its front, upwards;
+//! when a batch starts, it is put in order at the list's back and taken from there upwards,
+//! while the next batch is queued at the front again. The tasks the current batch has left and
+//! the tasks queued since are never more than the run's tasks together, so the two never meet.
+//! (Two lists, one per batch, took twice the words.)
+//!
 //! A run of at most [`SMALL_RUN`] tasks needs no list: its two batches are two `u64` bitmasks
 //! (the current batch and the next), a push sets a bit and a pop takes the lowest, which is
 //! index order by construction. Such a run's block has no buffer for the queue at all.
@@ -36,34 +42,29 @@ pub(crate) const fn buffer_len(tasks: usize) -> usize {
     if tasks <= SMALL_RUN {
         return 0;
     }
-    2 * tasks + tasks.div_ceil(WORD)
+    tasks + tasks.div_ceil(WORD)
 }
 
 /// Tasks to poll: the current batch, in index order, then the tasks queued since.
 ///
 /// A run of at most `SMALL_RUN` tasks (`small`) keeps its batches in `current_bits` and
-/// `next_bits`, one bit per task, and its lists and their bitmap below are empty.
+/// `next_bits`, one bit per task, and its list and bitmap below are empty.
 pub(crate) struct ReadyQueue {
     current_bits: u64,
     next_bits: u64,
-    /// `buffer_len(tasks)` words: two lists of up to `tasks` indexes each, at `0` and at
-    /// `tasks` — the batch being polled and the tasks queued since, which is which
-    /// alternating — then a bitmap of one bit per task, all clear between batches. In the run
-    /// block (`Slots::ready_buffer`), or, in unit tests, its own (`owned`).
+    /// `buffer_len(tasks)` words: the list of `tasks` indexes the two batches share (the
+    /// current batch at its back, the next queued at its front: the module's doc), then a
+    /// bitmap of one bit per task, all clear between batches. In the run block
+    /// (`Slots::ready_buffer`), or, in unit tests, its own (`owned`).
     buf: NonNull<u32>,
-    /// `buffer_len(tasks)`, kept: bounds checks read it.
-    buf_len: usize,
     #[cfg(test)]
     owned: bool,
     /// The run's tasks (`u32`s: a run has at most `waker::MAX_TASKS`, and the run's future
     /// moves less).
     tasks: u32,
-    /// Where the current batch's list starts (`0` or `tasks`), the position of the next task
-    /// to poll in it, and its length.
-    current: u32,
-    cursor: u32,
-    current_len: u32,
-    /// How many tasks are queued for the next batch (in the other list, in the order they
+    /// How many tasks the current batch has left: the last `left` words of the list.
+    left: u32,
+    /// How many tasks are queued for the next batch, at the list's front (in the order they
     /// came).
     next_len: u32,
 }
@@ -75,25 +76,23 @@ impl ReadyQueue {
     /// # Safety
     /// `buf` points to `buffer_len(tasks)` initialised words, valid and used by nothing else
     /// while the queue is used (the run block's buffer: `Slots::ready_buffer`), whose bitmap
-    /// (the words after the two lists) is clear: a new block is zeroed, and every batch that
-    /// sets bits clears them before it returns, with no code but this module's in between.
+    /// (the words after the list) is clear: a new block is zeroed, and every batch that sets
+    /// bits clears them before it returns, with no code but this module's in between.
     #[inline]
     pub(crate) unsafe fn new(tasks: usize, buf: NonNull<u32>) -> Self {
+        let tasks = u32::try_from(tasks).expect("dagfut: a DAG holds at most u32::MAX tasks");
         let queue = ReadyQueue {
             current_bits: 0,
             next_bits: 0,
             buf,
-            buf_len: buffer_len(tasks),
             #[cfg(test)]
             owned: false,
-            tasks: u32::try_from(tasks).expect("dagfut: a DAG holds at most u32::MAX tasks"),
-            current: 0,
-            cursor: 0,
-            current_len: 0,
+            tasks,
+            left: 0,
             next_len: 0,
         };
         debug_assert!(
-            queue.buf().iter().skip(2 * tasks).all(|&word| word == 0),
+            queue.buf().iter().skip(tasks as usize).all(|&word| word == 0),
             "the ready queue's bitmap is clear"
         );
         queue
@@ -117,22 +116,31 @@ impl ReadyQueue {
     }
 
     /// The buffer.
-    #[inline(always)]
     fn buf(&self) -> &[u32] {
         // SAFETY: `buffer_len(tasks)` words for the queue alone (`new`'s contract).
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr(), self.buf_len) }
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr(), buffer_len(self.tasks as usize)) }
     }
 
     /// The buffer, to write.
-    #[inline(always)]
     fn buf_mut(&mut self) -> &mut [u32] {
+        let len = buffer_len(self.tasks as usize);
         // SAFETY: as in `buf`; `&mut self` makes this the only access.
-        unsafe { core::slice::from_raw_parts_mut(self.buf.as_ptr(), self.buf_len) }
+        unsafe { core::slice::from_raw_parts_mut(self.buf.as_ptr(), len) }
     }
 
-    /// Where the list of the next batch starts.
-    fn next(&self) -> usize {
-        (self.tasks - self.current) as usize
+    /// The list: the buffer's first `tasks` words (bounds checks read `tasks`, so a task
+    /// queued past the list's end panics instead of reaching the bitmap).
+    #[inline(always)]
+    fn list(&self) -> &[u32] {
+        // SAFETY: the buffer's first `tasks` words, for the queue alone (`new`'s contract).
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr(), self.tasks as usize) }
+    }
+
+    /// The list, to write.
+    #[inline(always)]
+    fn list_mut(&mut self) -> &mut [u32] {
+        // SAFETY: as in `list`; `&mut self` makes this the only access.
+        unsafe { core::slice::from_raw_parts_mut(self.buf.as_ptr(), self.tasks as usize) }
     }
 
     /// Queues `task` for the next batch. It must not be queued already.
@@ -144,9 +152,11 @@ impl ReadyQueue {
             self.next_bits |= 1 << (task % u64::BITS);
             return;
         }
-        let at = self.next() + self.next_len as usize;
-        self.buf_mut()[at] = task;
-        self.next_len += 1;
+        let at = self.next_len;
+        self.list_mut()[at as usize] = task;
+        self.next_len = at + 1;
+        // Each task queued at most once: the next batch cannot reach the current one.
+        debug_assert!(self.next_len + self.left <= self.tasks, "a task was queued twice");
     }
 
     /// Whether no task is queued.
@@ -154,7 +164,7 @@ impl ReadyQueue {
         if self.small() {
             return self.current_bits | self.next_bits == 0;
         }
-        self.cursor == self.current_len && self.next_len == 0
+        self.left == 0 && self.next_len == 0
     }
 
     /// How many tasks are queued.
@@ -162,7 +172,7 @@ impl ReadyQueue {
         if self.small() {
             return (self.current_bits.count_ones() + self.next_bits.count_ones()) as usize;
         }
-        (self.current_len - self.cursor + self.next_len) as usize
+        (self.left + self.next_len) as usize
     }
 
     /// The next task to poll: the rest of the current batch first, then the next batch, in
@@ -180,41 +190,37 @@ impl ReadyQueue {
             self.current_bits &= self.current_bits - 1;
             return Some(task);
         }
-        if self.cursor < self.current_len {
-            let task = self.buf()[(self.current + self.cursor) as usize];
-            self.cursor += 1;
+        if self.left != 0 {
+            let task = self.list()[(self.tasks - self.left) as usize];
+            self.left -= 1;
             return Some(task);
         }
         match self.next_len {
             0 => None,
             1 => {
-                // A batch of one (each step of a chain): nothing to order.
+                // A batch of one (each step of a chain): nothing to order, nothing to move.
                 self.next_len = 0;
-                Some(self.buf()[self.next()])
+                Some(self.list()[0])
             }
             _ => Some(self.start_next_batch()),
         }
     }
 
     /// `pop` once the current batch is done and at least two tasks are queued: puts them in
-    /// index order, makes them the current batch, and returns its first task.
+    /// index order at the back of the list, makes them the current batch, and returns its
+    /// first task.
     #[inline(never)]
     fn start_next_batch(&mut self) -> u32 {
-        let (next, len) = (self.next(), self.next_len as usize);
-        let tasks = self.tasks as usize;
-        let (lists, bits) = self.buf_mut().split_at_mut(2 * tasks);
-        let batch = &mut lists[next..next + len];
-        if len <= SMALL_BATCH {
-            batch.sort_unstable();
-        } else {
-            order_large_batch(batch, bits);
+        let (len, tasks) = (self.next_len as usize, self.tasks as usize);
+        let (list, bits) = self.buf_mut().split_at_mut(tasks);
+        let start = tasks - len;
+        if len <= SMALL_BATCH || !order_large_batch(list, len, bits) {
+            list[..len].sort_unstable();
+            list.copy_within(..len, start);
         }
-        // `next` is `tasks - current`, a `u32`.
-        self.current = next as u32;
-        self.current_len = self.next_len;
-        self.cursor = 1;
+        self.left = self.next_len - 1;
         self.next_len = 0;
-        self.buf()[next]
+        self.list()[start]
     }
 }
 
@@ -222,40 +228,44 @@ impl ReadyQueue {
 impl Drop for ReadyQueue {
     fn drop(&mut self) {
         if self.owned {
-            let words = core::ptr::slice_from_raw_parts_mut(self.buf.as_ptr(), self.buf_len);
+            let len = buffer_len(self.tasks as usize);
+            let words = core::ptr::slice_from_raw_parts_mut(self.buf.as_ptr(), len);
             // SAFETY: `owned` made it from a boxed slice of this length, freed once, here.
             drop(unsafe { alloc::boxed::Box::from_raw(words) });
         }
     }
 }
 
-/// Puts `batch` in index order: through `bits` (clear, one bit per task) when the range of
-/// its indexes holds at most two bitmap words per task, by sorting otherwise. `bits` is clear
-/// again afterwards.
-fn order_large_batch(batch: &mut [u32], bits: &mut [u32]) {
-    let (low, high) = batch.iter().fold((u32::MAX, 0), |(low, high), &task| {
+/// Writes the batch queued at `list`'s first `len` words in index order to its last `len`
+/// words through `bits` (clear, one bit per task), if the range of its indexes holds at most
+/// two bitmap words per task; returns whether it did. `bits` is clear again afterwards.
+fn order_large_batch(list: &mut [u32], len: usize, bits: &mut [u32]) -> bool {
+    let (low, high) = list[..len].iter().fold((u32::MAX, 0), |(low, high), &task| {
         (low.min(task), high.max(task))
     });
     let (first, last) = (low as usize / WORD, high as usize / WORD);
-    if last - first >= 2 * batch.len() {
-        batch.sort_unstable();
-        return;
+    if last - first >= 2 * len {
+        return false;
     }
-    for &task in &*batch {
+    for &task in &list[..len] {
         bits[task as usize / WORD] |= 1 << (task as usize % WORD);
     }
-    let mut at = 0;
+    // Every task of the batch is read into the bitmap: its words may now be written over.
+    let back = list.len() - len;
+    let mut at = back;
     for (offset, word) in bits[first..=last].iter_mut().enumerate() {
         let mut set = core::mem::take(word);
         while set != 0 {
-            batch[at] = ((first + offset) * WORD) as u32 + set.trailing_zeros();
+            list[at] = ((first + offset) * WORD) as u32 + set.trailing_zeros();
             at += 1;
             set &= set - 1;
         }
     }
-    // A task queued twice would leave the batch's tail as it was: those tasks would be polled
-    // again (a spurious poll, or a stale one, which is ignored), never unsoundly.
-    debug_assert_eq!(at, batch.len(), "a task was queued twice");
+    // The scheduler queues a task at most once at a time. Were a task queued twice, part of
+    // the batch would be left as it was, or the next batch could write over the current one:
+    // tasks polled twice or not at all, never anything unsound (every index is checked).
+    debug_assert_eq!(at, list.len(), "a task was queued twice");
+    true
 }
 
 #[cfg(test)]
@@ -307,6 +317,83 @@ mod tests {
         assert!(queue.is_empty());
         queue.push(63);
         assert_eq!(drain(&mut queue), [63]);
+    }
+
+    #[test]
+    fn a_batch_that_queues_every_task_again_as_it_goes_never_meets_the_next() {
+        // Every task polled queues itself again at once (a node woken in its own poll): the
+        // current batch shrinks at the list's back as the next grows at its front, the two
+        // together always every task. The full batches go through the bitmap, the last one
+        // (three tasks) through the sort.
+        for tasks in [SMALL_RUN + 1, 100, 1_000] {
+            let mut queue = ReadyQueue::owned(tasks);
+            for task in (0..tasks as u32).rev() {
+                queue.push(task);
+            }
+            for _round in 0..5 {
+                for expected in 0..tasks as u32 {
+                    assert_eq!(queue.pop(), Some(expected));
+                    queue.push(expected);
+                    assert_eq!(queue.len(), tasks);
+                }
+            }
+            assert_eq!(drain(&mut queue), (0..tasks as u32).collect::<Vec<_>>());
+            // Batches of one (a chain) and then a full one again, from the end it left off.
+            for task in 0..3 {
+                queue.push(task);
+                assert_eq!(drain(&mut queue), [task]);
+            }
+            for task in [9, 3, 7] {
+                queue.push(task);
+            }
+            assert_eq!(drain(&mut queue), [3, 7, 9]);
+        }
+    }
+
+    #[test]
+    fn batches_match_a_plain_model_of_the_queue() {
+        // Random pushes (of tasks not queued) and pops against a model: a batch is what was
+        // queued while the one before it was polled, in index order.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        for tasks in [65, 80, 300] {
+            let mut queue = ReadyQueue::owned(tasks);
+            let (mut current, mut next) = (Vec::<u32>::new(), Vec::<u32>::new());
+            let mut queued = alloc::vec![false; tasks];
+            for _ in 0..20_000 {
+                if random(3) == 0 {
+                    let expected = if current.is_empty() && next.is_empty() {
+                        None
+                    } else {
+                        if current.is_empty() {
+                            current = core::mem::take(&mut next);
+                            current.sort_unstable_by(|a, b| b.cmp(a));
+                        }
+                        current.pop()
+                    };
+                    assert_eq!(queue.pop(), expected);
+                    if let Some(task) = expected {
+                        queued[task as usize] = false;
+                    }
+                } else {
+                    // Up to 40 tasks, so batches both sort and go through the bitmap.
+                    for _ in 0..random(40) {
+                        let task = random(tasks);
+                        if !queued[task] {
+                            queued[task] = true;
+                            next.push(task as u32);
+                            queue.push(task as u32);
+                        }
+                    }
+                }
+                assert_eq!(queue.len(), current.len() + next.len());
+            }
+        }
     }
 
     #[test]
