@@ -129,16 +129,20 @@ impl ReadyQueue {
     }
 
     /// The list: the buffer's first `tasks` words (bounds checks read `tasks`, so a task
-    /// queued past the list's end panics instead of reaching the bitmap).
+    /// queued past the list's end panics instead of reaching the bitmap). Only a run of more
+    /// than `SMALL_RUN` tasks has one.
     #[inline(always)]
     fn list(&self) -> &[u32] {
-        // SAFETY: the buffer's first `tasks` words, for the queue alone (`new`'s contract).
+        debug_assert!(!self.small(), "a small run's queue has no list");
+        // SAFETY: the run is not small (every caller checks `small` first), so its buffer is
+        // `buffer_len(tasks)` words, more than `tasks`, for the queue alone (`new`'s contract).
         unsafe { core::slice::from_raw_parts(self.buf.as_ptr(), self.tasks as usize) }
     }
 
     /// The list, to write.
     #[inline(always)]
     fn list_mut(&mut self) -> &mut [u32] {
+        debug_assert!(!self.small(), "a small run's queue has no list");
         // SAFETY: as in `list`; `&mut self` makes this the only access.
         unsafe { core::slice::from_raw_parts_mut(self.buf.as_ptr(), self.tasks as usize) }
     }
@@ -263,7 +267,8 @@ fn order_large_batch(list: &mut [u32], len: usize, bits: &mut [u32]) -> bool {
     }
     // The scheduler queues a task at most once at a time. Were a task queued twice, part of
     // the batch would be left as it was, or the next batch could write over the current one:
-    // tasks polled twice or not at all, never anything unsound (every index is checked).
+    // tasks polled twice, or not at all and the run never done; never anything unsound
+    // (every index is checked). Debug builds (the tests, the fuzzer) check it at each push.
     debug_assert_eq!(at, list.len(), "a task was queued twice");
     true
 }
@@ -394,6 +399,35 @@ mod tests {
                 assert_eq!(queue.len(), current.len() + next.len());
             }
         }
+    }
+
+    #[test]
+    fn a_long_sparse_batch_is_sorted_and_moved() {
+        // 20 tasks about 500 apart: too sparse for the bitmap, sorted at the front of the
+        // list and moved to its back.
+        let mut queue = ReadyQueue::owned(10_000);
+        let tasks: Vec<u32> = (0..20).map(|task| (task * 7 % 20) * 499).collect();
+        tasks.iter().for_each(|&task| queue.push(task));
+        let mut sorted = tasks.clone();
+        sorted.sort_unstable();
+        assert_eq!(queue.pop(), Some(0));
+        queue.push(0);
+        assert_eq!(drain(&mut queue), [&sorted[1..], &[0]].concat());
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic = "a task was queued twice"]
+    fn debug_builds_refuse_a_task_queued_twice() {
+        // A full list whose batch has one task left, and that task queued again: the next
+        // batch would reach it.
+        let mut queue = ReadyQueue::owned(SMALL_RUN + 1);
+        (0..=SMALL_RUN as u32).for_each(|task| queue.push(task));
+        (0..SMALL_RUN as u32).for_each(|task| {
+            assert_eq!(queue.pop(), Some(task));
+            queue.push(task);
+        });
+        queue.push(SMALL_RUN as u32);
     }
 
     #[test]

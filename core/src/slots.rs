@@ -141,7 +141,7 @@ impl<'a> Slots<'a> {
                 (Some(block), ticket) => (block, ticket),
                 (None, ticket) => {
                     // Zeroed: the ready queue reads its bitmap before writing it (the states
-                    // are written below, the queue's lists before they are read).
+                    // are written below, the queue's list before it is read).
                     // SAFETY: the layout has a non-zero size.
                     let block = unsafe { alloc_zeroed(layout) };
                     (

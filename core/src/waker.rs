@@ -588,8 +588,8 @@ impl<'a> WakeQueue<'a> {
             .is_some_and(|block| block.header().head.load(Ordering::Acquire) != END)
     }
 
-    /// Moves every woken task to the back of `ready`, oldest wake first, passing each to
-    /// `woken` as it goes. Returns how many.
+    /// Queues every woken task in `ready` for its next batch, oldest wake first, passing each
+    /// to `woken` as it goes. Returns how many.
     #[inline]
     pub(crate) fn drain_into(&self, ready: &mut ReadyQueue, woken: impl FnMut(u32)) -> usize {
         let Some(block) = self.existing() else {
