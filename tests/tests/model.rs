@@ -636,10 +636,53 @@ fn decoded_fuzz_inputs_check_out() {
     {
         // Under Miri, the first 12 nodes of each.
         let (spec, schedule) = model::decode(bytes, if cfg!(miri) { 12 } else { 64 });
-        let (runs, order) = model::overlapping(&schedule);
-        check(&spec, schedule);
-        check_overlapping(&spec, runs.into(), order);
+        // As the fuzzer does, each also padded past the bitmask queue (not under Miri: the
+        // runs of 65-72 tasks above run there).
+        let padded = (!cfg!(miri)).then(|| model::padded(&spec, 72));
+        for spec in core::iter::once(&spec).chain(&padded) {
+            assert_eq!(spec.validate(), Ok(()));
+            let (runs, order) = model::overlapping(&schedule);
+            check(spec, schedule.clone());
+            check_overlapping(spec, runs.into(), order);
+        }
     }
+}
+
+/// `model::padded` keeps a spec's own nodes as they are and adds plain ones up to the count:
+/// each a root, or taking one of the spec's nodes as an optional input (which cannot end a
+/// `try_run` through it), or taking the added node before it; some of each.
+#[test]
+fn padding_keeps_the_spec_and_adds_plain_nodes() {
+    let (spec, _) = model::decode(include_bytes!("../../fuzz/corpus/scheduler/optional"), 64);
+    let own = spec.nodes.len();
+    let padded = model::padded(&spec, 72);
+    assert_eq!(padded.validate(), Ok(()));
+    assert_eq!(padded.nodes.len(), 72);
+    assert_eq!(padded.nodes[..own], spec.nodes[..]);
+    assert_eq!(
+        (padded.policy, padded.drop_panic),
+        (spec.policy, spec.drop_panic)
+    );
+    let mut kinds = [0; 3];
+    for (index, node) in padded.nodes.iter().enumerate().skip(own) {
+        let plain = NodeSpec {
+            inputs: node.inputs.clone(),
+            optional: node.optional.clone(),
+            ..NodeSpec::default()
+        };
+        assert_eq!(*node, plain, "node {index}");
+        let kind = match (&node.inputs[..], &node.optional[..]) {
+            ([], []) => 0,
+            (&[input], [true]) if input < own => 1,
+            (&[input], [false]) if input == index - 1 && input >= own => 2,
+            other => panic!("node {index} takes {other:?}"),
+        };
+        kinds[kind] += 1;
+    }
+    assert!(kinds.iter().all(|&count| count > 0), "{kinds:?}");
+    let empty = model::padded(&Spec::default(), 65);
+    assert_eq!(empty.validate(), Ok(()));
+    assert_eq!(empty.nodes.len(), 65);
 }
 
 /// The bytes of optional inputs and policies decode as `model::decode` says, and check out

@@ -1,5 +1,6 @@
 //! Bytes → a spec and a schedule, for the fuzzer.
 
+use alloc::vec;
 use alloc::vec::Vec;
 
 use super::drive::{Seeded, WakerOp, WakerPanic};
@@ -82,6 +83,33 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
         drop_panic,
     };
     (spec, schedule)
+}
+
+/// `spec` with plain nodes added after its own until it has `nodes` nodes (for the fuzzer,
+/// whose decoded specs stay under 65 nodes: a run of more than 64 tasks keeps its ready queue
+/// in a list instead of two bitmasks). The spec's own nodes keep their indexes, inputs and
+/// failures. An added node never parks, fails or panics. The first added is a root; after
+/// it, each odd one takes one of the spec's nodes as an optional input (so it is released
+/// when that node ends, however it ends), and each even one (each one, if the spec has no
+/// nodes) takes the node before it.
+pub fn padded(spec: &Spec, nodes: usize) -> Spec {
+    let own = spec.nodes.len();
+    let mut padded = spec.clone();
+    for index in own..nodes {
+        let (inputs, optional) = if index == own {
+            (Vec::new(), Vec::new())
+        } else if index % 2 == 1 && own > 0 {
+            (vec![index * 7 % own], vec![true])
+        } else {
+            (vec![index - 1], vec![false])
+        };
+        padded.nodes.push(NodeSpec {
+            inputs,
+            optional,
+            ..NodeSpec::default()
+        });
+    }
+    padded
 }
 
 /// The schedules [`super::check_overlapping`] runs a decoded spec with (for the fuzzer):

@@ -102,7 +102,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-pub use decode::{decode, overlapping};
+pub use decode::{decode, overlapping, padded};
 pub use drive::{Delivery, Schedule, Seeded, Tasks, WakerOp, WakerPanic};
 pub use leaks::{CHECKS, LeakCheck, leak_checked, leak_checked_result};
 pub use node::{panic_message, quiet_intended_panics};
