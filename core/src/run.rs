@@ -258,7 +258,10 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         let mut panic = None;
         loop {
             if budget == 0 {
-                if run.tally.ready.is_empty() {
+                // Out of budget: yield, unless nothing is queued, or every node settled (what
+                // is left are stale wakes: yielding for them, a run whose finished nodes are
+                // woken faster than the budget drains them would never end).
+                if run.tally.ready.is_empty() || run.tally.remaining == 0 {
                     break;
                 }
                 cx.waker().wake_by_ref();

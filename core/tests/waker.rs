@@ -148,6 +148,47 @@ fn one_poll_polls_at_most_the_budget_then_yields() {
     assert!(poller.poll(&mut run).is_ready());
 }
 
+/// A run whose nodes all settled ends, even if it is out of budget and stale wakes (of its
+/// finished nodes, whose wakers are kept elsewhere and woken again between polls) queue more
+/// tasks than its budget drains per poll. It used to yield for them for as long as they came.
+#[test]
+fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
+    type Kept = Arc<Mutex<Vec<Waker>>>;
+    async fn keeps_its_waker(kept: &Kept) -> u32 {
+        poll_fn(|cx| {
+            kept.lock().unwrap().push(cx.waker().clone());
+            Poll::Ready(0)
+        })
+        .await
+    }
+    let kept = Kept::default();
+    let trigger = Trigger::default();
+    let b = DagBuilder::<()>::new();
+    let keeper = b.add_constant(kept.clone());
+    for _ in 0..3 {
+        b.add_node(keeps_its_waker, keeper);
+    }
+    let waiting = b.add_node(wait, b.add_constant(trigger.clone()));
+    let dag = b.build();
+    let mut run = dag.run(&()).with_poll_budget(1);
+    let poller = Poller::new();
+    for poll in 1..=40 {
+        if let Poll::Ready(out) = poller.poll(&mut run) {
+            assert_eq!(out[waiting], 1);
+            assert!(poll <= 12, "ended only in poll {poll}");
+            return;
+        }
+        // Three stale wakes per poll, of a run that drains one task per poll.
+        for waker in kept.lock().unwrap().iter() {
+            waker.wake_by_ref();
+        }
+        if poll == 6 {
+            trigger.fire();
+        }
+    }
+    panic!("the run did not end in 40 polls, its nodes all settled since poll 6 or so");
+}
+
 /// A run's waker block is made the first time a node touches its waker, which may be in a
 /// later poll than the first, after the run already returned `Pending` (here: stopped at the
 /// budget). The parent's waker must be registered then, or the node's wake is lost.
