@@ -136,19 +136,24 @@ fn spec_sized(nodes: core::ops::RangeInclusive<usize>) -> impl Strategy<Value = 
 /// A seeded schedule that drops the run early in a quarter of the cases, wakes 1 in 8
 /// nodes from another thread if `threads`, and in an eighth of the cases has a task waker
 /// panic in one of its calls (a clone or a drop among the first 3 the run makes, a wake
-/// among the first 8).
+/// among the first 8), and in a quarter of the cases gives the run a poll budget (1 to 8
+/// node polls per poll of the run, or 32), so that it yields.
 fn schedule(threads: bool) -> impl Strategy<Value = Seeded> {
     let waker_panic = prop::option::weighted(0.125, common::waker_panic());
+    // A run with a poll budget yields once that many node polls went in one poll of it.
+    let budget = prop::option::weighted(0.25, prop_oneof![1usize..=8, Just(32)]);
     (
         any::<u64>(),
         prop::option::weighted(0.25, 0u32..12),
         waker_panic,
+        budget,
     )
-        .prop_map(move |(seed, drop_after, waker_panic)| {
+        .prop_map(move |(seed, drop_after, waker_panic, budget)| {
             Seeded::new(seed)
                 .with_threads(threads)
                 .with_drop_after(drop_after)
                 .with_waker_panic(waker_panic)
+                .with_budget(budget)
         })
 }
 

@@ -11,7 +11,7 @@ use super::{DropPanic, Guard, NodeSpec, Policy, Spec};
 ///
 /// | bytes    | meaning |
 /// |----------|---------|
-/// | `0..8`   | the schedule's seed |
+/// | `0..8`   | the schedule's seed, which also gives the run a poll budget of `(seed >> 2) % 8 + 1` node polls if it is a multiple of 4 |
 /// | `8`      | bit 0: `try_run` (else `run_settled`); bit 1: `catch_panics`; bit 2: some wakes from another thread; bits 3–4: whose `Drop` panics (1: a future, 2: an output); bit 5: drop the run early; bit 6: `run` instead (no node then fails, has a policy or has its panics caught); bit 7: a task waker call panics (see byte 10) |
 /// | `9`      | the node whose `Drop` panics (modulo the node count) |
 /// | `10`     | bits 0–3: after how many polls the run is dropped, if bit 5 of byte 8 says so; if bit 7 of byte 8 says so, bits 4–5: which task waker call panics (0: a clone, 1 or 3: a wake, 2: a drop), bits 6–7: the how manieth (1 to 4, over the run) |
@@ -23,7 +23,7 @@ pub fn decode(bytes: &[u8], max_nodes: usize) -> (Spec, Seeded) {
         seed = seed.rotate_left(8) ^ u64::from(b);
     }
     let flags = byte(8);
-    let mut schedule = Seeded::new(seed);
+    let mut schedule = Seeded::new(seed).with_budget(budget_from(seed));
     schedule.threads = flags & 0b100 != 0;
     schedule.drop_after = (flags & 0b10_0000 != 0).then_some(u32::from(byte(10) % 16));
     schedule.waker_panic = (flags & 0x80 != 0).then(|| WakerPanic {
@@ -118,7 +118,7 @@ pub fn padded(spec: &Spec, nodes: usize) -> Spec {
 /// their number (so their numbers are not the first run's, shifted); the runs keep the
 /// decoded schedule's threads, and each draws from its seed whether it is dropped early (at
 /// a point of its own, if the decoded schedule drops its run) and whether the decoded task
-/// waker panic is armed in it.
+/// waker panic is armed in it, and its own poll budget (as [`decode`] draws one).
 pub fn overlapping(schedule: &Seeded) -> ([Seeded; 4], Seeded) {
     let base = schedule.clone().next_u64();
     let seed = |k: u64| splitmix64(base ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -133,10 +133,17 @@ pub fn overlapping(schedule: &Seeded) -> ([Seeded; 4], Seeded) {
                     .map(|polls| (polls + (seed >> 1) as u32 % 8) % 16),
             )
             .with_waker_panic(schedule.waker_panic.filter(|_| seed & 0b10 == 0))
+            .with_budget(budget_from(seed >> 8))
     };
     let runs = [schedule.clone(), derived(1), derived(2), derived(3)];
     let order = Seeded::new(seed(4)).with_threads(schedule.threads);
     (runs, order)
+}
+
+/// A poll budget of 1 to 8 node polls in a quarter of the seeds (see [`decode`]), none in
+/// the rest.
+fn budget_from(seed: u64) -> Option<usize> {
+    (seed % 4 == 0).then_some((seed >> 2) as usize % 8 + 1)
 }
 
 /// SplitMix64's finaliser: a well-mixed number from `x`.

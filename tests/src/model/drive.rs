@@ -69,6 +69,13 @@ pub trait Schedule {
     fn waker_panic(&mut self) -> Option<WakerPanic> {
         None
     }
+    /// The run's poll budget (`with_poll_budget`): how many node polls one poll of the run
+    /// makes at most before it yields (wakes its task and returns `Pending`). `usize::MAX`
+    /// (the default): it never yields, and the driver checks that each node starts in the
+    /// very poll its inputs settle in; with a budget, a node may start in a later poll.
+    fn budget(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// An operation on a task waker (the waker of a task that polls the run).
@@ -117,6 +124,8 @@ pub struct Seeded {
     pub drop_after: Option<u32>,
     /// Which call of the task wakers panics, if one does.
     pub waker_panic: Option<WakerPanic>,
+    /// The run's poll budget, if it has one (else it never yields).
+    pub budget: Option<usize>,
 }
 
 impl Seeded {
@@ -127,7 +136,14 @@ impl Seeded {
             threads: false,
             drop_after: None,
             waker_panic: None,
+            budget: None,
         }
+    }
+
+    /// Sets the run's poll budget, if it has one.
+    pub fn with_budget(mut self, budget: Option<usize>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Sets which call of the task wakers panics, if one does.
@@ -189,6 +205,9 @@ impl Schedule for Seeded {
     }
     fn waker_panic(&mut self) -> Option<WakerPanic> {
         self.waker_panic
+    }
+    fn budget(&self) -> usize {
+        self.budget.unwrap_or(usize::MAX)
     }
 }
 
@@ -409,6 +428,9 @@ impl<T> Drop for Held<T> {
     }
 }
 
+/// How many polls a run gets before the driver gives up on it (see [`Driver::step`]).
+const MAX_POLLS: u32 = 100_000;
+
 /// Polls one run, as a schedule says.
 pub(super) struct Driver<'s> {
     control: Rc<Control>,
@@ -427,6 +449,12 @@ pub(super) struct Driver<'s> {
     pub(super) polls: u32,
     /// The futures and outputs alive when the run resolved.
     pub(super) alive_at_end: (i64, i64),
+    /// Whether the run has a poll budget ([`Schedule::budget`]), so that a poll may yield
+    /// with nodes left to poll.
+    pub(super) yields: bool,
+    /// Whether the latest poll returned `Pending` having woken its task itself (as a yield
+    /// does; a wake of a node in the poll does it too).
+    woke_itself: bool,
 }
 
 impl<'s> Driver<'s> {
@@ -435,6 +463,7 @@ impl<'s> Driver<'s> {
         let armed = schedule
             .waker_panic()
             .filter(|_| control.spec.drop_panic.is_none());
+        let yields = schedule.budget() != usize::MAX;
         Driver {
             control: control.clone(),
             schedule,
@@ -444,6 +473,8 @@ impl<'s> Driver<'s> {
             parent: 0,
             polls: 0,
             alive_at_end: (0, 0),
+            yields,
+            woke_itself: false,
         }
     }
 
@@ -507,6 +538,33 @@ impl<'s> Driver<'s> {
         }
         let waker = self.next_parent();
         let mut cx = Context::from_waker(&waker);
+        // A run that never ends fails the check instead of hanging it (far more polls than any
+        // spec's nodes, parks, attempts and wakes take, even one node poll at a time).
+        if self.polls == MAX_POLLS {
+            let nodes = self.control.nodes.borrow();
+            let unfinished: Vec<String> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, trace)| trace.finished.is_none())
+                .map(|(index, trace)| {
+                    format!(
+                        "{index} (started in poll {:?}, {} attempts, resumed: {})",
+                        trace.started, trace.attempts, trace.resumed
+                    )
+                })
+                .collect();
+            let parked: Vec<usize> = self
+                .control
+                .parked
+                .borrow()
+                .iter()
+                .map(|(index, _)| *index)
+                .collect();
+            return Err(format!(
+                "the run did not end in {MAX_POLLS} polls; unfinished nodes: {}; parked: {parked:?}",
+                unfinished.join(", ")
+            ));
+        }
         self.polls += 1;
         self.control.round.set(self.polls);
         self.lost_wake = false;
@@ -539,8 +597,15 @@ impl<'s> Driver<'s> {
                 Ok(Some(Ending::Completed(output)))
             }
             Some(Poll::Pending) => {
-                self.check_woken_were_polled()?;
-                self.check_retries_went_on()?;
+                // A budget's yield may leave woken nodes and the next attempt of a retried
+                // node to a later poll: it must have woken the task then.
+                self.woke_itself = self.parent_wakes() != parent_before;
+                if !(self.yields && self.woke_itself) {
+                    self.check_woken_were_polled()?;
+                }
+                if !self.yields {
+                    self.check_retries_went_on()?;
+                }
                 self.stale_wakes(true)?;
                 self.wake_a_parked_node(parent_before)?;
                 self.stale_wakes(true)?;
@@ -738,6 +803,8 @@ impl<'s> Driver<'s> {
                 .any(|trace| trace.between.is_some());
             return match (yielded, self.parent_wakes() == parent_before) {
                 (true, false) => Ok(()),
+                // A budget's yield (which woke the task).
+                (false, false) if self.yields && self.woke_itself => Ok(()),
                 // The task waker's panic lost the wake.
                 (true, true) if self.lost_wake => Ok(()),
                 (true, true) => Err(format!(

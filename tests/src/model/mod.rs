@@ -28,7 +28,9 @@
 //!
 //! Between two polls of the run, the driver wakes one parked node (sometimes twice, by value
 //! or by reference, from this thread or another one), wakes some finished nodes (stale wakes),
-//! and may drop the run before it ends. Each poll gets a fresh `Waker`, of the same task as the
+//! and may drop the run before it ends. In a quarter of the random schedules the run has a
+//! poll budget (`with_poll_budget`, 1 to 8 node polls, or 32; else none): it then yields,
+//! waking its task, whenever one poll has made that many. Each poll gets a fresh `Waker`, of the same task as the
 //! poll before or (one poll in four) of the other of two tasks. The tasks' wakers may panic
 //! ([`WakerPanic`], in an eighth of the random runs, none whose spec has a value whose `Drop`
 //! panics): at the `n`th clone, wake (by value or by reference) or drop that the run makes on
@@ -51,12 +53,16 @@
 //!   has one, `None` for each that failed or was skipped, and every attempt the same;
 //! - attempts: a node makes the reference's number of attempts, one at a time (an attempt
 //!   starts only once the one before it failed and was dropped), and the next attempt starts
-//!   in the poll in which the one before failed, or the next poll if the node yielded;
+//!   in the poll in which the one before failed, or the next poll if the node yielded (with
+//!   a poll budget: in some later poll);
 //! - timing: every node starts in the very poll in which its last input completed (the first
 //!   poll for roots) or, for an optional input, failed or was skipped, unless that poll ended
-//!   the run early; skipped nodes never start;
+//!   the run early; skipped nodes never start (with a poll budget: in that poll or a later
+//!   one, if the run goes on);
 //! - polls: an attempt is polled only when it starts or was woken while parked (polls = 1 +
-//!   wakes), never after it finished, and a woken node is polled in the next poll; stale wakes
+//!   wakes), never after it finished, and a woken node is polled in the next poll (with a
+//!   poll budget, a poll that woke its task may leave it to a later one); a run gives up
+//!   after 100,000 polls (a livelock fails the check instead of hanging it); stale wakes
 //!   change nothing (no poll, no error, no early end);
 //! - wakes: after a parked node is woken, the task waker of the last poll has been woken at
 //!   least once since that poll started (wakes pushed during that poll may have woken it

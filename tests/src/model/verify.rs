@@ -141,12 +141,12 @@ fn kept_runs<E>(dag: LocalDag<Val, E>, kept: Option<usize>) -> LocalDag<Val, E> 
     }
 }
 
-/// `move |$index| $run`, with no poll budget, catching the nodes' panics if the spec says
-/// so.
+/// `move |$index| $run`, with the poll budget of its schedule (`$budgets[$index]`), catching
+/// the nodes' panics if the spec says so.
 macro_rules! fallible_runs {
-    (|$index:ident| $run:expr, $spec:ident) => {
+    (|$index:ident| $run:expr, $spec:ident, $budgets:ident) => {
         move |$index: usize| {
-            let run = $run.with_poll_budget(usize::MAX);
+            let run = $run.with_poll_budget($budgets[$index]);
             if $spec.catch_panics {
                 run.catch_panics()
             } else {
@@ -302,6 +302,8 @@ fn check_runs(
 ) -> Result<bool, String> {
     spec.validate()?;
     let controls: Vec<Rc<Control>> = schedules.iter().map(|_| Control::new(spec)).collect();
+    let budgets: Vec<usize> = schedules.iter().map(|schedule| schedule.budget()).collect();
+    let budgets = &budgets;
     let params: Vec<Val> = controls
         .iter()
         .map(|control| Val::Control(control.clone()))
@@ -365,34 +367,38 @@ fn check_runs(
     match (policy, owned) {
         (Policy::Settled, false) => borrowed!(
             build_fallible,
-            |dag| fallible_runs!(|run| dag.run_settled(&params[run]), spec),
+            |dag| fallible_runs!(|run| dag.run_settled(&params[run]), spec, budgets),
             settled_done
         ),
         (Policy::Settled, true) => owned!(
             build_fallible,
-            |dag| fallible_runs!(|run| dag.run_settled_owned(params[run].clone()), spec),
+            |dag| fallible_runs!(
+                |run| dag.run_settled_owned(params[run].clone()),
+                spec,
+                budgets
+            ),
             settled_done
         ),
         (Policy::TryRun, false) => borrowed!(
             build_fallible,
-            |dag| fallible_runs!(|run| dag.try_run(&params[run]), spec),
+            |dag| fallible_runs!(|run| dag.try_run(&params[run]), spec, budgets),
             try_done
         ),
         (Policy::TryRun, true) => owned!(
             build_fallible,
-            |dag| fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec),
+            |dag| fallible_runs!(|run| dag.try_run_owned(params[run].clone()), spec, budgets),
             try_done
         ),
         (Policy::Run, false) => borrowed!(
             build_infallible,
-            |dag| |run: usize| dag.run(&params[run]).with_poll_budget(usize::MAX),
+            |dag| |run: usize| dag.run(&params[run]).with_poll_budget(budgets[run]),
             run_done
         ),
         (Policy::Run, true) => owned!(
             build_infallible,
             |dag| move |run: usize| {
                 dag.run_owned(params[run].clone())
-                    .with_poll_budget(usize::MAX)
+                    .with_poll_budget(budgets[run])
             },
             run_done
         ),
@@ -572,7 +578,7 @@ fn finish<'s, T>(
         Ending::Dropped => None,
     };
     let control = driver.control().clone();
-    check_starts(&control, driver.polls, ended_early)?;
+    check_starts(&control, driver.polls, ended_early, driver.yields)?;
     check_nodes(&control, &reference(driver))?;
     check_drops(&control)
 }
@@ -820,8 +826,15 @@ fn check_fail_fast(
 /// Each node started in the very poll in which its last input settled (roots: the first):
 /// a plain input by completing (or falling back), an optional one by completing, failing or
 /// being skipped; unless the run ended early in that poll or was dropped before it. No
-/// other node started.
-fn check_starts(control: &Control, polls: u32, ended_early: Option<u32>) -> Result<(), String> {
+/// other node started. A run with a poll budget (`yields`) may start a node in a later poll
+/// than that, or not at all if it ended early or was dropped first (a run that resolved
+/// without it fails the checks of its outputs).
+fn check_starts(
+    control: &Control,
+    polls: u32,
+    ended_early: Option<u32>,
+    yields: bool,
+) -> Result<(), String> {
     let nodes = control.nodes.borrow();
     // When each node settled, and whether it has a value: when its last attempt finished,
     // or when a plain input of it failed or was skipped (it is skipped then); `None` if it
@@ -852,8 +865,10 @@ fn check_starts(control: &Control, polls: u32, ended_early: Option<u32>) -> Resu
     for (index, ready) in ready_rounds.into_iter().enumerate() {
         match (nodes[index].started, ready) {
             (Some(started), Some(ready)) if started == ready => {}
+            (Some(started), Some(ready)) if yields && started > ready => {}
             (None, None) => {}
             (None, Some(ready)) if ready > polls || ended_early == Some(ready) => {}
+            (None, Some(_)) if yields => {}
             (started, ready) => {
                 return Err(format!(
                     "node {index} started in poll {started:?}; its inputs all settled in \
