@@ -452,9 +452,6 @@ pub(super) struct Driver<'s> {
     /// Whether the run has a poll budget ([`Schedule::budget`]), so that a poll may yield
     /// with nodes left to poll.
     pub(super) yields: bool,
-    /// Whether the latest poll returned `Pending` having woken its task itself (as a yield
-    /// does; a wake of a node in the poll does it too).
-    woke_itself: bool,
 }
 
 impl<'s> Driver<'s> {
@@ -474,7 +471,6 @@ impl<'s> Driver<'s> {
             polls: 0,
             alive_at_end: (0, 0),
             yields,
-            woke_itself: false,
         }
     }
 
@@ -541,29 +537,7 @@ impl<'s> Driver<'s> {
         // A run that never ends fails the check instead of hanging it (far more polls than any
         // spec's nodes, parks, attempts and wakes take, even one node poll at a time).
         if self.polls == MAX_POLLS {
-            let nodes = self.control.nodes.borrow();
-            let unfinished: Vec<String> = nodes
-                .iter()
-                .enumerate()
-                .filter(|(_, trace)| trace.finished.is_none())
-                .map(|(index, trace)| {
-                    format!(
-                        "{index} (started in poll {:?}, {} attempts, resumed: {})",
-                        trace.started, trace.attempts, trace.resumed
-                    )
-                })
-                .collect();
-            let parked: Vec<usize> = self
-                .control
-                .parked
-                .borrow()
-                .iter()
-                .map(|(index, _)| *index)
-                .collect();
-            return Err(format!(
-                "the run did not end in {MAX_POLLS} polls; unfinished nodes: {}; parked: {parked:?}",
-                unfinished.join(", ")
-            ));
+            return Err(self.given_up());
         }
         self.polls += 1;
         self.control.round.set(self.polls);
@@ -598,20 +572,49 @@ impl<'s> Driver<'s> {
             }
             Some(Poll::Pending) => {
                 // A budget's yield may leave woken nodes and the next attempt of a retried
-                // node to a later poll: it must have woken the task then.
-                self.woke_itself = self.parent_wakes() != parent_before;
-                if !(self.yields && self.woke_itself) {
+                // node to a later poll: it must have woken the task then (as a wake of a node
+                // in the poll may have done too).
+                let run_yielded = self.yields && self.parent_wakes() != parent_before;
+                if !run_yielded {
                     self.check_woken_were_polled()?;
                 }
                 if !self.yields {
                     self.check_retries_went_on()?;
                 }
                 self.stale_wakes(true)?;
-                self.wake_a_parked_node(parent_before)?;
+                self.wake_a_parked_node(parent_before, run_yielded)?;
                 self.stale_wakes(true)?;
                 Ok(None)
             }
         }
+    }
+
+    /// Why the driver gave up on the run: it did not end in [`MAX_POLLS`] polls; which nodes
+    /// had not finished, and which were parked.
+    fn given_up(&self) -> String {
+        let nodes = self.control.nodes.borrow();
+        let unfinished: Vec<String> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, trace)| trace.finished.is_none())
+            .map(|(index, trace)| {
+                format!(
+                    "{index} (started in poll {:?}, {} attempts, resumed: {})",
+                    trace.started, trace.attempts, trace.resumed
+                )
+            })
+            .collect();
+        let parked: Vec<usize> = self
+            .control
+            .parked
+            .borrow()
+            .iter()
+            .map(|&(index, _)| index)
+            .collect();
+        format!(
+            "the run did not end in {MAX_POLLS} polls; unfinished nodes: {}; parked: {parked:?}",
+            unfinished.join(", ")
+        )
     }
 
     /// In a run with an armed task waker panic, or whose nodes drop their wakers
@@ -791,8 +794,13 @@ impl<'s> Driver<'s> {
 
     /// Wakes one parked node (maybe twice); the run's parent must have been woken since the
     /// start of the last poll (`parent_before` wakes then), so that it polls the run again.
-    /// With no node parked, a node between two attempts must have woken it (it yielded).
-    fn wake_a_parked_node(&mut self, parent_before: usize) -> Result<(), String> {
+    /// With no node parked, a node between two attempts must have woken it (it yielded), or
+    /// the run itself, out of its poll budget (`run_yielded`: the last poll woke the task).
+    fn wake_a_parked_node(
+        &mut self,
+        parent_before: usize,
+        run_yielded: bool,
+    ) -> Result<(), String> {
         let mut parked = self.control.parked.borrow_mut();
         if parked.is_empty() {
             let yielded = self
@@ -804,7 +812,7 @@ impl<'s> Driver<'s> {
             return match (yielded, self.parent_wakes() == parent_before) {
                 (true, false) => Ok(()),
                 // A budget's yield (which woke the task).
-                (false, false) if self.yields && self.woke_itself => Ok(()),
+                (false, false) if run_yielded => Ok(()),
                 // The task waker's panic lost the wake.
                 (true, true) if self.lost_wake => Ok(()),
                 (true, true) => Err(format!(

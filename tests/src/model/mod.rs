@@ -30,8 +30,8 @@
 //! or by reference, from this thread or another one), wakes some finished nodes (stale wakes),
 //! and may drop the run before it ends. In a quarter of the random schedules the run has a
 //! poll budget (`with_poll_budget`, 1 to 8 node polls, or 32; else none): it then yields,
-//! waking its task, whenever one poll has made that many. Each poll gets a fresh `Waker`, of the same task as the
-//! poll before or (one poll in four) of the other of two tasks. The tasks' wakers may panic
+//! waking its task, whenever one poll has made that many. Each poll gets a fresh `Waker`, of
+//! the same task as the poll before or (one poll in four) of the other of two tasks. The tasks' wakers may panic
 //! ([`WakerPanic`], in an eighth of the random runs, none whose spec has a value whose `Drop`
 //! panics): at the `n`th clone, wake (by value or by reference) or drop that the run makes on
 //! them, whatever makes it (a registration, the slot's wake after a node's wake in a node's
