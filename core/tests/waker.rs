@@ -148,20 +148,24 @@ fn one_poll_polls_at_most_the_budget_then_yields() {
     assert!(poller.poll(&mut run).is_ready());
 }
 
+/// Where nodes leave their wakers, to be woken after they finished (stale wakes).
+type LeftWakers = Arc<Mutex<Vec<Waker>>>;
+
+/// A node that leaves a clone of its waker in `kept` and is ready at once.
+async fn keeps_its_waker(kept: &LeftWakers) -> u32 {
+    poll_fn(|cx| {
+        kept.lock().unwrap().push(cx.waker().clone());
+        Poll::Ready(0)
+    })
+    .await
+}
+
 /// A run whose nodes all settled ends, even if it is out of budget and stale wakes (of its
 /// finished nodes, whose wakers are kept elsewhere and woken again between polls) queue more
 /// tasks than its budget drains per poll. It used to yield for them for as long as they came.
 #[test]
 fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
-    type Kept = Arc<Mutex<Vec<Waker>>>;
-    async fn keeps_its_waker(kept: &Kept) -> u32 {
-        poll_fn(|cx| {
-            kept.lock().unwrap().push(cx.waker().clone());
-            Poll::Ready(0)
-        })
-        .await
-    }
-    let kept = Kept::default();
+    let kept = LeftWakers::default();
     let trigger = Trigger::default();
     let b = DagBuilder::<()>::new();
     let keeper = b.add_constant(kept.clone());
@@ -187,6 +191,47 @@ fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
         }
     }
     panic!("the run did not end in 40 polls, its nodes all settled since poll 6 or so");
+}
+
+/// As above on a run of more than 64 tasks (whose ready queue is a list in the run's memory):
+/// a run that ends with stale wakes still queued leaves that memory, and its waker block, to
+/// the next run of its DAG, which runs the same way.
+#[test]
+fn a_run_that_ends_with_stale_wakes_queued_leaves_its_memory_fit_for_the_next() {
+    let kept = LeftWakers::default();
+    let trigger = Trigger::default();
+    trigger.fire();
+    let b = DagBuilder::<()>::new();
+    let keeper = b.add_constant(kept.clone());
+    for _ in 0..70 {
+        b.add_node(keeps_its_waker, keeper);
+    }
+    let waiting = b.add_node(wait, b.add_constant(trigger.clone()));
+    let dag = b.build();
+    for round in 0..2 {
+        let mut run = dag.run(&()).with_poll_budget(1);
+        let poller = Poller::new();
+        let mut polls = 0;
+        let out = loop {
+            polls += 1;
+            assert!(polls <= 200, "round {round}: no end in 200 polls");
+            if let Poll::Ready(out) = poller.poll(&mut run) {
+                break out;
+            }
+            // Every finished node woken again: far more than the one task a poll drains.
+            for waker in kept.lock().unwrap().iter() {
+                waker.wake_by_ref();
+            }
+        };
+        assert_eq!(out[waiting], 1, "round {round}");
+        // The 71 roots, one a poll, in order; the stale wakes queued behind them from poll 2 on
+        // (of every node finished) were still queued when the last root completed, and the
+        // run ended then.
+        assert_eq!(polls, 71, "round {round}");
+        drop(run);
+        // The wakers let go of, so that the waker block goes back to the DAG too.
+        kept.lock().unwrap().clear();
+    }
 }
 
 /// A run's waker block is made the first time a node touches its waker, which may be in a
