@@ -319,8 +319,15 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
                 pass_on_news(&mut polling.news, task, &mut self.observer);
             }
             let (error, panic) = match polled {
-                // A stale wake: the task completed, failed or was skipped.
-                None => continue,
+                // A stale wake: the task completed, failed or was skipped. No node was
+                // polled, so the budget (of node polls) gets its unit back: a run whose
+                // finished nodes are woken again still polls as many nodes per poll. A poll
+                // pops each stale task at most once: wakes made during a poll are drained by
+                // the next one.
+                None => {
+                    budget += 1;
+                    continue;
+                }
                 Some(Poll::Pending) => {
                     self.observer.on_event(task as usize, NodeEvent::Pending);
                     continue;

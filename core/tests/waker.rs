@@ -193,6 +193,59 @@ fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
     panic!("the run did not end in 40 polls, its nodes all settled since poll 6 or so");
 }
 
+/// The budget counts node polls: a stale wake popped from the ready queue polls no node and
+/// costs none of it. Three finished nodes, queued ahead of a node that pends ten times, are
+/// woken again between every two polls of a run with a budget of one; the pending node is
+/// still polled in every poll of the run from its first on. It used to wait behind the stale
+/// wakes queued ahead of it, one poll of the run each.
+#[test]
+fn stale_wakes_use_none_of_the_budget() {
+    /// Pending `pends` times, waking itself each time, then ready; counts its polls.
+    async fn pends(times: &(usize, Arc<AtomicUsize>)) -> u32 {
+        let (pends, polls) = times;
+        poll_fn(|cx| {
+            if polls.fetch_add(1, Ordering::Relaxed) < *pends {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(1)
+            }
+        })
+        .await
+    }
+    let kept = LeftWakers::default();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let b = DagBuilder::<()>::new();
+    let keeper = b.add_constant(kept.clone());
+    for _ in 0..3 {
+        b.add_node(keeps_its_waker, keeper);
+    }
+    let pending = b.add_node(pends, b.add_constant((10, polls.clone())));
+    let dag = b.build();
+    let mut run = dag.run(&()).with_poll_budget(1);
+    let poller = Poller::new();
+    let mut run_polls = 0;
+    let out = loop {
+        run_polls += 1;
+        assert!(run_polls <= 100, "no end in 100 polls");
+        let before = polls.load(Ordering::Relaxed);
+        let poll = poller.poll(&mut run);
+        // The three finished nodes first, one a poll (roots, in order), then the pending
+        // node in every poll.
+        let polled = polls.load(Ordering::Relaxed) - before;
+        assert_eq!(polled, usize::from(run_polls > 3), "poll {run_polls}");
+        if let Poll::Ready(out) = poll {
+            break out;
+        }
+        for waker in kept.lock().unwrap().iter() {
+            waker.wake_by_ref();
+        }
+    };
+    assert_eq!(out[pending], 1);
+    // 3 polls for the finished nodes, 11 for the pending one (10 `Pending`, then `Ready`).
+    assert_eq!((run_polls, polls.load(Ordering::Relaxed)), (14, 11));
+}
+
 /// As above on a run of more than 64 tasks (whose ready queue is a list in the run's memory):
 /// a run that ends with stale wakes still queued leaves that memory, and its waker block, to
 /// the next run of its DAG, which runs the same way.
