@@ -259,8 +259,7 @@ impl<'a, P, E, O: Observer> RunCore<'a, P, E, O> {
         loop {
             if budget == 0 {
                 // Out of budget: yield, unless nothing is queued, or every node settled (what
-                // is left are stale wakes: yielding for them, a run whose finished nodes are
-                // woken faster than the budget drains them would never end).
+                // is left are stale wakes, for which a poll more would poll no node).
                 if run.tally.ready.is_empty() || run.tally.remaining == 0 {
                     break;
                 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Poll, Waker};
@@ -160,37 +160,83 @@ async fn keeps_its_waker(kept: &LeftWakers) -> u32 {
     .await
 }
 
-/// A run whose nodes all settled ends, even if it is out of budget and stale wakes (of its
-/// finished nodes, whose wakers are kept elsewhere and woken again between polls) queue more
-/// tasks than its budget drains per poll. It used to yield for them for as long as they came.
-#[test]
-fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
+/// A DAG of `keepers` roots that leave their wakers in the returned list, then a root that
+/// waits on the returned trigger (the returned node).
+fn keepers_then_a_waiting_node(keepers: usize) -> (LeftWakers, Trigger, Dag<()>, Node<u32>) {
     let kept = LeftWakers::default();
     let trigger = Trigger::default();
     let b = DagBuilder::<()>::new();
     let keeper = b.add_constant(kept.clone());
-    for _ in 0..3 {
+    for _ in 0..keepers {
         b.add_node(keeps_its_waker, keeper);
     }
     let waiting = b.add_node(wait, b.add_constant(trigger.clone()));
-    let dag = b.build();
-    let mut run = dag.run(&()).with_poll_budget(1);
+    (kept, trigger, b.build(), waiting)
+}
+
+/// Polls `run` until it is ready, at most `limit` times, waking every waker left in `kept`
+/// again after each poll that leaves it pending; `after` sees the number of each poll (from 1)
+/// before those wakes. Returns the output and the number of polls.
+fn poll_waking_the_kept<F: Future + Unpin>(
+    run: &mut F,
+    kept: &LeftWakers,
+    limit: usize,
+    mut after: impl FnMut(usize),
+) -> (F::Output, usize) {
     let poller = Poller::new();
-    for poll in 1..=40 {
-        if let Poll::Ready(out) = poller.poll(&mut run) {
-            assert_eq!(out[waiting], 1);
-            assert!(poll <= 12, "ended only in poll {poll}");
-            return;
+    for poll in 1..=limit {
+        let result = poller.poll(run);
+        after(poll);
+        if let Poll::Ready(out) = result {
+            return (out, poll);
         }
-        // Three stale wakes per poll, of a run that drains one task per poll.
         for waker in kept.lock().unwrap().iter() {
             waker.wake_by_ref();
         }
+    }
+    panic!("no end in {limit} polls");
+}
+
+/// A run whose nodes all settled ends, even if it is out of budget and stale wakes (of its
+/// finished nodes, whose wakers are kept elsewhere and woken again between polls) are queued
+/// between every two polls. It used to yield for them for as long as they came, when each
+/// stale wake cost a unit of the budget. Now a stale wake costs none, and a run out of budget
+/// whose nodes all settled ends at once (the next test pins that poll).
+#[test]
+fn stale_wakes_faster_than_the_budget_do_not_keep_a_settled_run_going() {
+    let (kept, trigger, dag, waiting) = keepers_then_a_waiting_node(3);
+    let mut run = dag.run(&()).with_poll_budget(1);
+    // Three stale wakes per poll, of a run that polls one node per poll.
+    let (out, polls) = poll_waking_the_kept(&mut run, &kept, 40, |poll| {
         if poll == 6 {
             trigger.fire();
         }
+    });
+    assert_eq!(out[waiting], 1);
+    assert!(polls <= 12, "ended only in poll {polls}");
+}
+
+/// As above on a run of more than 64 tasks (whose ready queue is a list in the run's memory):
+/// a run that ends with stale wakes still queued leaves that memory, and its waker block, to
+/// the next run of its DAG, which runs the same way.
+#[test]
+fn a_run_that_ends_with_stale_wakes_queued_leaves_its_memory_fit_for_the_next() {
+    let (kept, trigger, dag, waiting) = keepers_then_a_waiting_node(70);
+    trigger.fire();
+    for round in 0..2 {
+        let mut run = dag.run(&()).with_poll_budget(1);
+        // Every finished node woken again after each poll: far more wakes than the one node
+        // a poll polls.
+        let (out, polls) = poll_waking_the_kept(&mut run, &kept, 200, |_| {});
+        assert_eq!(out[waiting], 1, "round {round}");
+        // The 71 roots, one a poll, in order; the stale wakes queued behind them from poll 2 on
+        // (of every node finished) were still queued when the last root completed, and the
+        // run ended then.
+        assert_eq!(polls, 71, "round {round}");
+        drop(run);
+        // The wakers let go of, so that the waker block goes back to the DAG too.
+        kept.lock().unwrap().clear();
     }
-    panic!("the run did not end in 40 polls, its nodes all settled since poll 6 or so");
 }
 
 /// The budget counts node polls: a stale wake popped from the ready queue polls no node and
@@ -223,68 +269,17 @@ fn stale_wakes_use_none_of_the_budget() {
     let pending = b.add_node(pends, b.add_constant((10, polls.clone())));
     let dag = b.build();
     let mut run = dag.run(&()).with_poll_budget(1);
-    let poller = Poller::new();
-    let mut run_polls = 0;
-    let out = loop {
-        run_polls += 1;
-        assert!(run_polls <= 100, "no end in 100 polls");
-        let before = polls.load(Ordering::Relaxed);
-        let poll = poller.poll(&mut run);
+    let mut seen = 0;
+    let (out, run_polls) = poll_waking_the_kept(&mut run, &kept, 100, |poll| {
         // The three finished nodes first, one a poll (roots, in order), then the pending
         // node in every poll.
-        let polled = polls.load(Ordering::Relaxed) - before;
-        assert_eq!(polled, usize::from(run_polls > 3), "poll {run_polls}");
-        if let Poll::Ready(out) = poll {
-            break out;
-        }
-        for waker in kept.lock().unwrap().iter() {
-            waker.wake_by_ref();
-        }
-    };
+        let now = polls.load(Ordering::Relaxed);
+        assert_eq!(now - seen, usize::from(poll > 3), "poll {poll}");
+        seen = now;
+    });
     assert_eq!(out[pending], 1);
     // 3 polls for the finished nodes, 11 for the pending one (10 `Pending`, then `Ready`).
     assert_eq!((run_polls, polls.load(Ordering::Relaxed)), (14, 11));
-}
-
-/// As above on a run of more than 64 tasks (whose ready queue is a list in the run's memory):
-/// a run that ends with stale wakes still queued leaves that memory, and its waker block, to
-/// the next run of its DAG, which runs the same way.
-#[test]
-fn a_run_that_ends_with_stale_wakes_queued_leaves_its_memory_fit_for_the_next() {
-    let kept = LeftWakers::default();
-    let trigger = Trigger::default();
-    trigger.fire();
-    let b = DagBuilder::<()>::new();
-    let keeper = b.add_constant(kept.clone());
-    for _ in 0..70 {
-        b.add_node(keeps_its_waker, keeper);
-    }
-    let waiting = b.add_node(wait, b.add_constant(trigger.clone()));
-    let dag = b.build();
-    for round in 0..2 {
-        let mut run = dag.run(&()).with_poll_budget(1);
-        let poller = Poller::new();
-        let mut polls = 0;
-        let out = loop {
-            polls += 1;
-            assert!(polls <= 200, "round {round}: no end in 200 polls");
-            if let Poll::Ready(out) = poller.poll(&mut run) {
-                break out;
-            }
-            // Every finished node woken again: far more than the one task a poll drains.
-            for waker in kept.lock().unwrap().iter() {
-                waker.wake_by_ref();
-            }
-        };
-        assert_eq!(out[waiting], 1, "round {round}");
-        // The 71 roots, one a poll, in order; the stale wakes queued behind them from poll 2 on
-        // (of every node finished) were still queued when the last root completed, and the
-        // run ended then.
-        assert_eq!(polls, 71, "round {round}");
-        drop(run);
-        // The wakers let go of, so that the waker block goes back to the DAG too.
-        kept.lock().unwrap().clear();
-    }
 }
 
 /// A run's waker block is made the first time a node touches its waker, which may be in a
