@@ -262,7 +262,12 @@ TRIED = {
         " for it (the task count is kept four times, the DAG and the parameter twice); not"
         " done. `bfa1577` (2026-11-28), a fix: a run out of its poll budget whose nodes all"
         " settled ends instead of yielding for its stale wakes: 530 → 532 (the check runs"
-        " only when the budget is spent), the seed 1,297 → 1,299.",
+        " only when the budget is spent), the seed 1,297 → 1,299. `ab8a8e8` (2026-11-28): a"
+        " stale wake (of a finished node) costs none of the budget, which counts node polls:"
+        " 532 → 533, and 1 instruction more per node on every shape (the change is in the"
+        " stale-wake branch only; the run loop compiles differently around it). Tried and"
+        " dropped: the budget counted after the poll, from its result (2 more per node), and"
+        " stale wakes counted apart and given back once the budget is spent (13 more).",
     "Per ready node ≤ 4 ns on chains, fans and wide shapes":
         "Built: the bounds checks the build proves are gone (`DagCore::check_tables`"
         " checks the tables once per DAG), one proto waker and one input resolver per poll of"
@@ -276,7 +281,8 @@ TRIED = {
         " chain node: keeping it across the node's call costs what the read saved), and the"
         " ready queue kept in a local through the loop (158.5 → 162.7: the compiler keeps it in"
         " memory all the same). `5b35172` (2026-11-28): the ready queue's one list (see the"
-        " bytes row): 158.6 → 152.5 per ready chain node, the fan_out shape 181.3 → 173.3. Where"
+        " bytes row): 158.6 → 152.5 per ready chain node, the fan_out shape 181.3 → 173.3;"
+        " `ab8a8e8`, stale wakes free of the budget (first row): 152.6 → 153.6. Where"
         " they go (callgrind's per-instruction counts of the run loop, ready chain of 1,000):"
         " about 125 in the loop (the pop about 20, lending the waker about 10, setting up the"
         " poll about 30, the vtable call and its result about 10, releasing the dependent about"
