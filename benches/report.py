@@ -388,7 +388,11 @@ TRIED = {
         " the task's waker woken in place, by reference (see the per-layer row): under the"
         " no-op waker of this row, 731.7 → 740.8 instructions per chain node. The flat join"
         " ignores edges; each dagfut wake pushes on a lock-free stack and wakes the parent once"
-        " per batch.",
+        " per batch. The chain of 1,000 is the row's closest shape, and its time moves with"
+        " the machine more than with the code: four full runs of 2026-11-28 read 1.00× and"
+        " 0.91× (749.8 instructions per node), then 1.06× and 1.25× (753.8, after `ab8a8e8`),"
+        " with 6 locked operations per node (`bash benches/cachegrind.sh`); the flat join"
+        " executes 461 instructions per node, with 10 locked operations.",
     "A 6-node `dag!` within 1.5× of the hand-shaped nested `join!`":
         "Built: a run is one sweep over the nodes in the `dag!`'s order, its state in"
         " bitmasks kept in a local, the edges and the wakers' address read as constants, no"
