@@ -452,6 +452,8 @@ pub(super) struct Driver<'s> {
     /// Whether the run has a poll budget ([`Schedule::budget`]), so that a poll may yield
     /// with nodes left to poll.
     pub(super) yields: bool,
+    /// The budget itself (`usize::MAX` without one).
+    budget: usize,
 }
 
 impl<'s> Driver<'s> {
@@ -460,7 +462,8 @@ impl<'s> Driver<'s> {
         let armed = schedule
             .waker_panic()
             .filter(|_| control.spec.drop_panic.is_none());
-        let yields = schedule.budget() != usize::MAX;
+        let budget = schedule.budget();
+        let yields = budget != usize::MAX;
         Driver {
             control: control.clone(),
             schedule,
@@ -471,6 +474,7 @@ impl<'s> Driver<'s> {
             polls: 0,
             alive_at_end: (0, 0),
             yields,
+            budget,
         }
     }
 
@@ -544,6 +548,7 @@ impl<'s> Driver<'s> {
         self.lost_wake = false;
         self.woke_after_loss = false;
         let parent_before = self.parent_wakes();
+        let node_polls_before = self.control.node_polls.get();
         let polled = self.poll_checked(future.get_mut(), &mut cx)?;
         self.control
             .check_violations(|| format!("poll {}", self.polls))?;
@@ -573,8 +578,11 @@ impl<'s> Driver<'s> {
             Some(Poll::Pending) => {
                 // A budget's yield may leave woken nodes and the next attempt of a retried
                 // node to a later poll: it must have woken the task then (as a wake of a node
-                // in the poll may have done too).
-                let run_yielded = self.yields && self.parent_wakes() != parent_before;
+                // in the poll may have done too), and spent the budget, which counts polls of
+                // nodes (each polls its node's future once or more; a stale wake polls none).
+                let budget_spent = self.control.node_polls.get() - node_polls_before >= self.budget;
+                let run_yielded =
+                    self.yields && budget_spent && self.parent_wakes() != parent_before;
                 if !run_yielded {
                     self.check_woken_were_polled()?;
                 }

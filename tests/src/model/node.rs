@@ -115,6 +115,9 @@ pub(super) struct Control {
     /// so that no waker of the run's block is alive when the run ends: the block then goes
     /// back to the DAG's pool for a later run.
     pub(super) drops_wakers: Cell<bool>,
+    /// How many times the run polled a node future, every attempt's: each poll of a task
+    /// that the poll budget counts polls its node's future once or more.
+    pub(super) node_polls: Cell<usize>,
 }
 
 impl Control {
@@ -130,6 +133,7 @@ impl Control {
             futures_alive: Cell::new(0),
             outputs_alive: Cell::new(0),
             drops_wakers: Cell::new(false),
+            node_polls: Cell::new(0),
         })
     }
 
@@ -566,6 +570,7 @@ impl Future for NodeFuture<'_> {
         let this = self.get_mut();
         let (control, index) = (this.guard.control.clone(), this.guard.index);
         set_polling_node(Some(index));
+        control.node_polls.set(control.node_polls.get() + 1);
         if this.finished {
             control.violation(format!(
                 "node {index} (attempt {}) was polled after it finished",
